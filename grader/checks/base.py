@@ -1,0 +1,263 @@
+"""What every check gets (`CheckContext`) and returns (`Outcome`), plus shared steps.
+
+Checks run in the grader process and talk to the student's code only through
+`ctx.session`. They compute expected values from `reference/` with fresh seeded float64
+data, and they never trust anything the student's code prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..assignment import Assignment, CheckSpec
+from ..compare import Comparison, compare
+from ..diagnose import match_mutants
+from ..errors import StudentFailure
+from ..sandbox.session import MISSING, Remote, StudentSession
+
+__all__ = ["CheckContext", "Outcome", "Case", "DenseCase", "require_class", "require_function", "make_dense", "run_backward", "Recorder", "set_params", "get_params", "call_method", "cases"]
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may use."""
+
+    session: StudentSession
+    """The student's code, running in the sandbox."""
+    assignment: Assignment
+    """The rubric (batch convention, names)."""
+    spec: CheckSpec
+    """This check's entry in the rubric."""
+    rng: np.random.Generator
+    """Seeded generator: the same seed gives the same data."""
+    seed: int
+    """The seed, for messages."""
+    device: str = "cpu"
+    """Where timing runs: cpu or gpu."""
+    cache: dict[str, Any] = field(default_factory=dict)
+    """Shared between checks of one grading run (e.g. the submission's names)."""
+
+    def param(self, key: str, default: Any) -> Any:
+        return self.spec.params.get(key, default)
+
+    @property
+    def convention(self) -> str:
+        return self.assignment.batch_convention
+
+
+@dataclass
+class Outcome:
+    """What a check found: the fraction of its cases passed, messages and diagnoses."""
+
+    passed: int = 0
+    """Cases passed."""
+    total: int = 0
+    """Cases run."""
+    messages: list[str] = field(default_factory=list)
+    """Student-facing explanations of failed cases (and notes)."""
+    diagnoses: list[str] = field(default_factory=list)
+    """Mistake codes that explain the failures (MISTAKES.md)."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Data for rich reports (e.g. arrays for a heatmap), JSON-compatible."""
+
+    @property
+    def fraction(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class DenseCase:
+    """Random float64 data for one layer call: X (N, in), W (in, out), b (out), G (N, out)."""
+
+    X: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+    G: np.ndarray
+
+    @property
+    def label(self) -> str:
+        n, i = self.X.shape
+        return f"N={n}, in={i}, out={self.W.shape[1]}"
+
+    @classmethod
+    def random(cls, rng: np.random.Generator, n: int, n_in: int, n_out: int) -> DenseCase:
+        return cls(
+            X=rng.standard_normal((n, n_in)),
+            W=rng.standard_normal((n_in, n_out)),
+            b=rng.standard_normal(n_out),
+            G=rng.standard_normal((n, n_out)),
+        )
+
+
+Case = DenseCase
+
+DEFAULT_SIZES = ((7, 5, 3), (13, 4, 4), (2, 3, 6))
+"""(N, in, out): N > 1, in ≠ out, a prime N, and a square layer that exposes transpositions."""
+
+
+def cases(ctx: CheckContext) -> list[DenseCase]:
+    return [DenseCase.random(ctx.rng, *size) for size in ctx.param("sizes", DEFAULT_SIZES)]
+
+
+def describe_names(ctx: CheckContext) -> dict[str, dict[str, Any]]:
+    if "names" not in ctx.cache:
+        names = sorted(set(ctx.assignment.graded_names) | {"Dense", "ReLU", "forward", "train", "grad_softmax_crossentropy_with_logits"})
+        ctx.cache["names"] = ctx.session.describe(names)
+    return ctx.cache["names"]
+
+
+def require_class(ctx: CheckContext, name: str) -> None:
+    kind = describe_names(ctx).get(name, {}).get("kind", "missing")
+    if kind != "class":
+        what = "is not defined" if kind == "missing" else f"is a {kind}, not a class"
+        raise StudentFailure("missing-definition", f"`{name}` {what} in your submission; the assignment asks for `class {name}`.")
+
+
+def require_function(ctx: CheckContext, name: str) -> None:
+    kind = describe_names(ctx).get(name, {}).get("kind", "missing")
+    if kind not in ("function", "class"):
+        raise StudentFailure("missing-definition", f"`{name}` is not defined in your submission; the assignment asks for `def {name}(...)`.")
+
+
+def _weights_transposed(ctx: CheckContext) -> bool:
+    """Whether the student stores W as (out, in): then the grader hands it W.T, so one
+    interface mistake (weights-shape) does not fail every value check as well."""
+    if "weights_transposed" not in ctx.cache:
+        ctx.cache["weights_transposed"] = False
+        try:
+            probe = ctx.session.new("Dense", 5, 3, learning_rate=0.1)
+            shape = getattr(ctx.session.get(probe, "weights"), "shape", None)
+            ctx.cache["weights_transposed"] = shape == (3, 5)
+        except StudentFailure:
+            pass
+    return ctx.cache["weights_transposed"]
+
+
+def set_params(ctx: CheckContext, layer: Remote, W: np.ndarray, b: np.ndarray) -> None:
+    """Give the layer exactly these parameters (in the student's storage convention)."""
+    stored = W.T if _weights_transposed(ctx) and W.shape[0] != W.shape[1] else W
+    ctx.session.set(layer, weights=stored.copy(), biases=b.copy())
+
+
+def get_params(ctx: CheckContext, layer: Remote) -> tuple[Any, Any]:
+    """Read (W, b) back in the assignment's (in, out) convention."""
+    W, b = ctx.session.get(layer, "weights", "biases")
+    if _weights_transposed(ctx) and isinstance(W, np.ndarray) and W.ndim == 2 and W.shape[0] != W.shape[1]:
+        W = W.T
+    return W, b
+
+
+def make_dense(ctx: CheckContext, case: DenseCase, learning_rate: float) -> Remote:
+    """A student Dense layer holding exactly case.W and case.b."""
+    require_class(ctx, "Dense")
+    n_in, n_out = case.W.shape
+    try:
+        layer = ctx.session.new("Dense", n_in, n_out, learning_rate=learning_rate)
+    except StudentFailure as failure:
+        if failure.error_type == "TypeError" and "argument" in failure.message:
+            raise StudentFailure("interface-changed", f"{failure.message} The assignment's constructor is Dense(input_units, output_units, learning_rate=0.1).", failure.traceback) from None
+        raise
+    set_params(ctx, layer, case.W, case.b)
+    return layer
+
+
+def call_method(ctx: CheckContext, layer: Remote, method: str, *args: Any, return_args: bool = False) -> Any:
+    """Call Dense.method, turning a wrong-arity TypeError into interface-changed."""
+    try:
+        return ctx.session.call(layer, *args, method=method, what=f"Dense.{method}", return_args=return_args)
+    except StudentFailure as failure:
+        if failure.error_type == "AttributeError" and f"has no attribute '{method}'" in failure.message:
+            raise StudentFailure("missing-definition", f"Dense has no method `{method}`; the assignment asks for Dense.{method}.") from None
+        if failure.error_type == "TypeError" and "positional argument" in failure.message and not failure.traceback.count("File "):
+            raise StudentFailure("interface-changed", f"{failure.message} The assignment calls {method}({', '.join(['input', 'grad_output'][:len(args)])}).", failure.traceback) from None
+        raise
+
+
+@dataclass(frozen=True)
+class BackwardResult:
+    """What one backward call did: its return value and the gradients it applied."""
+
+    grad_input: Any
+    """The returned grad_input (or the local `grad_input` if a shape assert stopped backward)."""
+    grad_W: Any
+    """The weight gradient read through the SGD step, (W − W')/lr."""
+    grad_b: Any
+    """The bias gradient read through the SGD step, (b − b')/lr."""
+    step_W: Any
+    """The raw weight change W − W' (not divided by lr)."""
+    X_after: Any
+    G_after: Any
+    assert_failure: StudentFailure | None = None
+    """Set when backward stopped at an AssertionError; the gradients then come from its locals."""
+
+
+def step_of(new: Any, old: np.ndarray) -> Any:
+    """old − new where shapes allow (broadcasting included); otherwise the raw value."""
+    if new is MISSING or not isinstance(new, np.ndarray) or new.dtype.kind not in "biuf":
+        return new
+    try:
+        return old - new.astype(np.float64)
+    except ValueError:
+        return new
+
+
+def run_backward(ctx: CheckContext, case: DenseCase, learning_rate: float) -> BackwardResult:
+    """Fresh layer with (W, b), one backward(X, G), then read the parameters back."""
+    layer = make_dense(ctx, case, learning_rate)
+    try:
+        grad_input, (X_after, G_after) = call_method(ctx, layer, "backward", case.X, case.G, return_args=True)
+    except StudentFailure as failure:
+        found = failure.local_arrays
+        if failure.error_type != "AssertionError" or not {"grad_weights", "grad_biases"} & set(found):
+            raise
+        grads = {k: found.get(k, MISSING) for k in ("grad_input", "grad_weights", "grad_biases")}
+        return BackwardResult(grads["grad_input"], grads["grad_weights"], grads["grad_biases"], MISSING, MISSING, MISSING, failure)
+    new_W, new_b = get_params(ctx, layer)
+    step_W, step_b = step_of(new_W, case.W), step_of(new_b, case.b)
+    scale = lambda step: step / learning_rate if isinstance(step, np.ndarray) and step.dtype.kind == "f" else step  # noqa: E731
+    return BackwardResult(grad_input, scale(step_W), scale(step_b), step_W, X_after, G_after)
+
+
+class Recorder:
+    """Collects case results into an Outcome: comparisons, mutant matches, failures."""
+
+    def __init__(self) -> None:
+        self.outcome = Outcome()
+
+    def compare(self, name: str, actual: Any, desired: np.ndarray, rtol: float, mutants: list[tuple[str, np.ndarray]] | None = None, generic: str | None = None) -> Comparison:
+        result = compare(name, actual, desired, rtol)
+        self.outcome.total += 1
+        if result.ok:
+            self.outcome.passed += 1
+            if result.low_precision:
+                self.outcome.diagnoses.append("float32-downcast")
+            return result
+        codes = match_mutants(actual, mutants or [], desired, rtol) if isinstance(actual, np.ndarray) else []
+        if result.nonfinite:
+            codes.append("nan-or-inf")
+        if actual is None:
+            codes.append("not-implemented")
+        if not codes and generic:
+            codes.append(generic)
+        self.outcome.diagnoses += codes
+        self.outcome.messages.append(result.message)
+        return result
+
+    def fail(self, message: str, *codes: str) -> None:
+        self.outcome.total += 1
+        self.outcome.messages.append(message)
+        self.outcome.diagnoses += list(codes)
+
+    def ok(self) -> None:
+        self.outcome.total += 1
+        self.outcome.passed += 1
+
+    def student_failure(self, failure: StudentFailure, label: str = "") -> None:
+        prefix = f"[{label}] " if label else ""
+        message = prefix + failure.message
+        if failure.traceback:
+            message += "\n" + failure.traceback.rstrip()
+        self.fail(message, failure.code, *failure.extra_codes)

@@ -1,0 +1,88 @@
+"""Mini-batch semantics: the batch gradient is the sum of per-sample gradients.
+
+Checked through the layer's own updates, independent of the reference values: the batch
+update equals the sum (or mean) of per-sample updates, a duplicated batch doubles the
+update (sum) or keeps it (mean), each row of grad_input depends only on its own sample,
+and a zero grad_output changes nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..compare import relative_error
+from ..errors import StudentFailure
+from . import register
+from .base import BackwardResult, CheckContext, DenseCase, Outcome, Recorder, call_method, make_dense, run_backward
+
+RTOL = 1e-6
+
+
+def _steps(result: BackwardResult) -> tuple[np.ndarray, np.ndarray]:
+    for value in (result.grad_W, result.grad_b):
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            raise StudentFailure("exception", "backward did not update weights and biases with arrays of the right shape, so batch semantics cannot be checked.")
+    return result.grad_W, result.grad_b
+
+
+def _sub(case: DenseCase, rows: slice | np.ndarray) -> DenseCase:
+    return DenseCase(case.X[rows], case.W, case.b, case.G[rows])
+
+
+@register("dense.batch_semantics")
+def check_batch_semantics(ctx: CheckContext) -> Outcome:
+    rec = Recorder()
+    lr = ctx.param("learning_rate", 0.05)
+    rtol = ctx.param("rtol", RTOL)
+    case = DenseCase.random(ctx.rng, *ctx.param("size", [5, 4, 3]))
+    n = case.X.shape[0]
+    mean = ctx.convention == "mean"
+    try:
+        dW, db = _steps(run_backward(ctx, case, lr))
+        per_sample = [_steps(run_backward(ctx, _sub(case, slice(i, i + 1)), lr)) for i in range(n)]
+        combine = np.mean if mean else np.sum
+        for label, batch, single, code in (("weights", dW, [p[0] for p in per_sample], "grad-weights-mean"), ("biases", db, [p[1] for p in per_sample], "grad-bias-mean")):
+            expected = combine(single, axis=0)
+            if relative_error(batch, expected) <= rtol:
+                rec.ok()
+            else:
+                found = [code] if not mean and relative_error(batch, expected / n) <= rtol else []
+                rec.fail(f"The {label} update for a batch of {n} is not the {'mean' if mean else 'sum'} of the {n} per-sample updates (relative error {relative_error(batch, expected):.3g}).", *found)
+        doubled = DenseCase(np.vstack([case.X, case.X]), case.W, case.b, np.vstack([case.G, case.G]))
+        dW2, db2 = _steps(run_backward(ctx, doubled, lr))
+        factor = 1.0 if mean else 2.0
+        for label, twice, once, code in (("weights", dW2, dW, "grad-weights-mean"), ("biases", db2, db, "grad-bias-mean")):
+            if relative_error(twice, factor * once) <= rtol:
+                rec.ok()
+            else:
+                found = [code] if not mean and relative_error(twice, once) <= rtol else []
+                rec.fail(f"Duplicating the batch should {'keep' if mean else 'double'} the {label} update; yours changed it by a factor {float(np.linalg.norm(twice) / max(np.linalg.norm(once), 1e-300)):.3g}.", *found)
+        _check_row_independence(ctx, rec, case, lr)
+        zero = run_backward(ctx, DenseCase(case.X, case.W, case.b, np.zeros_like(case.G)), lr)
+        zW, zb = _steps(zero)
+        if np.abs(zW).max() <= 1e-12 and np.abs(zb).max() <= 1e-12:
+            rec.ok()
+        else:
+            rec.fail("With grad_output all zeros the parameters must not change (no loss, no step); yours moved.")
+    except StudentFailure as failure:
+        rec.student_failure(failure, case.label)
+    return rec.outcome
+
+
+def _check_row_independence(ctx: CheckContext, rec: Recorder, case: DenseCase, lr: float) -> None:
+    """Changing other samples must not change sample 0's output or grad_input."""
+    other = case.X.copy(), case.G.copy()
+    other[0][1:] = ctx.rng.standard_normal(other[0][1:].shape)
+    other[1][1:] = ctx.rng.standard_normal(other[1][1:].shape)
+    changed = DenseCase(other[0], case.W, case.b, other[1])
+    first = call_method(ctx, make_dense(ctx, case, lr), "forward", case.X)
+    second = call_method(ctx, make_dense(ctx, changed, lr), "forward", changed.X)
+    gi_first = run_backward(ctx, case, lr).grad_input
+    gi_second = run_backward(ctx, changed, lr).grad_input
+    for label, a, b in (("forward output", first, second), ("grad_input", gi_first, gi_second)):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and a.ndim == 2):
+            rec.fail(f"{label} is not an (N, ...) array, so row independence cannot be checked.")
+        elif relative_error(b[0], a[0]) <= RTOL:
+            rec.ok()
+        else:
+            rec.fail(f"Row 0 of the {label} changed when only the other samples of the batch changed: each sample must be computed on its own.", "batch-coupling")

@@ -1,0 +1,89 @@
+"""Finite differences of the student's own forward against the student's own backward.
+
+Independent of the reference: it catches a backward that disagrees with its forward.
+With L = ⟨G, Z⟩ the exact gradients are what backward should return (grad_input) or
+apply (ΔW/lr, Δb/lr). The layer is affine, so a large step has no truncation error.
+Directional checks (torch's fast gradcheck) on a normal layer, then the full per-element
+Jacobian of a tiny layer, which names the exact entry that disagrees.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..compare import relative_error
+from ..errors import StudentFailure
+from . import register
+from .base import CheckContext, DenseCase, Outcome, Recorder, call_method, make_dense, run_backward, set_params
+
+STEP = 0.5
+RTOL = 1e-4
+
+
+def _loss(ctx: CheckContext, layer: Any, case: DenseCase, X: np.ndarray, W: np.ndarray, b: np.ndarray) -> float:
+    set_params(ctx, layer, W, b)
+    Z = call_method(ctx, layer, "forward", X)
+    if not isinstance(Z, np.ndarray) or Z.shape != case.G.shape:
+        raise StudentFailure("forward-wrong", f"forward returned {getattr(Z, 'shape', type(Z).__name__)}, expected shape {case.G.shape}, so its derivative cannot be checked.")
+    return float(np.vdot(case.G, Z.astype(np.float64)))
+
+
+def _directions(rng: np.random.Generator, shape: tuple[int, ...], count: int, full: bool) -> list[np.ndarray]:
+    if full:
+        return [np.eye(int(np.prod(shape)))[i].reshape(shape) for i in range(int(np.prod(shape)))]
+    vectors = [rng.standard_normal(shape) for _ in range(count)]
+    return [v / np.linalg.norm(v) for v in vectors]
+
+
+def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -> None:
+    lr = ctx.param("learning_rate", 0.05)
+    rtol = ctx.param("rtol", RTOL)
+    count = ctx.param("directions", 3)
+    result = run_backward(ctx, case, lr)
+    scale = case.X.shape[0] if ctx.convention == "mean" else 1
+    analytic = {
+        "grad_input": result.grad_input,
+        "weights": result.grad_W * scale if isinstance(result.grad_W, np.ndarray) else result.grad_W,
+        "biases": result.grad_b * scale if isinstance(result.grad_b, np.ndarray) else result.grad_b,
+    }
+    layer = make_dense(ctx, case, lr)
+    shifted: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
+        "grad_input": lambda d: (case.X + d, case.W, case.b),
+        "weights": lambda d: (case.X, case.W + d, case.b),
+        "biases": lambda d: (case.X, case.W, case.b + d),
+    }
+    shapes = {"grad_input": case.X.shape, "weights": case.W.shape, "biases": case.b.shape}
+    for name, shift in shifted.items():
+        grad = analytic[name]
+        if not isinstance(grad, np.ndarray) or grad.shape != shapes[name]:
+            rec.fail(f"[{case.label}] {name}: backward gave shape {getattr(grad, 'shape', None)}, expected {shapes[name]}, so it cannot match the derivative of forward.")
+            continue
+        directions = _directions(ctx.rng, shapes[name], count, full)
+        numeric = np.array([(_loss(ctx, layer, case, *shift(STEP * d)) - _loss(ctx, layer, case, *shift(-STEP * d))) / (2 * STEP) for d in directions])
+        predicted = np.array([float(np.vdot(d, grad)) for d in directions])
+        error = relative_error(predicted, numeric)
+        if error <= rtol:
+            rec.ok()
+            continue
+        worst = int(np.argmax(np.abs(predicted - numeric)))
+        where = f"entry {np.unravel_index(worst, shapes[name])}" if full else f"direction {worst}"
+        rec.fail(
+            f"[{case.label}] the {name} gradient from backward disagrees with finite differences of your forward "
+            f"(relative error {error:.3g} > {rtol:g}); worst at {where}: backward gives {predicted[worst]:.6g}, forward's slope is {numeric[worst]:.6g}. "
+            "Make forward and backward describe the same function."
+        )
+
+
+@register("dense.gradcheck")
+def check_gradcheck(ctx: CheckContext) -> Outcome:
+    """Directional derivatives on a normal layer plus the full Jacobian of a tiny one."""
+    rec = Recorder()
+    for size, full in ((ctx.param("size", [7, 5, 3]), False), (ctx.param("tiny_size", [2, 3, 2]), True)):
+        case = DenseCase.random(ctx.rng, *size)
+        try:
+            _check_case(ctx, rec, case, full)
+        except StudentFailure as failure:
+            rec.student_failure(failure, case.label)
+    return rec.outcome

@@ -1,0 +1,104 @@
+"""The `grade` command: parse arguments, call the engine, print a report. Nothing else.
+
+Exit status: 0 when grading completed (whatever the score), 1 when `grade check` finds a
+failing check, 2 when the input cannot be graded (one sentence on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError
+
+__all__ = ["main"]
+
+SUBCOMMANDS = ("batch", "check")
+
+
+def _grade_parser(prog: str, public_only: bool) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Check your submission with the public checks." if public_only else "Grade a dense-layer submission (.ipynb or .py).",
+    )
+    parser.add_argument("submission", help="the .ipynb or .py file to grade")
+    parser.add_argument("--format", choices=("text", "json", "gradescope"), default="text", help="report format on stdout (default: text)")
+    parser.add_argument("--output", "-o", metavar="FILE", help="also write the report (in --format) to FILE")
+    parser.add_argument("--html", metavar="FILE", help="write HTML feedback with plots to FILE")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the random test data (default: fixed, so runs agree)")
+    parser.add_argument("--assignment", default="dense_layer", help="assignment folder name or path (default: dense_layer)")
+    parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto", help="where the timing benchmark runs (default: auto)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="say which sandbox layers are active, the seed and the time")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _run_grade(argv: list[str], public_only: bool) -> int:
+    from .assignment import load_assignment
+    from .engine import DEFAULT_SEED, grade_file
+
+    args = _grade_parser("grade check" if public_only else "grade", public_only).parse_args(argv)
+    assignment = load_assignment(args.assignment)
+    report = grade_file(
+        args.submission,
+        assignment=assignment,
+        seed=DEFAULT_SEED if args.seed is None else args.seed,
+        visibility="public" if public_only else "all",
+        device=args.device,
+    )
+    rendered = _render(report, args.format)
+    if rendered is None:
+        from .report.text import render_text
+
+        render_text(report, verbose=args.verbose)
+    else:
+        sys.stdout.write(rendered + "\n")
+    if args.output:
+        Path(args.output).write_text(rendered if rendered is not None else _plain_text(report))
+    if args.html:
+        from .report.html import write_html
+
+        write_html(report, Path(args.html))
+    if public_only:
+        return 0 if report.score >= report.max_score else 1
+    return 0
+
+
+def _render(report: object, fmt: str) -> str | None:
+    from .report.json_report import to_gradescope, to_json
+
+    if fmt == "json":
+        return to_json(report)
+    if fmt == "gradescope":
+        return to_gradescope(report)
+    return None
+
+
+def _plain_text(report: object) -> str:
+    from .report.text import text_report
+
+    return text_report(report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "batch":
+            from .batch import run_batch_cli
+
+            return run_batch_cli(argv[1:])
+        if argv and argv[0] == "check":
+            return _run_grade(argv[1:], public_only=True)
+        return _run_grade(argv, public_only=False)
+    except InputError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("grade: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

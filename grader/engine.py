@@ -1,0 +1,111 @@
+"""Grade one submission: load it in the sandbox, run the rubric's checks, score them.
+
+This is the only place that ties the pieces together; the CLI, the batch grader and the
+tests all call `grade_file`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import __version__
+from .assignment import Assignment, CheckSpec, load_assignment
+from .checks import CheckContext, Outcome, get_check
+from .diagnose import ADVICE, resolve_codes
+from .errors import StudentFailure
+from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
+from .sandbox.client import WorkerProcess
+from .sandbox.session import StudentSession
+from .submission import read_submission
+
+__all__ = ["grade_file", "DEFAULT_SEED"]
+
+DEFAULT_SEED = 20261121
+SUBMISSION_WIDE = {"syntax-error": "syntax-error", "timeout": "timeout", "crash": "crash", "output-flood": "output-flood"}
+
+
+def _check_output(outcome: Outcome, codes: list[str]) -> str:
+    lines = list(outcome.messages)
+    advice = [ADVICE[c] for c in codes if c in ADVICE]
+    if advice:
+        lines.append("What to do: " + " ".join(dict.fromkeys(advice)))
+    return "\n".join(lines)
+
+
+def run_check(ctx: CheckContext) -> CheckResult:
+    """Run one check; a student's failure costs the check, never the grading run."""
+    spec = ctx.spec
+    try:
+        outcome = get_check(spec.function)(ctx)
+    except StudentFailure as failure:
+        outcome = Outcome(0, 1, [failure.message + ("\n" + failure.traceback if failure.traceback else "")], [failure.code, *failure.extra_codes])
+    codes = resolve_codes(outcome.diagnoses)
+    if outcome.passed < outcome.total and not outcome.messages:
+        outcome.messages.append("Some cases failed.")
+    score = round(spec.points * outcome.fraction, 4)
+    return CheckResult(
+        name=spec.name,
+        score=score,
+        max_score=spec.points,
+        status="passed" if score >= spec.points else "failed",
+        output=_check_output(outcome, codes) if score < spec.points or codes else "",
+        visibility=GRADESCOPE_VISIBILITY[spec.visibility],
+        diagnoses=tuple(codes),
+        description=spec.description,
+        details=outcome.details,
+    )
+
+
+def select_checks(assignment: Assignment, visibility: str) -> list[CheckSpec]:
+    return [c for c in assignment.checks if visibility == "all" or c.visibility == visibility]
+
+
+def grade_file(
+    path: str | Path,
+    assignment: Assignment | None = None,
+    seed: int = DEFAULT_SEED,
+    visibility: str = "all",
+    device: str = "cpu",
+    worker_factory: Callable[..., WorkerProcess] = WorkerProcess,
+) -> GradeReport:
+    """Grade one .ipynb/.py file. Raises InputError (one sentence) when it cannot be read."""
+    started = time.perf_counter()
+    assignment = assignment or load_assignment()
+    submission = read_submission(path)
+    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed)
+    results: list[CheckResult] = []
+    cache: dict = {}
+    try:
+        session.start()
+        for index, spec in enumerate(select_checks(assignment, visibility)):
+            rng = np.random.default_rng([seed, index])
+            ctx = CheckContext(session, assignment, spec, rng, seed, device, cache)
+            results.append(run_check(ctx))
+    finally:
+        session.close()
+    statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in session.issues.values())
+    # Submission-wide codes only when they can explain lost points (a broken plotting
+    # cell in an otherwise perfect notebook is listed, not diagnosed).
+    lost_points = any(r.score < r.max_score for r in results)
+    wide = [SUBMISSION_WIDE[s.status] for s in statements if s.status in SUBMISSION_WIDE] if lost_points else []
+    if session.output_flooded:
+        wide.append("output-flood")
+    diagnoses = resolve_codes([c for r in results for c in r.diagnoses] + wide)
+    return GradeReport(
+        submission=str(path),
+        assignment=assignment.name,
+        score=round(sum(r.score for r in results), 4),
+        max_score=sum(r.max_score for r in results),
+        tests=tuple(results),
+        diagnoses=tuple(diagnoses),
+        seed=seed,
+        grader_version=__version__,
+        execution_time=round(time.perf_counter() - started, 4),
+        statements=statements,
+        student_output=session.student_output()[:4000],
+        sha256=submission.sha256,
+    )

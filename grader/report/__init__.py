@@ -1,0 +1,1 @@
+"""Reports: text for the terminal, JSON/Gradescope for machines, HTML for students, CSV for instructors."""

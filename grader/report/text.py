@@ -1,0 +1,60 @@
+"""The terminal report: the score and the top mistakes on the first screen, then each check.
+
+Uses rich for tables; colour only when the output is a terminal (rich decides).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from typing import TextIO
+
+from ..diagnose import ADVICE
+from ..results import GradeReport
+
+__all__ = ["render_text"]
+
+
+def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool = False) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    stream = stream or sys.stdout
+    console = Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 110)
+    score_style = "bold green" if report.score >= report.max_score else "bold yellow" if report.score > 0 else "bold red"
+    console.print(f"[bold]{escape(report.submission)}[/bold]: [{score_style}]{report.score:g} / {report.max_score:g}[/{score_style}]")
+    if report.diagnoses:
+        console.print("[bold]Mistakes found:[/bold]")
+        for code in report.diagnoses:
+            console.print(f"  • [cyan]{code}[/cyan]: {escape(ADVICE.get(code, ''))}")
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("check")
+    table.add_column("score", justify="right")
+    table.add_column("result")
+    for test in report.tests:
+        mark = "[green]passed[/green]" if test.status == "passed" else "[red]failed[/red]"
+        note = ", ".join(test.diagnoses)
+        table.add_row(test.name, f"{test.score:g}/{test.max_score:g}", mark + (f" ({note})" if note else ""))
+    console.print(table)
+    for test in report.tests:
+        if test.status != "passed" and test.output:
+            console.print(f"\n[bold red]✗ {test.name}[/bold red] — {escape(test.description)}")
+            console.print(escape(test.output))
+    skipped = [s for s in report.statements if s.status != "ok"]
+    if skipped:
+        console.print("\n[bold]Statements of your notebook that did not run[/bold] (the rest was graded):")
+        for s in skipped:
+            line = f", line {s.line}" if s.line else ""
+            console.print(f"  {escape(s.cell)}{line}: {escape(s.status)}: {escape(s.message)}")
+    if verbose:
+        for note in report.notes:
+            console.print(f"[dim]{escape(note)}[/dim]")
+        console.print(f"[dim]seed {report.seed}, grader {report.grader_version}, {report.execution_time:.2f} s[/dim]")
+
+
+def text_report(report: GradeReport) -> str:
+    """The same report as plain text (for files and tests)."""
+    buffer = io.StringIO()
+    render_text(report, buffer)
+    return buffer.getvalue()

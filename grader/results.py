@@ -1,0 +1,75 @@
+"""Results as frozen dataclasses, serialised through one `to_dict` (a superset of Gradescope's results.json)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["CheckResult", "StatementNote", "GradeReport", "GRADESCOPE_VISIBILITY"]
+
+GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The result of one check of the rubric."""
+
+    name: str
+    """The check's stable name, e.g. "dense-forward"."""
+    score: float
+    """Points earned."""
+    max_score: float
+    """Points available."""
+    status: str
+    """"passed" (full points) or "failed"."""
+    output: str
+    """Student-facing text: what failed, where, and the next step."""
+    visibility: str
+    """Gradescope visibility: visible or after_published."""
+    diagnoses: tuple[str, ...] = ()
+    """Mistake codes (MISTAKES.md) that explain this check's failures."""
+    description: str = ""
+    """What the check verifies, one line."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Extra data for rich reports (plots); JSON-compatible."""
+
+
+@dataclass(frozen=True)
+class StatementNote:
+    """A top-level statement of the submission that failed or was skipped while loading."""
+
+    cell: str
+    line: int
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    """Everything one grading run found."""
+
+    submission: str
+    """Path of the graded file."""
+    assignment: str
+    """Assignment name."""
+    score: float
+    max_score: float
+    tests: tuple[CheckResult, ...]
+    diagnoses: tuple[str, ...]
+    """Union of the checks' diagnoses plus submission-wide ones (syntax-error, output-flood)."""
+    seed: int
+    """Seed of the random data: the same seed gives the same data and scores."""
+    grader_version: str
+    execution_time: float
+    """Seconds spent grading."""
+    statements: tuple[StatementNote, ...] = ()
+    """Statements of the notebook that failed or were skipped (downloads, plots, syntax errors)."""
+    student_output: str = ""
+    """The head of what the submission printed (never trusted, only shown)."""
+    notes: tuple[str, ...] = ()
+    """Messages about the grading itself (sandbox layers, device)."""
+    sha256: str = ""
+    """Content hash of the submission file."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

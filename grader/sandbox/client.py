@@ -1,0 +1,291 @@
+"""The grader's side of a sandbox worker: start it, send requests, enforce deadlines, kill it.
+
+Every worker runs in its own session (process group); `close()` kills the whole group,
+so nothing a submission starts outlives grading. Replies are read with a deadline; a
+worker that misses it, dies, or sends garbage is killed and the request fails with a
+`WorkerFailure` saying which (timeout, crash, output-flood, protocol). The student's
+stdout/stderr are drained by a thread that keeps only the first kilobytes.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import protocol
+
+__all__ = ["SandboxConfig", "WorkerFailure", "WorkerProcess", "WORKER_SCRIPT"]
+
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Limits for one worker. Declared once here; assignment.toml may override them."""
+
+    statement_timeout: float = 3.0
+    """Seconds a top-level statement of the notebook may run before it is skipped."""
+    request_timeout: float = 10.0
+    """Seconds one grading request (forward, backward, ...) may take before the worker is killed."""
+    startup_timeout: float = 20.0
+    """Seconds the worker may take to start and import numpy."""
+    output_keep_bytes: int = 8192
+    """How much of the student's printed output is kept for the report."""
+    output_limit_bytes: int = 4 * 1024 * 1024
+    """Printing more than this kills the worker (output-flood)."""
+    memory_limit_bytes: int = 2 * 1024**3
+    """Address-space/data limit of the worker (applied by the limits layer)."""
+    cpu_limit_seconds: int = 120
+    """CPU seconds the worker may use in total (RLIMIT_CPU)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment variables for the worker."""
+
+
+class WorkerFailure(Exception):
+    """The worker did not give a valid reply: `kind` is timeout, crash, output-flood or protocol."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def worker_environment(config: SandboxConfig, home: str) -> dict[str, str]:
+    """A small, explicit environment: no grader secrets, one BLAS thread, no display."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMEXPR_NUM_THREADS": "1",
+        "VECLIB_MAXIMUM_THREADS": "1",
+    }
+    for key in ("LD_LIBRARY_PATH", "CUDA_PATH", "CUDA_HOME", "CUPY_CACHE_DIR", "CUDA_VISIBLE_DEVICES"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    env.update(config.env)
+    return env
+
+
+class _OutputDrain(threading.Thread):
+    """Reads the worker's stdout/stderr so it never blocks; keeps the head, counts the rest."""
+
+    def __init__(self, fd: int, keep: int, limit: int, on_flood: Any) -> None:
+        super().__init__(daemon=True)
+        self.fd, self.keep, self.limit, self.on_flood = fd, keep, limit, on_flood
+        self.head = bytearray()
+        self.total = 0
+        self.flooded = False
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            if len(self.head) < self.keep:
+                self.head += chunk[: self.keep - len(self.head)]
+            self.total += len(chunk)
+            if self.total > self.limit and not self.flooded:
+                self.flooded = True
+                self.on_flood()
+        os.close(self.fd)
+
+    def text(self) -> str:
+        text = self.head.decode("utf-8", "replace")
+        if self.total > len(self.head):
+            text += f"\n... [{self.total - len(self.head)} more bytes of output cut]"
+        return text
+
+
+class _DeadlineReader:
+    """A file-like `read(n)` over a pipe that raises TimeoutError past a deadline."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+        self.deadline = 0.0
+
+    def read(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if not ready:
+                raise TimeoutError
+            chunk = os.read(self.fd, max(65536, n - len(self.buffer)))
+            if not chunk:
+                break
+            self.buffer += chunk
+        data = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return data
+
+
+class WorkerProcess:
+    """One live worker. Use `request()`; call `close()` (or use `with`) to kill its group."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.workdir = tempfile.mkdtemp(prefix="grade-")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.flooded = False
+        self._start()
+
+    def _spawn_command(self, request_fd: int, reply_fd: int) -> list[str]:
+        return [sys.executable, "-I", str(WORKER_SCRIPT), str(request_fd), str(reply_fd)]
+
+    def _start(self) -> None:
+        request_r, self.request_w = os.pipe()
+        self.reply_r, reply_w = os.pipe()
+        output_r, output_w = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                self._spawn_command(request_r, reply_w),
+                pass_fds=(request_r, reply_w),
+                stdin=subprocess.DEVNULL,
+                stdout=output_w,
+                stderr=output_w,
+                cwd=self.workdir,
+                env=worker_environment(self.config, self.workdir),
+                start_new_session=True,
+                preexec_fn=self._preexec,
+            )
+        finally:
+            for fd in (request_r, reply_w, output_w):
+                os.close(fd)
+        self.reader = _DeadlineReader(self.reply_r)
+        self.output = _OutputDrain(output_r, self.config.output_keep_bytes, self.config.output_limit_bytes, self._on_flood)
+        self.output.start()
+        header, _ = self._read_reply(self.config.startup_timeout)
+        if not header.get("ready"):
+            self.close()
+            raise WorkerFailure("protocol", "the worker did not start")
+
+    def _preexec(self) -> None:
+        """Runs in the child before exec: resource limits (the sandbox's rlimit layer)."""
+        import resource
+
+        limits = [
+            (resource.RLIMIT_AS, self.config.memory_limit_bytes),
+            (resource.RLIMIT_CPU, self.config.cpu_limit_seconds),
+            (resource.RLIMIT_CORE, 0),
+        ]
+        for which, value in limits:
+            try:
+                resource.setrlimit(which, (value, value))
+            except (ValueError, OSError):
+                pass
+
+    def _on_flood(self) -> None:
+        self.flooded = True
+        self.kill()
+
+    def _read_reply(self, timeout: float) -> tuple[dict[str, Any], list[np.ndarray]]:
+        self.reader.deadline = time.monotonic() + timeout
+        try:
+            return protocol.read_message(self.reader)
+        except TimeoutError:
+            self.kill()
+            raise WorkerFailure("timeout", f"no answer within {timeout:g} s") from None
+        except (EOFError, protocol.ProtocolError) as exc:
+            self.kill()
+            if self.flooded:
+                raise WorkerFailure("output-flood", f"printed more than {self.config.output_limit_bytes // 2**20} MiB") from None
+            if isinstance(exc, protocol.ProtocolError):
+                raise WorkerFailure("protocol", f"invalid reply from the worker ({exc})") from None
+            raise WorkerFailure("crash", self._death_note()) from None
+
+    def _death_note(self) -> str:
+        assert self.process is not None
+        try:
+            code = self.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            return "the worker closed its channel"
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            return f"the process was killed by {name}"
+        return f"the process exited with status {code} in the middle of a request"
+
+    def request(
+        self,
+        header: dict[str, Any],
+        arrays: list[np.ndarray] = (),
+        timeout: float | None = None,
+        on_progress: Any = None,
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+        """Send one request and wait for its reply (progress messages go to `on_progress`)."""
+        if not self.alive:
+            raise WorkerFailure("crash", "the worker is not running")
+        timeout = self.config.request_timeout if timeout is None else timeout
+        try:
+            protocol.write_message(self.request_w, header, list(arrays))
+        except OSError:
+            raise WorkerFailure("crash", self._death_note()) from None
+        while True:
+            reply, out = self._read_reply(timeout)
+            if "progress" in reply and "ok" not in reply:
+                if on_progress:
+                    on_progress(reply["progress"])
+                continue
+            if reply.get("protocol_error"):
+                raise WorkerFailure("protocol", str(reply["protocol_error"]))
+            return reply, out
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None and not self.flooded
+
+    def kill(self) -> None:
+        """Kill the worker's whole process group (everything the submission started)."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self) -> None:
+        """Kill the group, reap the worker, close pipes and remove its working directory."""
+        self.kill()
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        for fd in (self.request_w, self.reply_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def student_output(self) -> str:
+        return self.output.text()
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,171 @@
+"""Wire format between the grader and a sandbox worker. Nothing is ever unpickled.
+
+A message is: magic b"DGR1", u32 header length, a UTF-8 JSON object, then for each array
+the header announces, u64 length + an `.npy` file (header + raw bytes). Arrays are read
+with `allow_pickle=False` and must have a numeric or boolean dtype; sizes are capped
+before anything is allocated. The same module is imported by the worker (it has no
+dependency on the rest of the grader), so both sides agree by construction.
+
+Values inside the JSON are encoded as tagged objects so arrays, scalars, lists and
+handles to objects that live in the worker can travel together:
+  {"t": "a", "i": 0}            the 0th array attached to the message
+  {"t": "v", "v": 1.5}          a JSON scalar (number, string, bool, null)
+  {"t": "l", "items": [...]}    a list or tuple
+  {"t": "h", "h": 3}            a handle to an object held by the worker
+  {"t": "o", "type": "dict"}    a value that cannot travel (only its type name does)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+from typing import Any, BinaryIO
+
+import numpy as np
+
+__all__ = ["ProtocolError", "write_message", "read_message", "encode_value", "decode_value", "Handle"]
+
+MAGIC = b"DGR1"
+MAX_HEADER_BYTES = 1 << 20
+MAX_ARRAY_BYTES = 256 << 20
+MAX_ARRAYS = 256
+NUMERIC_KINDS = frozenset("biufc")
+
+
+class ProtocolError(Exception):
+    """The other side sent something that is not a valid message."""
+
+
+class Handle(int):
+    """The id of an object that stays inside the worker (a layer, a list of layers)."""
+
+
+def _array_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_message(fd: int, header: dict[str, Any], arrays: list[np.ndarray] = ()) -> None:
+    """Send one message on a file descriptor (blocking, whole message)."""
+    payload = json.dumps(dict(header, n_arrays=len(arrays)), allow_nan=True).encode()
+    parts = [MAGIC, struct.pack("<I", len(payload)), payload]
+    for array in arrays:
+        blob = _array_bytes(array)
+        parts += [struct.pack("<Q", len(blob)), blob]
+    data = memoryview(b"".join(parts))
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def _read_exact(stream: BinaryIO, n: int) -> bytes:
+    data = stream.read(n)
+    if data is None or len(data) != n:
+        raise ProtocolError("the other side closed the channel mid-message")
+    return data
+
+
+def _parse_array(blob: bytes) -> np.ndarray:
+    try:
+        array = np.lib.format.read_array(io.BytesIO(blob), allow_pickle=False, max_header_size=10_000)
+    except Exception as exc:  # any malformed .npy is the sender's fault
+        raise ProtocolError(f"invalid array in message: {type(exc).__name__}") from None
+    if array.dtype.kind not in NUMERIC_KINDS:
+        raise ProtocolError(f"array of dtype {array.dtype} is not numeric")
+    return array
+
+
+def read_message(stream: BinaryIO, max_array_bytes: int = MAX_ARRAY_BYTES) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """Read one message; raise ProtocolError on anything malformed or oversized."""
+    magic = stream.read(4)
+    if not magic:
+        raise EOFError("channel closed")
+    if magic != MAGIC:
+        raise ProtocolError("bad magic")
+    (length,) = struct.unpack("<I", _read_exact(stream, 4))
+    if length > MAX_HEADER_BYTES:
+        raise ProtocolError("header too large")
+    try:
+        header = json.loads(_read_exact(stream, length))
+    except ValueError:
+        raise ProtocolError("header is not JSON") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not an object")
+    count = header.get("n_arrays", 0)
+    if not isinstance(count, int) or not 0 <= count <= MAX_ARRAYS:
+        raise ProtocolError("bad array count")
+    arrays = []
+    for _ in range(count):
+        (size,) = struct.unpack("<Q", _read_exact(stream, 8))
+        if size > max_array_bytes:
+            raise ProtocolError(f"array of {size} bytes exceeds the {max_array_bytes}-byte cap")
+        arrays.append(_parse_array(_read_exact(stream, size)))
+    return header, arrays
+
+
+def encode_value(value: Any, arrays: list[np.ndarray], handle_of: Any = None) -> dict[str, Any]:
+    """Encode a value for a message; arrays are appended to `arrays`.
+
+    `handle_of(obj)` (worker side) returns a Handle for objects that cannot travel, or None.
+    """
+    if isinstance(value, Handle):
+        return {"t": "h", "h": int(value)}
+    if value is None or isinstance(value, (bool, str)):
+        return {"t": "v", "v": value}
+    if isinstance(value, (int, float)) and not isinstance(value, np.generic):
+        return {"t": "v", "v": value}
+    if isinstance(value, (list, tuple)):
+        return {"t": "l", "items": [encode_value(v, arrays, handle_of) for v in value]}
+    if isinstance(value, (np.ndarray, np.generic)):
+        arr = np.asarray(value)
+        if arr.dtype.kind in NUMERIC_KINDS:
+            arrays.append(arr)
+            return {"t": "a", "i": len(arrays) - 1}
+    if handle_of is not None:
+        handle = handle_of(value)
+        if handle is not None:
+            return {"t": "h", "h": int(handle)}
+    return {"t": "o", "type": type(value).__name__}
+
+
+def decode_value(encoded: Any, arrays: list[np.ndarray], resolve_handle: Any = None) -> Any:
+    """Inverse of encode_value; unknown tags raise ProtocolError, never execute anything."""
+    if not isinstance(encoded, dict):
+        raise ProtocolError("value is not a tagged object")
+    tag = encoded.get("t")
+    if tag == "v":
+        value = encoded.get("v")
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            raise ProtocolError("bad scalar")
+        return value
+    if tag == "a":
+        index = encoded.get("i")
+        if not isinstance(index, int) or not 0 <= index < len(arrays):
+            raise ProtocolError("bad array index")
+        return arrays[index]
+    if tag == "l":
+        items = encoded.get("items")
+        if not isinstance(items, list):
+            raise ProtocolError("bad list")
+        return [decode_value(v, arrays, resolve_handle) for v in items]
+    if tag == "h":
+        handle = encoded.get("h")
+        if not isinstance(handle, int):
+            raise ProtocolError("bad handle")
+        return resolve_handle(handle) if resolve_handle else Handle(handle)
+    if tag == "o":
+        return OpaqueValue(str(encoded.get("type", "object"))[:100])
+    raise ProtocolError(f"unknown value tag {tag!r}")
+
+
+class OpaqueValue:
+    """A value the student returned that is not numeric (e.g. a dict); only its type is known."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} object>"

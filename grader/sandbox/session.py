@@ -1,0 +1,292 @@
+"""A student's submission loaded in a sandbox worker, as the checks see it.
+
+`StudentSession` runs the submission's cells statement by statement (a statement that
+fails, hangs or kills the worker is skipped and listed, the definitions around it
+survive), then serves typed calls: `new`, `call`, `get`, `set`. Every failure of the
+student's code becomes a `StudentFailure` with a diagnosis code; the worker is restarted
+(and the submission replayed, minus the statements known to be bad) for the next check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import StudentFailure
+from ..submission import Submission
+from . import protocol
+from .client import SandboxConfig, WorkerFailure, WorkerProcess
+
+__all__ = ["StudentSession", "Remote", "StatementIssue"]
+
+WorkerFactory = Callable[[SandboxConfig], WorkerProcess]
+
+FAILURE_TEXT = {
+    "timeout": "did not finish within {limit:g} s (an infinite loop, or far too slow)",
+    "crash": "crashed the Python process: {detail}",
+    "output-flood": "printed so much output that it was stopped ({detail})",
+    "protocol": "sent an answer the grader cannot read ({detail})",
+}
+
+
+@dataclass(frozen=True)
+class StatementIssue:
+    """A top-level statement of the notebook that did not run cleanly."""
+
+    cell: str
+    """Label of the cell, e.g. "cell 7"."""
+    line: int
+    """First line of the statement within the cell."""
+    status: str
+    """error, syntax-error, timeout or crash."""
+    message: str
+    """What went wrong, one line."""
+    traceback: str = ""
+    """Trimmed student traceback, when there is one."""
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A handle to an object that lives in the worker (a layer, a list of layers)."""
+
+    handle: int
+    generation: int
+
+
+def _is_placeholder(error: dict[str, Any]) -> bool:
+    return error.get("type") == "NotImplementedError"
+
+
+def failure_from_error(error: dict[str, Any], what: str, arrays: list[np.ndarray] = ()) -> StudentFailure:
+    """Turn the worker's error record into a StudentFailure with the right code."""
+    failure = _failure_from_error(error, what)
+    failure.error_type = str(error.get("type", ""))
+    for name, encoded in (error.get("locals") or {}).items():
+        try:
+            value = protocol.decode_value(encoded, list(arrays))
+        except protocol.ProtocolError:
+            continue
+        if isinstance(value, np.ndarray):
+            failure.local_arrays[str(name)] = value
+    return failure
+
+
+def _failure_from_error(error: dict[str, Any], what: str) -> StudentFailure:
+    where = f" ({error['where']}, line {error['line']})" if error.get("line") else ""
+    if _is_placeholder(error):
+        return StudentFailure("not-implemented", f"{what} still raises NotImplementedError{where}: replace the placeholder with your code.", error.get("traceback", ""))
+    return StudentFailure(
+        "exception",
+        f"{what} raised {error.get('type')}: {error.get('message')}{where}.",
+        error.get("traceback", ""),
+    )
+
+
+class StudentSession:
+    """The submission, running in a worker, behind a small typed API."""
+
+    def __init__(self, submission: Submission, config: SandboxConfig, worker_factory: WorkerFactory = WorkerProcess, seed: int = 0) -> None:
+        self.submission = submission
+        self.config = config
+        self.worker_factory = worker_factory
+        self.seed = seed
+        self.generation = 0
+        self.worker: WorkerProcess | None = None
+        self.bad_statements: dict[int, set[int]] = {}
+        self.issues: dict[tuple[str, int], StatementIssue] = {}
+        self.output_flooded = False
+        self.restarts = 0
+        self._outputs: list[str] = []
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start a worker and run every cell of the submission in it."""
+        self._restart_worker()
+        self._load_all()
+
+    def _load_all(self) -> None:
+        """Run every cell; a statement that kills or hangs the worker is skipped on replay."""
+        while True:
+            try:
+                for cell in self.submission.cells:
+                    self._load_cell(cell)
+                return
+            except _ReplayNeeded:
+                self._restart_worker()
+
+    def _load_cell(self, cell: Any) -> None:
+        current: list[int] = [-1]
+        skip = self.bad_statements.setdefault(cell.index, set())
+        if -1 in skip:
+            return
+        try:
+            reply, _ = self._worker().request(
+                {"op": "exec_cell", "label": cell.label, "source": cell.source, "skip": sorted(skip), "timeout": self.config.statement_timeout},
+                timeout=self.config.statement_timeout + 2.0,
+                on_progress=lambda index: current.__setitem__(0, index),
+            )
+        except WorkerFailure as failure:
+            # The statement in progress killed or hung the worker: skip it from now on
+            # (-1: the cell died before its first statement, so the whole cell is skipped).
+            skip.add(current[0])
+            status = "timeout" if failure.kind == "timeout" else failure.kind
+            where = f"a statement of the cell" if current[0] >= 0 else "the cell"
+            self._note(StatementIssue(cell.label, 0, status, f"{where} stopped the process: {failure}"))
+            self.flag_flood(failure)
+            raise _ReplayNeeded() from None
+        for result in reply.get("statements", []):
+            status = result["status"]
+            if status in ("ok", "skipped"):
+                continue
+            if status == "timeout":
+                skip.add(result["stmt"])
+            error = result.get("error", {})
+            message = f"{error.get('type', status)}: {error.get('message', 'took longer than the statement limit and was skipped')}"
+            self._note(StatementIssue(cell.label, int(result.get("line") or 0), status, message[:300], error.get("traceback", "")))
+
+    def _note(self, issue: StatementIssue) -> None:
+        self.issues.setdefault((issue.cell, issue.line), issue)
+
+    def _restart_worker(self) -> None:
+        if self.worker is not None:
+            self._outputs.append(self.worker.student_output())
+            self.worker.close()
+            self.restarts += 1
+        self.generation += 1
+        self.worker = self.worker_factory(self.config)
+        self.worker.request({"op": "seed", "seed": self.seed})
+
+    def _worker(self) -> WorkerProcess:
+        if self.worker is None:
+            raise RuntimeError("session not started")
+        return self.worker
+
+    def ensure_alive(self) -> None:
+        """Restart and replay the submission if the last request killed the worker."""
+        if self.worker is None or not self.worker.alive:
+            self._restart_worker()
+            self._load_all()
+
+    def flag_flood(self, failure: WorkerFailure) -> None:
+        if failure.kind == "output-flood":
+            self.output_flooded = True
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self._outputs.append(self.worker.student_output())
+            self.worker.close()
+            self.worker = None
+
+    def student_output(self) -> str:
+        return "\n".join(o for o in self._outputs if o)
+
+    def __enter__(self) -> StudentSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests ------------------------------------------------------------------------
+    def _encode(self, value: Any, arrays: list[np.ndarray]) -> dict[str, Any]:
+        if isinstance(value, Remote):
+            if value.generation != self.generation:
+                raise StudentFailure("crash", "an earlier failure restarted the student's process, so this object is gone.")
+            return {"t": "h", "h": value.handle}
+        if isinstance(value, (list, tuple)):
+            return {"t": "l", "items": [self._encode(v, arrays) for v in value]}
+        if isinstance(value, np.ndarray):
+            arrays.append(value)
+            return {"t": "a", "i": len(arrays) - 1}
+        return protocol.encode_value(value, arrays)
+
+    def _request(self, header: dict[str, Any], arrays: list[np.ndarray], what: str, timeout: float | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
+        self.ensure_alive()
+        limit = self.config.request_timeout if timeout is None else timeout
+        try:
+            reply, out = self._worker().request(header, arrays, timeout=limit)
+        except WorkerFailure as failure:
+            self.flag_flood(failure)
+            text = FAILURE_TEXT.get(failure.kind, "{detail}").format(limit=limit, detail=failure)
+            raise StudentFailure(failure.kind if failure.kind != "protocol" else "crash", f"{what} {text}.") from None
+        if not reply.get("ok"):
+            raise failure_from_error(reply.get("error", {}), what, out)
+        return reply, out
+
+    def _decode(self, encoded: Any, arrays: list[np.ndarray]) -> Any:
+        if isinstance(encoded, dict) and encoded.get("t") == "h":
+            return Remote(int(encoded["h"]), self.generation)
+        if isinstance(encoded, dict) and encoded.get("t") == "l":
+            return [self._decode(v, arrays) for v in encoded.get("items", [])]
+        if isinstance(encoded, dict) and encoded.get("t") == "missing":
+            return MISSING
+        try:
+            return protocol.decode_value(encoded, arrays)
+        except protocol.ProtocolError as exc:
+            raise StudentFailure("crash", f"the student's process sent an invalid value ({exc}).") from None
+
+    def describe(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        """Which graded names the submission defines, and as what."""
+        reply, _ = self._request({"op": "describe", "names": names}, [], "describing the submission")
+        return reply["names"]
+
+    def call(self, target: str | Remote, *args: Any, method: str | None = None, what: str | None = None, keep: bool = False, return_args: bool = False, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Call a function or class by name, or a method of a remote object."""
+        arrays: list[np.ndarray] = []
+        header: dict[str, Any] = {
+            "op": "call",
+            "method": method,
+            "args": [self._encode(a, arrays) for a in args],
+            "kwargs": {k: self._encode(v, arrays) for k, v in kwargs.items()},
+            "keep": keep,
+            "return_args": return_args,
+        }
+        if isinstance(target, Remote):
+            header["handle"] = self._encode(target, arrays)["h"]
+        else:
+            header["name"] = target
+        label = what or (f"{target}.{method}" if isinstance(target, str) and method else str(target))
+        reply, out = self._request(header, arrays, label, timeout)
+        result = self._decode(reply["result"], out)
+        if return_args:
+            return result, [self._decode(a, out) for a in reply.get("args", [])]
+        return result
+
+    def new(self, class_name: str, *args: Any, **kwargs: Any) -> Remote:
+        """Construct an object of the student's class; it stays in the worker."""
+        what = f"{class_name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
+        return self.call(class_name, *args, keep=True, what=what, **kwargs)
+
+    def make_list(self, items: list[Remote]) -> Remote:
+        arrays: list[np.ndarray] = []
+        handles = [self._encode(i, arrays)["h"] for i in items]
+        reply, _ = self._request({"op": "make_list", "handles": handles}, arrays, "building a network")
+        return Remote(int(reply["result"]["h"]), self.generation)
+
+    def get(self, obj: Remote, *attrs: str) -> Any:
+        """Read attributes of a remote object (MISSING where absent); one value or a tuple."""
+        arrays: list[np.ndarray] = []
+        header = {"op": "get", "handle": self._encode(obj, arrays)["h"], "attrs": list(attrs)}
+        reply, out = self._request(header, arrays, f"reading {', '.join(attrs)}")
+        values = tuple(self._decode(reply["values"][a], out) for a in attrs)
+        return values[0] if len(values) == 1 else values
+
+    def set(self, obj: Remote, **values: Any) -> None:
+        """Assign attributes of a remote object (the grader sets weights and biases)."""
+        arrays: list[np.ndarray] = []
+        header = {"op": "set", "handle": self._encode(obj, arrays)["h"], "values": {k: self._encode(v, arrays) for k, v in values.items()}}
+        self._request(header, arrays, f"setting {', '.join(values)}")
+
+
+class _ReplayNeeded(Exception):
+    """A cell killed the worker while loading: restart and replay from the first cell."""
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()

@@ -1,0 +1,122 @@
+"""Read a submission (.ipynb or .py) into cells of plain Python source.
+
+The notebook's JSON is read directly (no schema validation on the hot path: nbformat's
+validator costs seconds on some installs) and only the fields we need are trusted. IPython
+syntax that is not Python (line and cell magics, shell escapes, `x?` help) is replaced by
+`pass` with the same indentation, so line numbers in tracebacks still match the cell.
+The grader never parses or runs the code: splitting cells into statements happens in the
+sandbox worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+__all__ = ["Cell", "Submission", "read_submission", "strip_ipython"]
+
+MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
+_MAGIC = re.compile(r"^(\s*)(%{1,2}|!{1,2})")
+_HELP = re.compile(r"^(\s*)[\w.]+\?{1,2}\s*$")
+_SHELL_ASSIGN = re.compile(r"^(\s*)[\w, ]+=\s*[!%]")
+_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One code cell of the submission, ready to be sent to the worker."""
+
+    index: int
+    """Position among the notebook's code cells, counting from 1 (a .py file is one cell)."""
+    source: str
+    """Python source with IPython syntax replaced by `pass`."""
+    label: str
+    """How the report names the cell, e.g. "cell 4"."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submission read from disk: its cells and where it came from."""
+
+    path: Path
+    """The file that was read."""
+    cells: tuple[Cell, ...]
+    """Code cells in order; markdown and raw cells are dropped."""
+    sha256: str
+    """Content hash of the file: the batch grader uses it to notice changed submissions."""
+
+
+def strip_ipython(source: str) -> str:
+    """Replace magics, shell escapes and `?` help by `pass`, keeping the line count."""
+    lines = source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        magic = lines[0].strip()[2:].split()[0] if lines[0].strip()[2:] else ""
+        if magic not in _PYTHON_CELL_MAGICS:
+            return "\n".join("pass" if i == 0 else "" for i, _ in enumerate(lines))
+        lines[0] = "pass"
+    out = []
+    for line in lines:
+        match = _MAGIC.match(line) or _HELP.match(line) or _SHELL_ASSIGN.match(line)
+        out.append(f"{match.group(1)}pass" if match else line)
+    return "\n".join(out)
+
+
+def _source_text(cell: dict) -> str:
+    source = cell.get("source", cell.get("input", ""))
+    if isinstance(source, list):
+        source = "".join(str(part) for part in source)
+    if not isinstance(source, str):
+        raise InputError("a code cell's source is neither text nor a list of lines, so the file is not a valid notebook.")
+    return source
+
+
+def _notebook_code_cells(data: object, path: Path) -> list[str]:
+    if not isinstance(data, dict):
+        raise InputError(f"{path.name} is JSON but not a Jupyter notebook (expected an object with a 'cells' list).")
+    if isinstance(data.get("cells"), list):
+        cells = data["cells"]
+    elif isinstance(data.get("worksheets"), list):  # nbformat 3
+        cells = [c for ws in data["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", [])]
+    else:
+        raise InputError(f"{path.name} is JSON but not a Jupyter notebook (expected an object with a 'cells' list).")
+    return [_source_text(c) for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
+
+
+def read_submission(path: str | Path) -> Submission:
+    """Read a .ipynb or .py file; raise InputError with one sentence if it cannot be graded."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path} does not exist; give the path of a .ipynb or .py submission.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give one .ipynb or .py file (use `grade batch` for a folder).")
+    size = path.stat().st_size
+    if size > MAX_SUBMISSION_BYTES:
+        raise InputError(f"{path.name} is {size // 2**20} MiB; a submission must be under {MAX_SUBMISSION_BYTES // 2**20} MiB (clear the notebook's outputs).")
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name} is not UTF-8 text; expected a Jupyter notebook (.ipynb) or a Python file (.py).") from None
+    if path.suffix == ".py":
+        sources = [text]
+    elif path.suffix == ".ipynb" or text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path.name} is not valid JSON (line {exc.lineno}, column {exc.colno}), so it cannot be a Jupyter notebook; re-save it from Jupyter.") from None
+        sources = _notebook_code_cells(data, path)
+    else:
+        raise InputError(f"{path.name} is neither a Jupyter notebook (.ipynb) nor a Python file (.py).")
+    cells = tuple(
+        Cell(index=i, source=strip_ipython(src), label=f"cell {i}" if path.suffix != ".py" else path.name)
+        for i, src in enumerate(sources, start=1)
+    )
+    if not any(c.source.strip() for c in cells):
+        raise InputError(f"{path.name} contains no code; expected the assignment notebook with your solution.")
+    return Submission(path=path, cells=cells, sha256=digest)

@@ -1,0 +1,74 @@
+"""The wire format: arrays round-trip exactly; anything that could run code is refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import struct
+
+import numpy as np
+import pytest
+
+from grader.sandbox import protocol
+
+
+def _roundtrip(header: dict, arrays: list[np.ndarray]) -> tuple[dict, list[np.ndarray]]:
+    r, w = os.pipe()
+    protocol.write_message(w, header, arrays)
+    os.close(w)
+    with os.fdopen(r, "rb") as stream:
+        return protocol.read_message(stream)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "bool", "complex128"])
+def test_numeric_arrays_roundtrip(dtype: str) -> None:
+    array = (np.arange(12).reshape(3, 4) % 3).astype(dtype)
+    header, arrays = _roundtrip({"x": 1}, [array])
+    assert header["x"] == 1
+    assert arrays[0].dtype == array.dtype and np.array_equal(arrays[0], array)
+
+
+def _raw_message(header: dict, blobs: list[bytes]) -> io.BytesIO:
+    payload = json.dumps(dict(header, n_arrays=len(blobs))).encode()
+    data = protocol.MAGIC + struct.pack("<I", len(payload)) + payload
+    for blob in blobs:
+        data += struct.pack("<Q", len(blob)) + blob
+    return io.BytesIO(data)
+
+
+def test_object_arrays_are_refused_never_unpickled(tmp_path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([Evil()], dtype=object), allow_pickle=True)
+    with pytest.raises(protocol.ProtocolError):
+        protocol.read_message(_raw_message({}, [buffer.getvalue()]))
+    assert not marker.exists()
+
+
+def test_pickle_bytes_are_not_a_message() -> None:
+    with pytest.raises(protocol.ProtocolError, match="bad magic"):
+        protocol.read_message(io.BytesIO(pickle.dumps({"score": 100})))
+
+
+def test_oversized_array_is_refused_before_reading() -> None:
+    stream = io.BytesIO(protocol.MAGIC + struct.pack("<I", 15) + b'{"n_arrays": 1}' + struct.pack("<Q", 1 << 40))
+    with pytest.raises(protocol.ProtocolError, match="exceeds"):
+        protocol.read_message(stream)
+
+
+def test_truncated_message() -> None:
+    with pytest.raises(protocol.ProtocolError):
+        protocol.read_message(io.BytesIO(protocol.MAGIC + struct.pack("<I", 100) + b"{}"))
+
+
+@pytest.mark.parametrize("value", [{"t": "zz"}, {"t": "a", "i": 5}, {"t": "v", "v": [1]}, "plain"], ids=["unknown-tag", "bad-index", "non-scalar", "untagged"])
+def test_bad_values_are_refused(value: object) -> None:
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode_value(value, [])

@@ -1,0 +1,44 @@
+"""Every real submission under tests/submissions/ against its expected result.
+
+Each `<name>.expected.json` says which checks must lose points (all others must keep full
+points) and which diagnoses the report must name; correct submissions must get full marks
+and no diagnosis beyond float32-downcast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import expected_results
+from grader.assignment import load_assignment
+from grader.engine import grade_file
+
+CASES = expected_results()
+
+
+@pytest.fixture(scope="module")
+def assignment():
+    return load_assignment()
+
+
+@pytest.mark.parametrize("path, expected", [pytest.param(p, e, id=p.name) for p, e in CASES])
+def test_submission_scores_as_expected(path: Path, expected: dict, assignment) -> None:
+    report = grade_file(path, assignment=assignment)
+    by_name = {t.name: t for t in report.tests}
+    failed = set(expected.get("failed", []))
+    unknown = failed - set(by_name) - {"dense-timing"}
+    assert not unknown, f"expectation names unknown checks {unknown}"
+    for name, test in by_name.items():
+        if name in failed:
+            assert test.score < test.max_score, f"{name} should lose points:\n{test.output}"
+        else:
+            assert test.score == test.max_score, f"{name} should keep full points, got {test.score}:\n{test.output}"
+    wanted = set(expected.get("diagnoses", []))
+    if expected.get("full_marks"):
+        assert report.score == report.max_score
+        assert set(report.diagnoses) <= {"float32-downcast"}, report.diagnoses
+        assert set(report.diagnoses) == wanted, report.diagnoses
+    else:
+        assert wanted <= set(report.diagnoses), f"missing diagnoses {wanted - set(report.diagnoses)}; got {report.diagnoses}"
