@@ -17,6 +17,7 @@ from .assignment import Assignment, CheckSpec, load_assignment
 from .checks import CheckContext, Outcome, get_check
 from .diagnose import ADVICE, resolve_codes
 from .errors import StudentFailure
+from .exclusive import grading_phase
 from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
 from .sandbox.client import WorkerProcess
 from .sandbox.session import StudentSession
@@ -80,11 +81,12 @@ def grade_file(
     results: list[CheckResult] = []
     cache: dict = {}
     try:
-        session.start()
-        for index, spec in enumerate(select_checks(assignment, visibility)):
-            rng = np.random.default_rng([seed, index])
-            ctx = CheckContext(session, assignment, spec, rng, seed, device, cache)
-            results.append(run_check(ctx))
+        with grading_phase():
+            session.start()
+            for index, spec in enumerate(select_checks(assignment, visibility)):
+                rng = np.random.default_rng([seed, index])
+                ctx = CheckContext(session, assignment, spec, rng, seed, device, cache)
+                results.append(run_check(ctx))
     finally:
         session.close()
     statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in session.issues.values())

@@ -26,6 +26,8 @@ import numpy as np  # noqa: E402
 import protocol  # noqa: E402
 
 CELL_PREFIX = "<submission "
+EXTRA_OP_MODULES = ("ops_timing",)
+"""Sibling modules that add requests: each defines OPS = {name: fn(worker, request, arrays) -> reply}."""
 
 
 class StatementTimeout(BaseException):
@@ -266,6 +268,12 @@ class Worker:
         self.reply_fd = reply_fd
         stream = os.fdopen(request_fd, "rb", buffering=1 << 16)
         ops = {name[3:]: getattr(self, name) for name in dir(self) if name.startswith("op_")}
+        for module_name in EXTRA_OP_MODULES:
+            try:
+                module = __import__(module_name)
+            except ModuleNotFoundError:
+                continue
+            ops.update({name: (lambda req, arrays, fn=fn: fn(self, req, arrays)) for name, fn in module.OPS.items()})
         protocol.write_message(reply_fd, {"ready": True, "pid": os.getpid()})
         while True:
             try:
