@@ -19,13 +19,21 @@ Model of the checks that the expectations assume (the engine owner reconciles wi
   * dense-init reads a freshly constructed layer, with sizes large enough that Xavier
     init (std sqrt(2/(in+out))) stays below 0.5 (in + out >= 8).
   * dense-forward uses a fresh layer per case, parameters set by the grader, one call each.
-  * dense-grad-input, dense-update-*, dense-batch-semantics call backward only.
+  * dense-grad-input, dense-update-* call backward only.
+  * dense-batch-semantics checks backward (sum over samples, duplicated batch, zero G, row
+    independence of grad_input) and also forward's row independence (batch-coupling), so a
+    forward that cannot run costs it too.
   * dense-gradcheck, dense-side-effects and dense-timing call forward (and backward) on the
-    same layer several times; the grader sets (in, out)-shaped parameters everywhere.
+    same layer several times.
+  * parameters are set in the student's storage convention when `weights` is stored (out, in)
+    (the engine transposes in non-square cases; the square case cannot tell them apart).
   * every request gets fresh, writable arrays in the worker, so mutating X or G is seen
     only by dense-side-effects.
-  * network-forward and train-step run the student's `forward` / `train` on layers supplied
-    by the grader (reference layers), so a wrong Dense or ReLU does not cost them; but the
+  * network-forward and train-step judge the student's `forward` / `train` against the
+    network's own layers applied one by one, so a wrong Dense or ReLU does not cost them;
+    where the student's Dense cannot be used at all (raises, dies, is missing, is
+    non-deterministic) the expectation still says they pass: the engine should then fall
+    back to reference layers instead of charging the Dense mistake a second time. The
     student's `train` calls the student's `forward`.
   * dense-timing passes for vectorised code that runs; it fails where forward/backward
     cannot run at all (exception, missing, killed) and for Python loops.
@@ -65,7 +73,7 @@ CHECKS = [
 ]
 ALL_DENSE = [c for c in CHECKS if c.startswith("dense-")]
 # Checks that need Dense.forward to run (see the model above).
-USES_FORWARD = ["dense-forward", "dense-gradcheck", "dense-side-effects", "dense-timing"]
+USES_FORWARD = ["dense-forward", "dense-gradcheck", "dense-batch-semantics", "dense-side-effects", "dense-timing"]
 
 
 def code(text: str) -> str:
@@ -980,8 +988,8 @@ SUBMISSIONS: list[Submission] = [
                cells=with_dense(fwd=fwd("return input @ self.weights"))),
     Submission("forward_transposed_weights",
                "forward uses W.T: ValueError (shapes) for in != out, X @ W.T in the square case. Every check "
-               "that calls forward on in != out fails (forward, gradcheck, side-effects, timing); backward "
-               "checks pass.",
+               "that calls forward on in != out fails (forward, gradcheck, batch-semantics' forward part, "
+               "side-effects, timing); backward-only checks pass.",
                failed=tuple(USES_FORWARD), diagnoses=("forward-transposed-weights",),
                cells=with_dense(fwd=fwd("return input @ self.weights.T + self.biases"))),
     Submission("forward_wrong", "forward returns (X @ W) * 2 + b; no mutant matches. Gradcheck: d/dX of "
@@ -989,10 +997,12 @@ SUBMISSIONS: list[Submission] = [
                failed=tuple(FAIL_FWD), diagnoses=("forward-wrong",),
                cells=with_dense(fwd=fwd("return input @ self.weights * 2 + self.biases"))),
     Submission("weights_shape",
-               "Stores W as (out, in) and uses .T consistently (X @ W.T, G @ W, dW = G^T X). Fresh statistics "
-               "are fine (dense-init passes) but with the grader's (in, out) parameters every forward/backward "
-               "raises (shape error or the given assert).",
-               failed=tuple(c for c in ALL_DENSE if c != "dense-init"), diagnoses=("weights-shape",),
+               "Stores W as (out, in) and uses .T consistently (X @ W.T, G @ W, dW = G^T X). The grader hands "
+               "it parameters in its own storage convention when in != out, so it is charged once in "
+               "dense-interface and again only where the square case cannot tell W from W.T "
+               "(forward, grad-input, update-weights); the layer is self-consistent (gradcheck passes).",
+               failed=("dense-interface", "dense-forward", "dense-grad-input", "dense-update-weights"),
+               diagnoses=("weights-shape",),
                cells=with_dense(
                    init=swap(DENSE_INIT, "np.random.randn(input_units, output_units)",
                              "np.random.randn(output_units, input_units)"),
@@ -1112,17 +1122,19 @@ SUBMISSIONS: list[Submission] = [
     Submission("batch_coupling",
                "forward standardises each input column over the batch before X @ W + b, so a sample's output "
                "depends on the others. Backward is the textbook one (backward checks pass); the gradcheck "
-               "fails because forward is no longer X @ W + b. If the engine tests forward row-independence "
-               "inside dense-batch-semantics, add that check here.",
-               failed=tuple(FAIL_FWD), diagnoses=("batch-coupling",),
+               "fails because forward is no longer X @ W + b, and dense-batch-semantics' forward "
+               "row-independence test fails.",
+               failed=tuple(FAIL_FWD) + ("dense-batch-semantics",), diagnoses=("batch-coupling",),
                cells=with_dense(fwd=fwd('''
                    normalised = (input - input.mean(axis=0)) / (input.std(axis=0) + 1e-8)
                    return normalised @ self.weights + self.biases
                '''))),
     Submission("nondeterministic",
                "forward adds Gaussian noise of std 1e-3 ('regularisation'): repeated calls disagree, values "
-               "are off by ~1e-3 (dense-forward fails) and the finite differences are noisy.",
-               failed=("dense-forward", "dense-gradcheck", "dense-side-effects"),
+               "are off by ~1e-3 (dense-forward fails), the finite differences are noisy and forward's "
+               "row-independence test sees rows change (batch-semantics fails, but the diagnosis there "
+               "should be nondeterministic, not batch-coupling).",
+               failed=("dense-forward", "dense-gradcheck", "dense-batch-semantics", "dense-side-effects"),
                diagnoses=("nondeterministic",),
                cells=with_dense(fwd=fwd('''
                    output = input @ self.weights + self.biases
@@ -1130,7 +1142,9 @@ SUBMISSIONS: list[Submission] = [
                '''))),
     Submission("nan_or_inf",
                "forward round-trips through exp(log(Z)) 'for stability': NaN wherever Z < 0. "
-               "Assumes the repeatability test compares with equal_nan (side-effects pass).",
+               "NaN rows are not coupling: row-independence and repeatability must compare with "
+               "equal_nan (batch-semantics and side-effects pass), and network checks compare the "
+               "student's forward(network, X) with its own layers, NaN for NaN.",
                failed=tuple(FAIL_FWD), diagnoses=("nan-or-inf",),
                cells=with_dense(fwd=fwd('''
                    output = input @ self.weights + self.biases
