@@ -1,0 +1,218 @@
+"""Find the submissions of a class: a folder, a glob, or a zip file exported by an LMS.
+
+Each submission gets a student id from its file name (``alice.ipynb`` -> ``alice``) or,
+when the LMS gives one folder per student, from the folder name. A student folder without
+a notebook is kept as an entry with an error, so the gradebook still lists the student
+("nothing lost"). Zip files are extracted defensively: no absolute paths, no ``..``, no
+symbolic links, and caps on member size, total size and member count, because a zip from
+an LMS is as untrusted as the notebooks inside it.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import re
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .errors import InputError
+
+__all__ = ["Entry", "discover", "extract_zip", "file_sha256", "safe_name", "ZipLimits", "GRADEABLE"]
+
+GRADEABLE = (".ipynb", ".py")
+"""File suffixes the grader reads."""
+_SKIPPED_DIRS = {"__MACOSX", "__pycache__"}
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """Caps for extracting an LMS zip (a zip bomb must not fill the disk)."""
+
+    member_bytes: int = 64 * 1024**2
+    """Largest single file extracted; larger members are skipped with a note."""
+    total_bytes: int = 4 * 1024**3
+    """Most bytes extracted in all; beyond it the zip is refused."""
+    members: int = 100_000
+    """Most members in the zip; beyond it the zip is refused."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One student's submission as found on disk."""
+
+    student: str
+    """Student id: the file's stem or the student's folder name."""
+    path: Path
+    """The file to grade (or the student's folder when `error` is set)."""
+    error: str = ""
+    """Why this entry cannot be graded (e.g. an empty student folder); empty when it can."""
+
+
+def safe_name(student: str) -> str:
+    """A file-name-safe form of a student id, used for RESULTS/<id>.json."""
+    name = re.sub(r"[^A-Za-z0-9._@+=-]+", "_", student).strip("._") or "student"
+    return name[:150]
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of a file, as `GradeReport.sha256` records it (so reruns can compare)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def discover(spec: str, extract_root: Path, preferred_name: str = "", limits: ZipLimits = ZipLimits()) -> tuple[list[Entry], list[str]]:
+    """Entries (sorted by student id, ids unique) and notes about what was skipped or chosen."""
+    notes: list[str] = []
+    path = Path(spec)
+    if path.is_file() and path.suffix.lower() == ".zip":
+        root = extract_zip(path, extract_root / safe_name(path.stem), limits, notes)
+        entries = _from_folder(_descend_single(root), preferred_name, notes)
+    elif path.is_dir():
+        entries = _from_folder(path, preferred_name, notes)
+    elif path.is_file():
+        entries = [Entry(path.stem, path)]
+    elif _GLOB_CHARS.search(spec):
+        matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
+        entries = _from_paths(matches, preferred_name, notes)
+    else:
+        raise InputError(f"{spec} is neither a folder, a zip file, a submission nor a glob that matches files.")
+    if not entries:
+        raise InputError(f"no submissions (.ipynb or .py files, or student folders) found in {spec}.")
+    return _unique_ids(entries, notes), notes
+
+
+def _from_folder(folder: Path, preferred_name: str, notes: list[str]) -> list[Entry]:
+    children = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.name not in _SKIPPED_DIRS)
+    return _from_paths(children, preferred_name, notes)
+
+
+def _from_paths(paths: list[Path], preferred_name: str, notes: list[str]) -> list[Entry]:
+    entries: list[Entry] = []
+    skipped = []
+    for child in paths:
+        if child.is_dir():
+            entries.append(_student_folder(child, preferred_name, notes))
+        elif child.is_file() and child.suffix.lower() in GRADEABLE:
+            entries.append(Entry(child.stem, child))
+        else:
+            skipped.append(child.name)
+    if skipped:
+        notes.append(f"skipped {len(skipped)} file(s) that are not .ipynb or .py: {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}")
+    return entries
+
+
+def _student_folder(folder: Path, preferred_name: str, notes: list[str]) -> Entry:
+    """One folder per student: grade its notebook (the assignment's name if several, else the newest)."""
+    candidates = [
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in GRADEABLE and not any(part.startswith(".") or part in _SKIPPED_DIRS for part in p.relative_to(folder).parts)
+    ]
+    if not candidates:
+        return Entry(folder.name, folder, error="the student's folder holds no .ipynb or .py file.")
+    notebooks = [p for p in candidates if p.suffix.lower() == ".ipynb"] or candidates
+    if len(notebooks) == 1:
+        return Entry(folder.name, notebooks[0])
+    named = [p for p in notebooks if p.name == preferred_name]
+    chosen = named[0] if named else max(notebooks, key=lambda p: (p.stat().st_mtime, str(p)))
+    notes.append(f"{folder.name}: {len(notebooks)} files, graded {chosen.relative_to(folder)}")
+    return Entry(folder.name, chosen)
+
+
+def _unique_ids(entries: list[Entry], notes: list[str]) -> list[Entry]:
+    """Two files that give one id (alice.ipynb, alice.py) keep both: the later gets its file name."""
+    seen: set[str] = set()
+    unique = []
+    for entry in sorted(entries, key=lambda e: (e.student, str(e.path))):
+        student = entry.student
+        if safe_name(student) in seen:
+            student = entry.path.name if entry.path.name != entry.student else f"{entry.student}~"
+            counter = 2
+            while safe_name(student) in seen:
+                student = f"{entry.path.name}~{counter}"
+                counter += 1
+            notes.append(f"two submissions for {entry.student}: {entry.path} is listed as {student}")
+        seen.add(safe_name(student))
+        unique.append(Entry(student, entry.path, entry.error))
+    return unique
+
+
+def _descend_single(root: Path) -> Path:
+    """LMS zips often wrap everything in one top folder; grade what is inside it."""
+    while True:
+        children = [p for p in root.iterdir() if not p.name.startswith(".") and p.name not in _SKIPPED_DIRS]
+        if len(children) == 1 and children[0].is_dir() and not any(p.suffix.lower() in GRADEABLE for p in children[0].iterdir() if p.is_file()):
+            root = children[0]
+        else:
+            return root
+
+
+def extract_zip(archive: Path, target: Path, limits: ZipLimits, notes: list[str]) -> Path:
+    """Extract `archive` into a fresh `target` safely; unsafe members are skipped with a note."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{archive} is not a readable zip file ({exc}).") from None
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    root = target.resolve()
+    total = 0
+    unsafe: list[str] = []
+    with zf:
+        members = zf.infolist()
+        if len(members) > limits.members:
+            raise InputError(f"{archive} has {len(members)} members, more than the limit of {limits.members}.")
+        for info in members:
+            name = info.filename.replace("\\", "/")
+            parts = PurePosixPath(name).parts
+            if info.is_dir() or not parts:
+                continue
+            mode = info.external_attr >> 16
+            if name.startswith("/") or ".." in parts or ":" in parts[0] or stat.S_ISLNK(mode):
+                unsafe.append(info.filename)
+                continue
+            if parts[0] in _SKIPPED_DIRS:
+                continue
+            destination = root.joinpath(*parts)
+            if root not in destination.resolve().parents:
+                unsafe.append(info.filename)
+                continue
+            if info.file_size > limits.member_bytes:
+                notes.append(f"skipped {info.filename} in the zip: {info.file_size} bytes is over the {limits.member_bytes}-byte limit")
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            total += _copy_member(zf, info, destination, limits, total, archive, notes)
+    if unsafe:
+        notes.append(f"skipped {len(unsafe)} unsafe path(s) in the zip (absolute, '..' or links): {', '.join(unsafe[:3])}")
+    return target
+
+
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, limits: ZipLimits, total: int, archive: Path, notes: list[str]) -> int:
+    """Stream one member, counting real bytes (a zip header's size can lie)."""
+    written = 0
+    try:
+        with zf.open(info) as source, open(destination, "wb") as sink:
+            for chunk in iter(lambda: source.read(1 << 16), b""):
+                written += len(chunk)
+                if written > limits.member_bytes:
+                    break
+                if total + written > limits.total_bytes:
+                    raise InputError(f"{archive} expands to more than {limits.total_bytes} bytes; refusing to extract it.")
+                sink.write(chunk)
+    except (RuntimeError, zipfile.BadZipFile, NotImplementedError, OSError) as exc:
+        notes.append(f"skipped {info.filename} in the zip: {exc}")
+        destination.unlink(missing_ok=True)
+        return written
+    if written > limits.member_bytes:
+        destination.unlink(missing_ok=True)
+        notes.append(f"skipped {info.filename} in the zip: over the {limits.member_bytes}-byte limit")
+    return written

@@ -1,0 +1,148 @@
+"""RESULTS/: per-student result files written atomically, guarded by one batch lock.
+
+Why this shape: a batch may be killed at any instant (Ctrl-C, SIGKILL, power loss), so every
+file is written to a temporary name, flushed to disk and renamed over the old one
+(`os.replace` is atomic), and a rerun decides what is left to do from the files alone: a
+student is done when RESULTS/<id>.json parses and records the same content hash, seed,
+assignment and grader version. An exclusive `flock` on RESULTS/.batch.lock keeps a second
+batch out; the kernel drops it when the holder dies, so a killed batch never leaves a stale lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+__all__ = ["ResultsDir", "atomic_write", "error_record", "is_current"]
+
+LOCK_NAME = ".batch.lock"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def error_record(student: str, submission: str, sha256: str, assignment: str, max_score: float, seed: int, version: str, kind: str, message: str, elapsed: float = 0.0) -> dict[str, Any]:
+    """The per-student JSON of a submission that could not be graded.
+
+    It keeps the report's top-level keys (score 0, no tests) so tools that read
+    `score`/`max_score` still work, plus `status: "error"`, `error` and `error_kind`
+    (input, timeout, crashed-worker, grader, missing).
+    """
+    return {
+        "submission": submission,
+        "assignment": assignment,
+        "score": 0.0,
+        "max_score": max_score,
+        "tests": [],
+        "diagnoses": [],
+        "seed": seed,
+        "grader_version": version,
+        "execution_time": round(elapsed, 4),
+        "sha256": sha256,
+        "status": "error",
+        "error_kind": kind,
+        "error": message,
+        "student": student,
+    }
+
+
+def is_current(record: dict[str, Any] | None, sha256: str, seed: int, assignment: str, version: str, rubric: tuple[str, ...], max_score: float, retry_errors: bool) -> bool:
+    """True when `record` is the result of grading this very content with these settings.
+
+    The rubric is compared through the record itself (its check names and max score), so
+    an edited assignment.toml regrades everyone even within one grader version.
+    """
+    if not record:
+        return False
+    if record.get("status") == "error":
+        if retry_errors or record.get("error_kind") == "crashed-worker":
+            return False
+    elif tuple(t.get("name") for t in record.get("tests", []) or []) != rubric:
+        return False
+    return (
+        record.get("sha256") == sha256
+        and record.get("seed") == seed
+        and record.get("assignment") == assignment
+        and record.get("grader_version") == version
+        and record.get("max_score") == max_score
+    )
+
+
+class ResultsDir:
+    """The RESULTS/ folder of one batch."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock_fd = -1
+
+    def acquire(self) -> None:
+        """Take the exclusive batch lock, or raise InputError naming the batch that holds it."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the results folder {self.root}: {exc.strerror}.") from None
+        lock_path = self.root / LOCK_NAME
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise InputError(
+                f"{self.root} is in use by another batch ({holder}); wait for it to finish or pass a different --out."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+        self._lock_fd = fd
+        for stale in self.root.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        if self._lock_fd >= 0:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    @property
+    def extract_dir(self) -> Path:
+        """Where zips are extracted, so paths in the reports stay stable across reruns."""
+        return self.root / ".extracted"
+
+    def json_path(self, name: str) -> Path:
+        return self.root / f"{name}.json"
+
+    def html_path(self, name: str) -> Path:
+        return self.root / f"{name}.html"
+
+    def load(self, name: str) -> dict[str, Any] | None:
+        """The stored record, or None when missing or unreadable (then the student is regraded)."""
+        try:
+            data = json.loads(self.json_path(name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def save(self, name: str, record: dict[str, Any], html: str | None) -> None:
+        """HTML first, JSON last: the JSON's presence is what marks the student as done."""
+        if html is not None:
+            atomic_write(self.html_path(name), html)
+        atomic_write(self.json_path(name), json.dumps(record, indent=2, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
