@@ -138,14 +138,14 @@ def _weights_transposed(ctx: CheckContext) -> bool:
 
 def set_params(ctx: CheckContext, layer: Remote, W: np.ndarray, b: np.ndarray) -> None:
     """Give the layer exactly these parameters (in the student's storage convention)."""
-    stored = W.T if _weights_transposed(ctx) and W.shape[0] != W.shape[1] else W
+    stored = W.T if _weights_transposed(ctx) else W
     ctx.session.set(layer, weights=stored.copy(), biases=b.copy())
 
 
 def get_params(ctx: CheckContext, layer: Remote) -> tuple[Any, Any]:
     """Read (W, b) back in the assignment's (in, out) convention."""
     W, b = ctx.session.get(layer, "weights", "biases")
-    if _weights_transposed(ctx) and isinstance(W, np.ndarray) and W.ndim == 2 and W.shape[0] != W.shape[1]:
+    if _weights_transposed(ctx) and isinstance(W, np.ndarray) and W.ndim == 2:
         W = W.T
     return W, b
 

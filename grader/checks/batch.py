@@ -70,19 +70,33 @@ def check_batch_semantics(ctx: CheckContext) -> Outcome:
 
 
 def _check_row_independence(ctx: CheckContext, rec: Recorder, case: DenseCase, lr: float) -> None:
-    """Changing other samples must not change sample 0's output or grad_input."""
-    other = case.X.copy(), case.G.copy()
-    other[0][1:] = ctx.rng.standard_normal(other[0][1:].shape)
-    other[1][1:] = ctx.rng.standard_normal(other[1][1:].shape)
-    changed = DenseCase(other[0], case.W, case.b, other[1])
-    first = call_method(ctx, make_dense(ctx, case, lr), "forward", case.X)
-    second = call_method(ctx, make_dense(ctx, changed, lr), "forward", changed.X)
+    """Changing other samples must not change sample 0's output or grad_input.
+
+    Judged only where the method runs and repeats itself exactly: a forward that raises,
+    returns NaN or adds noise is charged by the forward and side-effect checks instead.
+    """
+    other_X, other_G = case.X.copy(), case.G.copy()
+    other_X[1:] = ctx.rng.standard_normal(other_X[1:].shape)
+    other_G[1:] = ctx.rng.standard_normal(other_G[1:].shape)
+    changed = DenseCase(other_X, case.W, case.b, other_G)
+    try:
+        layer = make_dense(ctx, case, lr)
+        first = call_method(ctx, layer, "forward", case.X)
+        repeat = call_method(ctx, layer, "forward", case.X)
+        second = call_method(ctx, make_dense(ctx, changed, lr), "forward", changed.X)
+        pairs = [("forward output", first, second, repeat)]
+    except StudentFailure:
+        pairs = []
     gi_first = run_backward(ctx, case, lr).grad_input
     gi_second = run_backward(ctx, changed, lr).grad_input
-    for label, a, b in (("forward output", first, second), ("grad_input", gi_first, gi_second)):
-        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and a.ndim == 2):
-            rec.fail(f"{label} is not an (N, ...) array, so row independence cannot be checked.")
-        elif relative_error(b[0], a[0]) <= RTOL:
+    pairs.append(("grad_input", gi_first, gi_second, run_backward(ctx, case, lr).grad_input))
+    for label, a, b, again in pairs:
+        arrays = (a, b, again)
+        if not all(isinstance(x, np.ndarray) and x.ndim == 2 and x.shape == a.shape and np.all(np.isfinite(x)) for x in arrays):
+            continue
+        if relative_error(again, a) > 1e-12:
+            continue  # not repeatable: nondeterministic, charged elsewhere
+        if relative_error(b[0], a[0]) <= RTOL:
             rec.ok()
         else:
             rec.fail(f"Row 0 of the {label} changed when only the other samples of the batch changed: each sample must be computed on its own.", "batch-coupling")

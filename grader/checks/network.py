@@ -1,8 +1,10 @@
 """The network code around the layer: ReLU, forward(network, X) and train(network, X, y).
 
-Network checks are judged against the student's *own* layers (each layer's forward and
-backward called one by one), so a bug in Dense is charged to the Dense checks, not again
-to the network's.
+`forward` and `train` are judged on networks of the grader's own *probe layers* (a
+diagonal affine layer with weights/biases and a leaky activation), injected into the
+worker next to the submission. So a bug in the student's Dense is charged to the Dense
+checks only, and the expected results are computed here in numpy. The probes are not the
+assignment's solution: nothing of the reference enters the worker.
 """
 
 from __future__ import annotations
@@ -17,9 +19,39 @@ from ..compare import relative_error
 from ..errors import StudentFailure
 from ..sandbox.session import Remote
 from . import register
-from .base import CheckContext, DenseCase, Outcome, Recorder, describe_names, get_params, require_class, require_function, set_params
+from .base import CheckContext, Outcome, Recorder, require_class, require_function
 
 RTOL = 1e-6
+NETWORK_RTOL = 1e-5
+PROBE_SOURCE = '''
+import numpy as _np
+
+
+class _GraderProbeAffine:
+    """Elementwise affine probe layer: out = input * weights + biases (SGD step in backward)."""
+
+    def __init__(self, weights, biases, learning_rate):
+        self.weights, self.biases, self.learning_rate = weights, biases, learning_rate
+
+    def forward(self, input):
+        return input * self.weights + self.biases
+
+    def backward(self, input, grad_output):
+        grad_input = grad_output * self.weights
+        self.weights = self.weights - self.learning_rate * (input * grad_output).sum(axis=0)
+        self.biases = self.biases - self.learning_rate * grad_output.sum(axis=0)
+        return grad_input
+
+
+class _GraderProbeLeaky:
+    """Leaky activation probe: out = input where positive, 0.25 * input elsewhere."""
+
+    def forward(self, input):
+        return _np.where(input > 0, input, 0.25 * input)
+
+    def backward(self, input, grad_output):
+        return grad_output * _np.where(input > 0, 1.0, 0.25)
+'''
 
 
 @register("relu.forward")
@@ -39,65 +71,80 @@ def check_relu(ctx: CheckContext) -> Outcome:
     return rec.outcome
 
 
-def _build_network(ctx: CheckContext, sizes: list[int]) -> tuple[list[Remote], list[DenseCase]]:
-    """Dense, ReLU, Dense, ... with known parameters (ReLU skipped if the student has none)."""
-    has_relu = describe_names(ctx).get("ReLU", {}).get("kind") == "class"
-    layers, params = [], []
-    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-        if i and has_relu:
-            layers.append(ctx.session.new("ReLU"))
-        layer = ctx.session.new("Dense", n_in, n_out, learning_rate=0.1)
-        case = DenseCase.random(ctx.rng, 1, n_in, n_out)
-        set_params(ctx, layer, case.W * 0.5, case.b)
-        layers.append(layer)
-        params.append(DenseCase(case.X, case.W * 0.5, case.b, case.G))
-    return layers, params
+class _Probe:
+    """The grader-side twin of a probe layer: computes what the worker's copy should do."""
+
+    def __init__(self, weights: np.ndarray | None = None, biases: np.ndarray | None = None, learning_rate: float = 0.0) -> None:
+        self.weights, self.biases, self.learning_rate = weights, biases, learning_rate
+
+    @property
+    def affine(self) -> bool:
+        return self.weights is not None
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        return X * self.weights + self.biases if self.affine else np.where(X > 0, X, 0.25 * X)
+
+    def backward(self, X: np.ndarray, G: np.ndarray) -> np.ndarray:
+        if not self.affine:
+            return G * np.where(X > 0, 1.0, 0.25)
+        grad_input = G * self.weights
+        self.weights = self.weights - self.learning_rate * (X * G).sum(axis=0)
+        self.biases = self.biases - self.learning_rate * G.sum(axis=0)
+        return grad_input
 
 
-def _layerwise_forward(ctx: CheckContext, layers: list[Remote], X: np.ndarray) -> list[Any]:
-    activations, current = [], X
-    for layer in layers:
-        current = ctx.session.call(layer, current, method="forward", what="layer.forward")
-        activations.append(current)
-    return activations
-
-
-@register("network.forward")
-def check_network_forward(ctx: CheckContext) -> Outcome:
-    """forward(network, X) returns every activation, in order, as the layers compute them."""
-    rec = Recorder()
-    sizes = ctx.param("sizes", [6, 5, 3])
-    X = ctx.rng.standard_normal((ctx.param("batch", 7), sizes[0]))
-    try:
-        require_function(ctx, "forward")
-        require_class(ctx, "Dense")
-        layers, _ = _build_network(ctx, sizes)
-        expected = _layerwise_forward(ctx, layers, X)
-        network = ctx.session.make_list(layers)
-        got = ctx.session.call("forward", network, X, what="forward(network, X)")
-    except StudentFailure as failure:
-        rec.student_failure(failure)
-        return rec.outcome
-    if not isinstance(got, list) or len(got) != len(expected):
-        rec.fail(f"forward(network, X) returned {_kind(got)}; expected a list of {len(expected)} activations, one per layer, in order.", "network-forward-wrong")
-        return rec.outcome
-    for i, (a, e) in enumerate(zip(got, expected)):
-        rec.compare(f"activation {i}", a, np.asarray(e, dtype=np.float64), RTOL, [], "network-forward-wrong")
-    return rec.outcome
+def _probe_network(ctx: CheckContext, width: int, depth: int) -> tuple[list[Remote], list[_Probe]]:
+    """Affine, leaky, affine, ... in the worker, and their twins here."""
+    ctx.session.define(PROBE_SOURCE, "grader probe layers")
+    remotes, twins = [], []
+    for i in range(depth):
+        if i:
+            remotes.append(ctx.session.new("_GraderProbeLeaky"))
+            twins.append(_Probe())
+        weights, biases = 1.0 + 0.5 * ctx.rng.standard_normal(width), 0.3 * ctx.rng.standard_normal(width)
+        remotes.append(ctx.session.new("_GraderProbeAffine", weights, biases, 0.1))
+        twins.append(_Probe(weights, biases, 0.1))
+    return remotes, twins
 
 
 def _kind(value: Any) -> str:
     if isinstance(value, list):
         return f"a list of {len(value)} items"
-    return f"a value of shape {value.shape}" if isinstance(value, np.ndarray) else type(value).__name__
+    return f"an array of shape {value.shape}" if isinstance(value, np.ndarray) else type(value).__name__
+
+
+@register("network.forward")
+def check_network_forward(ctx: CheckContext) -> Outcome:
+    """forward(network, X) returns every activation, in order."""
+    rec = Recorder()
+    width = ctx.param("width", 5)
+    X = ctx.rng.standard_normal((ctx.param("batch", 7), width))
+    try:
+        require_function(ctx, "forward")
+        remotes, twins = _probe_network(ctx, width, ctx.param("depth", 3))
+        got = ctx.session.call("forward", ctx.session.make_list(remotes), X, what="forward(network, X)")
+    except StudentFailure as failure:
+        rec.student_failure(failure)
+        return rec.outcome
+    expected, current = [], X
+    for twin in twins:
+        current = twin.forward(current)
+        expected.append(current)
+    if not isinstance(got, list) or len(got) != len(expected):
+        rec.fail(f"forward(network, X) returned {_kind(got)}; expected a list of {len(expected)} activations, one per layer, in order.", "network-forward-wrong")
+        return rec.outcome
+    for i, (a, e) in enumerate(zip(got, expected)):
+        rec.compare(f"activation {i}", a, e, NETWORK_RTOL, [], "network-forward-wrong")
+    return rec.outcome
 
 
 def _loss_grad(ctx: CheckContext, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The notebook's own loss gradient when it defines one (it is given code), else the reference's."""
-    if describe_names(ctx).get("grad_softmax_crossentropy_with_logits", {}).get("kind") == "function":
+    """What the notebook's (given) loss gradient returns for these logits, or the reference's."""
+    names = ctx.session.describe(["grad_softmax_crossentropy_with_logits"])
+    if names["grad_softmax_crossentropy_with_logits"].get("kind") == "function":
         grad = ctx.session.call("grad_softmax_crossentropy_with_logits", logits, y, what="grad_softmax_crossentropy_with_logits")
         if isinstance(grad, np.ndarray) and grad.shape == logits.shape:
-            return grad
+            return grad.astype(np.float64)
     return ref.grad_softmax_crossentropy_with_logits(logits, y)
 
 
@@ -105,44 +152,33 @@ def _loss_grad(ctx: CheckContext, logits: np.ndarray, y: np.ndarray) -> np.ndarr
 def check_train_step(ctx: CheckContext) -> Outcome:
     """One train(network, X, y) call updates every layer as a correct backward loop would."""
     rec = Recorder()
-    sizes = ctx.param("sizes", [6, 5, 4])
+    width = ctx.param("width", 4)
     n = ctx.param("batch", 9)
-    X = ctx.rng.standard_normal((n, sizes[0]))
-    y = ctx.rng.integers(0, sizes[-1], n)
+    X = ctx.rng.standard_normal((n, width))
+    y = ctx.rng.integers(0, width, n)
     try:
         require_function(ctx, "train")
-        require_class(ctx, "Dense")
-        state = ctx.rng.bit_generator.state
-        layers, initial = _build_network(ctx, sizes)
-        ctx.rng.bit_generator.state = state
-        twins, _ = _build_network(ctx, sizes)
-        _correct_step(ctx, twins, X, y)
-        ctx.session.call("train", ctx.session.make_list(layers), X, y, what="train(network, X, y)")
-        dense = [(i, layer) for i, layer in enumerate(layers) if not isinstance(_weights(ctx, layer), str)]
-        for position, ((i, layer), start) in enumerate(zip(dense, initial)):
-            W, b = get_params(ctx, layer)
-            W_twin, b_twin = get_params(ctx, twins[i])
-            if relative_error(W, W_twin) <= RTOL and relative_error(b, b_twin) <= RTOL:
+        remotes, twins = _probe_network(ctx, width, ctx.param("depth", 3))
+        initial = [(t.weights, t.biases) for t in twins]
+        activations, current = [], X
+        for twin in twins:
+            current = twin.forward(current)
+            activations.append(current)
+        grad = _loss_grad(ctx, activations[-1], y)
+        inputs = [X] + activations
+        for i in range(len(twins))[::-1]:
+            grad = twins[i].backward(inputs[i], grad)
+        ctx.session.call("train", ctx.session.make_list(remotes), X, y, what="train(network, X, y)")
+        for i, (remote, twin, start) in enumerate(zip(remotes, twins, initial)):
+            if not twin.affine:
+                continue
+            W, b = ctx.session.get(remote, "weights", "biases")
+            if relative_error(W, twin.weights) <= NETWORK_RTOL and relative_error(b, twin.biases) <= NETWORK_RTOL:
                 rec.ok()
-            elif np.array_equal(W, start.W) and np.array_equal(b, start.b):
-                rec.fail(f"train(network, X, y) never updated layer {i} (Dense #{position}): the backward loop must reach every layer, including layer 0.", "train-skips-layer")
+            elif np.array_equal(W, start[0]) and np.array_equal(b, start[1]):
+                rec.fail(f"train(network, X, y) never updated layer {i}: the backward loop must reach every layer, including layer 0.", "train-skips-layer")
             else:
-                rec.fail(f"After train(network, X, y), the parameters of layer {i} (Dense #{position}) differ from one correct training step (relative error {relative_error(W, W_twin):.3g}).", "train-wrong")
+                rec.fail(f"After train(network, X, y), the parameters of layer {i} differ from one correct training step (relative error {relative_error(W, twin.weights):.3g}).", "train-wrong")
     except StudentFailure as failure:
         rec.student_failure(failure)
     return rec.outcome
-
-
-def _correct_step(ctx: CheckContext, layers: list[Remote], X: np.ndarray, y: np.ndarray) -> None:
-    """Run one training step on `layers` the way the assignment describes, layer by layer."""
-    activations = _layerwise_forward(ctx, layers, X)
-    grad = _loss_grad(ctx, np.asarray(activations[-1], dtype=np.float64), y)
-    inputs = [X] + activations
-    for i in range(len(layers))[::-1]:
-        grad = ctx.session.call(layers[i], inputs[i], grad, method="backward", what="layer.backward")
-
-
-def _weights(ctx: CheckContext, layer: Remote) -> object:
-    """The layer's weights, or "none" for a layer without them (ReLU)."""
-    weights = ctx.session.get(layer, "weights")
-    return weights if isinstance(weights, np.ndarray) else "none"

@@ -75,6 +75,8 @@ def failure_from_error(error: dict[str, Any], what: str, arrays: list[np.ndarray
 
 def _failure_from_error(error: dict[str, Any], what: str) -> StudentFailure:
     where = f" ({error['where']}, line {error['line']})" if error.get("line") else ""
+    if error.get("type") == "MemoryError":
+        return StudentFailure("memory-limit", f"{what} ran out of memory{where}: it allocates far more than a dense layer needs.", error.get("traceback", ""))
     if _is_placeholder(error):
         return StudentFailure("not-implemented", f"{what} still raises NotImplementedError{where}: replace the placeholder with your code.", error.get("traceback", ""))
     return StudentFailure(
@@ -99,6 +101,9 @@ class StudentSession:
         self.output_flooded = False
         self.restarts = 0
         self._outputs: list[str] = []
+        self.hung: dict[str, StudentFailure] = {}
+        """Calls that timed out once: later calls of the same kind fail at once, not after another timeout."""
+        self.last_failure_code = "crash"
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -193,7 +198,7 @@ class StudentSession:
     def _encode(self, value: Any, arrays: list[np.ndarray]) -> dict[str, Any]:
         if isinstance(value, Remote):
             if value.generation != self.generation:
-                raise StudentFailure("crash", "an earlier failure restarted the student's process, so this object is gone.")
+                raise StudentFailure(self.last_failure_code, "an earlier failure in this check restarted the student's process, so this check cannot go on.")
             return {"t": "h", "h": value.handle}
         if isinstance(value, (list, tuple)):
             return {"t": "l", "items": [self._encode(v, arrays) for v in value]}
@@ -203,6 +208,8 @@ class StudentSession:
         return protocol.encode_value(value, arrays)
 
     def _request(self, header: dict[str, Any], arrays: list[np.ndarray], what: str, timeout: float | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
+        if what in self.hung:
+            raise self.hung[what]
         self.ensure_alive()
         limit = self.config.request_timeout if timeout is None else timeout
         try:
@@ -210,7 +217,12 @@ class StudentSession:
         except WorkerFailure as failure:
             self.flag_flood(failure)
             text = FAILURE_TEXT.get(failure.kind, "{detail}").format(limit=limit, detail=failure)
-            raise StudentFailure(failure.kind if failure.kind != "protocol" else "crash", f"{what} {text}.") from None
+            code = failure.kind if failure.kind != "protocol" else "crash"
+            student_failure = StudentFailure(code, f"{what} {text}.")
+            self.last_failure_code = code
+            if code == "timeout":
+                self.hung[what] = student_failure
+            raise student_failure from None
         if not reply.get("ok"):
             raise failure_from_error(reply.get("error", {}), what, out)
         return reply, out
@@ -226,6 +238,13 @@ class StudentSession:
             return protocol.decode_value(encoded, arrays)
         except protocol.ProtocolError as exc:
             raise StudentFailure("crash", f"the student's process sent an invalid value ({exc}).") from None
+
+    def define(self, source: str, label: str) -> None:
+        """Run grader-written helper code (probe layers) in the student's namespace."""
+        reply, _ = self._request({"op": "exec_cell", "label": label, "source": source, "skip": [], "timeout": self.config.statement_timeout}, [], label)
+        for result in reply.get("statements", []):
+            if result["status"] != "ok":
+                raise StudentFailure("crash", f"the grader's {label} could not be defined in the student's process ({result.get('error', {}).get('message', result['status'])}).")
 
     def describe(self, names: list[str]) -> dict[str, dict[str, Any]]:
         """Which graded names the submission defines, and as what."""
@@ -278,6 +297,11 @@ class StudentSession:
         arrays: list[np.ndarray] = []
         header = {"op": "set", "handle": self._encode(obj, arrays)["h"], "values": {k: self._encode(v, arrays) for k, v in values.items()}}
         self._request(header, arrays, f"setting {', '.join(values)}")
+
+    def bench(self, header: dict[str, Any], arrays: list[np.ndarray], what: str, timeout: float | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
+        """Send a timing request (grader/sandbox/ops_timing.py); the caller reads the clock
+        around it, so call `ensure_alive()` first to keep a replay out of the timed region."""
+        return self._request(header, list(arrays), what, timeout)
 
 
 class _ReplayNeeded(Exception):
