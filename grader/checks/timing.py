@@ -1,0 +1,179 @@
+"""`dense.timing`: is Dense vectorised? Its speed against the reference, as a ratio.
+
+The reference solution runs as a submission in a second worker made by the same factory
+with the same limits, so both sides pay the same process, protocol and BLAS set-up; the
+race itself is in grader/timing.py. The measurement runs inside `exclusive_phase()`, so a
+batch grader runs nothing else while a submission is timed.
+
+On a GPU (`--device gpu`, or `auto` when CuPy and a CUDA device work in the workers) the
+same race runs with CuPy arrays; code that cannot run there is scored on the CPU, with the
+reason in the report.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import importlib.util
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import StudentFailure
+from ..exclusive import exclusive_phase
+from ..sandbox.session import StudentSession
+from ..submission import Cell, Submission
+from ..timing import BenchResult, OutputSummary, Side, TimingSettings, expected_outputs, run_benchmark
+from . import register
+from .base import CheckContext, DenseCase, Outcome, _weights_transposed, call_method, make_dense
+
+__all__ = ["timing_check", "reference_session", "REFERENCE_SOURCE"]
+
+REFERENCE_SOURCE = Path(__file__).resolve().parents[2] / "reference" / "dense_layer.py"
+REFERENCE_REUSES = 200
+"""Requests-heavy but cheap: one reference worker serves this many gradings, then is renewed
+(its CPU-seconds rlimit counts across them)."""
+PROBE_SIZE = (13, 5, 3)
+_references: dict[str, tuple[StudentSession, list[int]]] = {}
+
+
+def reference_session(ctx: CheckContext) -> StudentSession:
+    """A worker running reference/dense_layer.py as a submission, made exactly like the
+    student's (same factory and limits); kept for the next grading in this process."""
+    session = ctx.session
+    key = f"{session.worker_factory!r}|{session.config!r}"
+    held = _references.get(key)
+    if held is not None and held[1][0] < REFERENCE_REUSES and held[0].worker is not None and held[0].worker.alive:
+        held[1][0] += 1
+        return held[0]
+    if held is not None:
+        held[0].close()
+    source = REFERENCE_SOURCE.read_text()
+    submission = Submission(REFERENCE_SOURCE, (Cell(1, source, "reference"),), hashlib.sha256(source.encode()).hexdigest())
+    reference = StudentSession(submission, session.config, worker_factory=session.worker_factory, seed=0)
+    reference.start()
+    if reference.issues:
+        reference.close()
+        raise RuntimeError(f"grader bug: the reference does not load: {list(reference.issues.values())}")
+    _references[key] = (reference, [1])
+    return reference
+
+
+@atexit.register
+def _close_references() -> None:
+    for reference, _ in _references.values():
+        reference.close()
+    _references.clear()
+
+
+def _gpu_status(ctx: CheckContext, reference: StudentSession) -> tuple[bool, str, dict[str, Any]]:
+    """(use the GPU, why not, device info). CuPy is looked up, not imported, in the grader."""
+    if ctx.device == "cpu":
+        return False, "", {}
+    if importlib.util.find_spec("cupy") is None:
+        return False, "CuPy is not installed", {}
+    cached = ctx.cache.get("timing_gpu")
+    if cached is None:
+        reply, _ = reference.bench({"op": "bench_device", "measure_peak": True}, [], "reference: probing the GPU", timeout=60.0)
+        cached = ctx.cache["timing_gpu"] = reply
+    if not cached.get("available"):
+        return False, f"no usable CUDA device ({cached.get('why', 'unknown')})", {}
+    return True, "", {"gpu": cached.get("name"), "peak_flops": cached.get("peak_flops")}
+
+
+def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, int], settings: TimingSettings, device: str) -> BenchResult:
+    """Fresh data of `size`, then the A/B race; the student's layer is built like everywhere else."""
+    case = DenseCase.random(ctx.rng, *size)
+    lr = settings.learning_rate
+    student = Side(ctx.session, "your Dense", device)
+    ref = Side(reference, "reference Dense", device)
+
+    def replay(k: int) -> tuple[Any, Any]:
+        layer = make_dense(ctx, case, lr)
+        Z = grad_input = None
+        for _ in range(k):
+            Z = call_method(ctx, layer, "forward", case.X)
+            grad_input = call_method(ctx, layer, "backward", case.X, case.G)
+        return Z, grad_input
+
+    try:
+        with exclusive_phase():
+            return run_benchmark(student, ref, case.X, case.W, case.b, case.G, settings, _stored(ctx, case.W), ctx.rng, ctx.convention, replay)
+    finally:
+        ref.release()
+
+
+def _stored(ctx: CheckContext, W: np.ndarray) -> np.ndarray:
+    """W as the student's layer stores it (see base.set_params)."""
+    return W.T.copy() if _weights_transposed(ctx) and W.shape[0] != W.shape[1] else W
+
+
+def _probe(ctx: CheckContext, settings: TimingSettings) -> bool:
+    """Two steps at a tiny size, checked against the reference: are the results right?
+    (A Python loop is only named when its results are right.) Raises if the code fails."""
+    case = DenseCase.random(ctx.rng, *PROBE_SIZE)
+    side = Side(ctx.session, "your Dense")
+    side.layers.append(make_dense(ctx, case, settings.learning_rate).handle)
+    side.stash(case.X, case.G, _stored(ctx, case.W), case.b)
+    rows = list(range(PROBE_SIZE[0]))
+    _, z, gi, _ = side.run(2, True, ctx.session.config.request_timeout, rows)
+    desired = expected_outputs(case.X, case.W, case.b, case.G, settings.learning_rate, 2, ctx.convention)
+    return z.matches(OutputSummary.of(desired[0], rows), 1e-5) and gi.matches(OutputSummary.of(desired[1], rows), 1e-5)
+
+
+@register("dense.timing")
+def timing_check(ctx: CheckContext) -> Outcome:
+    """Score Dense's speed against the reference; name `python-loop` when slow but right."""
+    settings = TimingSettings.from_params(ctx.spec.params)
+    right = _probe(ctx, settings)
+    reference = reference_session(ctx)
+    use_gpu, why_not, info = _gpu_status(ctx, reference)
+    notes: list[str] = []
+    result: BenchResult | None = None
+    device = "cpu"
+    if use_gpu:
+        try:
+            result, device = _race(ctx, reference, settings.gpu_size, settings, "gpu"), "gpu"
+        except StudentFailure as failure:
+            notes.append(f"Your layer could not run on the GPU ({failure.message.splitlines()[0]}), so it was timed on the CPU.")
+    elif ctx.device == "gpu":
+        notes.append(f"GPU timing was asked for but {why_not}; timed on the CPU.")
+    if result is None:
+        result = _race(ctx, reference, settings.size, settings, "cpu")
+    size = settings.gpu_size if device == "gpu" else settings.size
+    details = dict(result.to_dict(), device=device, size=list(size), **info)
+    if device == "gpu" and result.student_rounds:
+        n, n_in, n_out = size
+        flops = 6.0 * n * n_in * n_out * result.k / float(np.median(result.student_rounds))
+        details["student_flops"] = flops
+        if info.get("peak_flops"):
+            details["fraction_of_peak"] = flops / info["peak_flops"]
+        notes.append(f"Achieved {flops / 1e12:.2f} TFLOP/s" + (f", {details.get('fraction_of_peak', 0):.1%} of the device's measured float64 peak." if info.get("peak_flops") else "."))
+    return _outcome(result, settings, right, notes, details)
+
+
+def _outcome(result: BenchResult, settings: TimingSettings, right: bool, notes: list[str], details: dict[str, Any]) -> Outcome:
+    steps = max(1, round(1 / settings.quantum))
+    outcome = Outcome(passed=round(result.fraction * steps), total=steps, details=details)
+    where = f"{settings.full_within:g}×"
+    if result.cut_off:
+        outcome.messages.append(f"Your Dense is far slower than the reference ({result.cut_off}); timing stopped, no timing points "
+                                f"(full points within {where} the reference's time).")
+    elif result.outputs_verified == "failed":
+        outcome.messages.append("The outputs of the timed runs differ from what your layer returns when called normally, so "
+                                "the benchmark cannot confirm the work was done: no timing points. Make forward/backward "
+                                "depend only on their arguments and the layer's parameters.")
+    elif result.fraction < 1.0:
+        outcome.messages.append(f"Your Dense took {result.slowdown:.1f}× the reference's time (full points within {where}, none "
+                                f"beyond {settings.zero_beyond:g}×).")
+    if result.outputs_verified == "own-code":
+        notes.append("Your layer's values differ from the reference (see the other checks); its speed was scored as it is.")
+    if result.fraction < 0.5 and right and result.outputs_verified != "failed":
+        outcome.diagnoses.append("python-loop")
+        outcome.messages.append("Replace Python loops over samples or elements by whole-array operations (X @ W, X.T @ G, G.sum(axis=0)).")
+    outcome.messages += notes
+    if math.isfinite(result.slowdown):
+        details["summary"] = f"{result.slowdown:.2f}× the reference ({details['device']}, k={result.k})"
+    return outcome

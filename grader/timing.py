@@ -1,0 +1,312 @@
+"""The timing benchmark: the student's layer against the reference, in one run, as a ratio.
+
+Both layers run in sandbox workers set up the same way (same factory, limits, one BLAS
+thread). The grader reads `perf_counter` in *its* process around each `bench` request, so
+nothing the submission does to `time` matters, and every reply's last outputs are checked
+(against the reference's closed form, or, for code that is wrong anyway, against the same
+layer called the ordinary way), so skipping work gains nothing.
+
+Rounds alternate A/B/B/A/... after a warm-up; each round is k steps of forward+backward on a
+fresh layer, k chosen so a reference round lasts `round_seconds`. The ratio of medians is
+scored by a curve (`timing_fraction`): full marks within `full_within`× the reference, none
+beyond `zero_beyond`×, log-linear between, quantised so that noise rarely moves a score.
+Loop-bound code is cut off: a round has a deadline, and the run stops once even the most
+favourable pair of rounds is over the zero-points factor.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import StudentFailure
+from .sandbox.session import Remote, StudentSession
+
+__all__ = ["TimingSettings", "OutputSummary", "Side", "BenchResult", "run_benchmark", "timing_fraction", "expected_outputs", "relative_error"]
+
+
+@dataclass(frozen=True)
+class TimingSettings:
+    """The `dense-timing` params of assignment.toml (sizes, curve, budgets), with defaults."""
+
+    size: tuple[int, int, int] = (8192, 16, 8)
+    """(N, in, out) on the CPU: a big batch of narrow rows, where Python loops cannot hide
+    behind BLAS (with wide rows a per-sample loop is memory-bound and as fast as einsum)."""
+    gpu_size: tuple[int, int, int] = (8192, 2048, 1024)
+    """(N, in, out) on a GPU: large enough that kernels, not launches, dominate."""
+    full_within: float = 8.0
+    """Full points up to this slowdown against the reference (einsum without BLAS is ~5×)."""
+    zero_beyond: float = 20.0
+    """No points from this slowdown on (a per-sample loop is ≳30× at the CPU size)."""
+    quantum: float = 0.05
+    """Scores are rounded to this fraction of the points."""
+    rounds: int = 5
+    """Timed rounds per side (A/B alternating, after a warm-up)."""
+    round_seconds: float = 0.006
+    """Target length of one reference round; k steps per round follow from it."""
+    cutoff_seconds: float = 0.5
+    """A student round is never cut off sooner than this (deadline floor, in seconds)."""
+    learning_rate: float = 1e-4
+    """Small, so k steps keep the values tame; not zero, so outputs cannot be cached."""
+    rtol: float = 1e-3
+    """Norm-wise tolerance of the output check: catches skipped work, not precision."""
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> TimingSettings:
+        sizes, curve, budgets = params.get("sizes", {}), params.get("curve", {}), params.get("budgets", {})
+        base = cls()
+        return cls(
+            size=tuple(sizes.get("cpu", base.size)),
+            gpu_size=tuple(sizes.get("gpu", base.gpu_size)),
+            full_within=float(curve.get("full_within", base.full_within)),
+            zero_beyond=float(curve.get("zero_beyond", base.zero_beyond)),
+            quantum=float(curve.get("quantum", base.quantum)),
+            rounds=int(budgets.get("rounds", base.rounds)),
+            round_seconds=float(budgets.get("round_seconds", base.round_seconds)),
+            cutoff_seconds=float(budgets.get("cutoff_seconds", base.cutoff_seconds)),
+            learning_rate=float(params.get("learning_rate", base.learning_rate)),
+            rtol=float(params.get("rtol", base.rtol)),
+        )
+
+
+def timing_fraction(slowdown: float, full_within: float, zero_beyond: float, quantum: float = 0.05) -> float:
+    """1 up to `full_within`, 0 from `zero_beyond`, log-linear between, rounded to `quantum`."""
+    if not math.isfinite(slowdown) or slowdown >= zero_beyond:
+        return 0.0
+    if slowdown <= full_within:
+        return 1.0
+    raw = 1.0 - math.log(slowdown / full_within) / math.log(zero_beyond / full_within)
+    return round(round(raw / quantum) * quantum, 6) if quantum > 0 else raw
+
+
+def expected_outputs(X: np.ndarray, W: np.ndarray, b: np.ndarray, G: np.ndarray, lr: float, k: int, convention: str = "sum") -> tuple[np.ndarray, np.ndarray]:
+    """(Z, grad_input) of the k-th forward+backward from (W, b): the gradient does not depend
+    on W, so step k runs with W − (k−1)·lr·XᵀG (closed form: two matmuls, whatever k is)."""
+    n = X.shape[0] if convention == "mean" else 1
+    Wk = W - (k - 1) * lr * (X.T @ G) / n
+    bk = b - (k - 1) * lr * G.sum(axis=0) / n
+    return X @ Wk + bk, G @ Wk.T
+
+
+def relative_error(actual: Any, desired: np.ndarray) -> float:
+    """‖a − r‖/‖r‖; NaNs count as equal only where both have them; inf for a wrong shape/type."""
+    if not isinstance(actual, np.ndarray) or actual.shape != desired.shape or actual.dtype.kind not in "biuf":
+        return math.inf
+    a, r = actual.astype(np.float64), desired.astype(np.float64)
+    bad_a, bad_r = ~np.isfinite(a), ~np.isfinite(r)
+    if (bad_a != bad_r).any() or not np.array_equal(a[bad_a], r[bad_r], equal_nan=True):
+        return math.inf
+    a, r = a[~bad_a], r[~bad_r]
+    return float(np.linalg.norm(a - r) / max(float(np.linalg.norm(r)), 1e-300))
+
+
+@dataclass(frozen=True)
+class OutputSummary:
+    """What a timed reply carries about one output: shape, sum, |sum| and chosen rows."""
+
+    shape: tuple[int, ...] | None
+    total: float = math.nan
+    abs_total: float = math.nan
+    rows: Any = None
+
+    @classmethod
+    def of(cls, value: Any, row_ids: list[int]) -> OutputSummary:
+        """The same summary, computed in the grader from a full array."""
+        if not isinstance(value, np.ndarray) or value.ndim < 1 or value.dtype.kind not in "biuf":
+            return cls(None)
+        picked = value[[r for r in row_ids if r < value.shape[0]]]
+        return cls(tuple(value.shape), float(value.sum()), float(np.abs(value).sum()), picked)
+
+    @classmethod
+    def decode(cls, encoded: dict[str, Any], session: StudentSession, arrays: list[np.ndarray]) -> OutputSummary:
+        if not isinstance(encoded, dict) or encoded.get("shape") is None:
+            return cls(None)
+        rows = session._decode(encoded.get("rows"), arrays)  # noqa: SLF001 - the session's reply decoder
+        return cls(tuple(int(n) for n in encoded["shape"]), float(encoded.get("sum", math.nan)), float(encoded.get("abs", math.nan)), rows)
+
+    def matches(self, desired: OutputSummary, rtol: float) -> bool:
+        """Same shape, chosen rows within rtol (norm-wise), sums within rtol of Σ|desired|."""
+        if self.shape is None or self.shape != desired.shape:
+            return False
+        if relative_error(self.rows, desired.rows) > rtol:
+            return False
+        if math.isnan(desired.total) or math.isnan(self.total):
+            return math.isnan(desired.total) and math.isnan(self.total)
+        return abs(self.total - desired.total) <= rtol * max(desired.abs_total, 1e-300)
+
+
+@dataclass
+class Side:
+    """One worker in the race: its session, its stashed data and the fresh layers it will time."""
+
+    session: StudentSession
+    label: str
+    device: str = "cpu"
+    data: int = 0
+    layers: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    outputs: list[tuple[list[int], OutputSummary, OutputSummary]] = field(default_factory=list)
+
+    def request(self, header: dict[str, Any], arrays: list[np.ndarray], what: str, timeout: float | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
+        return self.session.bench(header, arrays, f"{self.label}: {what}", timeout)
+
+    def stash(self, X: np.ndarray, G: np.ndarray, W: np.ndarray, b: np.ndarray) -> None:
+        """Send the data once; W is in the layer's own storage convention."""
+        tagged = [{"t": "a", "i": i} for i in range(4)]
+        reply, _ = self.request({"op": "bench_data", "x": tagged[0], "g": tagged[1], "w": tagged[2], "b": tagged[3], "device": self.device}, [X, G, W, b], "loading the benchmark data")
+        self.data = int(reply["data"])
+
+    def prepare(self, count: int, n_in: int, n_out: int, lr: float) -> None:
+        """Make `count` fresh layers (untimed), one per timed round."""
+        header = {"op": "bench_layers", "data": self.data, "count": count, "n_in": n_in, "n_out": n_out, "lr": lr, "device": self.device}
+        reply, _ = self.request(header, [], f"building {count} Dense layers")
+        self.layers += [int(h) for h in reply["layers"]]
+
+    def release(self) -> None:
+        """Let the worker free this benchmark's data and layers."""
+        if self.data and self.session.worker is not None and self.session.worker.alive:
+            self.request({"op": "bench_drop", "handles": [self.data, *self.layers]}, [], "cleaning up")
+
+    def run(self, k: int, copy: bool, timeout: float, rows: list[int]) -> tuple[float, OutputSummary, OutputSummary, bool]:
+        """One timed request on a fresh layer: (seconds, Z, grad_input summaries, inputs mutated).
+        Only summaries travel, so megabytes of output never sit inside the clock."""
+        header = {"op": "bench", "layer": self.layers.pop(0), "data": self.data, "k": k, "copy": copy, "rows": rows}
+        self.session.ensure_alive()
+        start = time.perf_counter()
+        reply, out = self.request(header, [], f"{k}× forward+backward", timeout)
+        elapsed = time.perf_counter() - start
+        z = OutputSummary.decode(reply.get("z"), self.session, out)
+        gi = OutputSummary.decode(reply.get("grad_input"), self.session, out)
+        return elapsed, z, gi, bool(reply.get("mutated"))
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """What the benchmark measured; `slowdown` is student time / reference time."""
+
+    slowdown: float
+    """Median student round / median reference round (inf when cut off)."""
+    fraction: float
+    """The score fraction from the curve."""
+    k: int
+    """forward+backward steps per round."""
+    student_rounds: tuple[float, ...]
+    """Seconds of each timed student round."""
+    reference_rounds: tuple[float, ...]
+    """Seconds of each timed reference round."""
+    cut_off: str = ""
+    """Why the run stopped early ('' when it ran all rounds)."""
+    copy_mode: bool = False
+    """True when the layer wrote into its inputs, so every call got fresh copies."""
+    outputs_verified: str = "reference"
+    """How the timed outputs were checked: reference, own-code (values wrong elsewhere), failed."""
+    wall_seconds: float = 0.0
+    """Wall time of the whole benchmark (data, warm-up, rounds, checks)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "slowdown": None if not math.isfinite(self.slowdown) else round(self.slowdown, 3),
+            "fraction": self.fraction,
+            "k": self.k,
+            "student_rounds_ms": [round(s * 1e3, 3) for s in self.student_rounds],
+            "reference_rounds_ms": [round(s * 1e3, 3) for s in self.reference_rounds],
+            "cut_off": self.cut_off,
+            "copy_mode": self.copy_mode,
+            "outputs_verified": self.outputs_verified,
+            "wall_seconds": round(self.wall_seconds, 4),
+        }
+
+
+def run_benchmark(
+    student: Side,
+    reference: Side,
+    X: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+    G: np.ndarray,
+    settings: TimingSettings,
+    student_W: np.ndarray,
+    rng: np.random.Generator,
+    convention: str = "sum",
+    replay: Callable[[int], tuple[Any, Any]] | None = None,
+) -> BenchResult:
+    """Race the student's layer against the reference (see the module docstring).
+
+    `student_W` is W in the student's storage convention. `rng` picks the output rows each timed reply must carry. `replay(k)` runs k steps of the
+    student's layer through ordinary calls (untimed); it is used only when the timed outputs
+    differ from the reference, to tell wrong-but-honest code (scored on speed; its values
+    cost points in other checks) from skipped work (zero). A StudentFailure other than a
+    timeout (the code raised) propagates: the check fails.
+    """
+    started = time.perf_counter()
+    s = settings
+    n_rows = min(16, X.shape[0])
+    pick = lambda: sorted(int(r) for r in rng.choice(X.shape[0], n_rows, replace=False))  # noqa: E731
+    reference.stash(X, G, W, b)
+    reference.prepare(s.rounds + 2, W.shape[0], W.shape[1], s.learning_rate)
+    student.stash(X, G, student_W, b)
+    student.prepare(s.rounds + 1, W.shape[0], W.shape[1], s.learning_rate)
+    # Warm-up and calibration: the first reference round is cold, the second sets k.
+    reference.run(1, False, 30.0, pick())
+    t_ref, *_ = reference.run(1, False, 30.0, pick())
+    first_deadline = s.cutoff_seconds + s.zero_beyond * t_ref * 4
+    try:
+        t_stu, _, _, copy = student.run(1, False, first_deadline, pick())
+    except StudentFailure as failure:
+        if failure.code != "timeout":
+            raise
+        return _cut(f"one forward+backward took over {first_deadline:.2f} s (the reference needs {t_ref * 1e3:.2f} ms)", 1, student, reference, False, started)
+    k = max(1, min(1000, round(s.round_seconds / max(t_ref, 1e-6))))
+    if t_stu > 3 * s.zero_beyond * t_ref:
+        return _cut(f"the warm-up step took {t_stu / t_ref:.0f}× the reference's", k, student, reference, copy, started)
+    deadline = s.cutoff_seconds + 4 * s.zero_beyond * t_ref * k
+    desired = expected_outputs(X, W, b, G, s.learning_rate, k, convention)
+    desired_ref = desired if convention == "sum" else expected_outputs(X, W, b, G, s.learning_rate, k, "sum")
+    for r in range(s.rounds):
+        for side in ((reference, student) if r % 2 == 0 else (student, reference)):
+            rows = pick()
+            try:
+                seconds, z, gi, mutated = side.run(k, copy, 30.0 if side is reference else deadline, rows)
+            except StudentFailure as failure:
+                if failure.code != "timeout" or side is reference:
+                    raise
+                return _cut(f"a round of {k} steps took over {deadline:.2f} s", k, student, reference, copy, started)
+            side.seconds.append(seconds)
+            if side is reference:
+                if not (z.matches(OutputSummary.of(desired_ref[0], rows), s.rtol) and gi.matches(OutputSummary.of(desired_ref[1], rows), s.rtol)):
+                    raise RuntimeError("grader bug: the reference's timed outputs differ from the closed form")
+            else:
+                student.outputs.append((rows, z, gi))
+                copy = copy or mutated
+        if r >= 2 and min(student.seconds) / max(reference.seconds) > s.zero_beyond:
+            ratio = min(student.seconds) / max(reference.seconds)
+            return _cut(f"after {r + 1} rounds even the fastest was {ratio:.0f}× the reference's slowest", k, student, reference, copy, started)
+    verified = _verify(student.outputs, desired, s.rtol, replay, k)
+    slowdown = statistics.median(student.seconds) / statistics.median(reference.seconds)
+    fraction = timing_fraction(slowdown, s.full_within, s.zero_beyond, s.quantum) if verified != "failed" else 0.0
+    return BenchResult(slowdown, fraction, k, tuple(student.seconds), tuple(reference.seconds), "", copy, verified, time.perf_counter() - started)
+
+
+def _cut(why: str, k: int, student: Side, reference: Side, copy: bool, started: float) -> BenchResult:
+    return BenchResult(math.inf, 0.0, k, tuple(student.seconds), tuple(reference.seconds), why, copy, "reference", time.perf_counter() - started)
+
+
+def _agree(outputs: list[tuple[list[int], OutputSummary, OutputSummary]], full: tuple[Any, Any], rtol: float) -> bool:
+    return all(z.matches(OutputSummary.of(full[0], rows), rtol) and gi.matches(OutputSummary.of(full[1], rows), rtol) for rows, z, gi in outputs)
+
+
+def _verify(outputs: list[tuple[list[int], OutputSummary, OutputSummary]], desired: tuple[np.ndarray, np.ndarray], rtol: float, replay: Callable[[int], tuple[Any, Any]] | None, k: int) -> str:
+    """'reference' when every timed round matches the reference; 'own-code' when they all
+    match the student's layer called the ordinary way; otherwise 'failed'."""
+    if _agree(outputs, desired, rtol):
+        return "reference"
+    if replay is None:
+        return "failed"
+    own = replay(k)
+    usable = all(isinstance(o, np.ndarray) and o.dtype.kind in "biuf" for o in own)
+    return "own-code" if usable and _agree(outputs, own, rtol) else "failed"
