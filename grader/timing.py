@@ -148,41 +148,56 @@ class Side:
     label: str
     device: str = "cpu"
     data: int = 0
-    layers: list[int] = field(default_factory=list)
+    layers: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
+    """(handle, W, b) of each fresh layer, W in the assignment's (in, out) convention."""
     seconds: list[float] = field(default_factory=list)
-    outputs: list[tuple[list[int], OutputSummary, OutputSummary]] = field(default_factory=list)
+    outputs: list[tuple[list[int], OutputSummary, OutputSummary, np.ndarray, np.ndarray]] = field(default_factory=list)
+    """Per timed round: (rows asked for, Z summary, grad_input summary, W, b)."""
 
     def request(self, header: dict[str, Any], arrays: list[np.ndarray], what: str, timeout: float | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
         return self.session.bench(header, arrays, f"{self.label}: {what}", timeout)
 
-    def stash(self, X: np.ndarray, G: np.ndarray, W: np.ndarray, b: np.ndarray) -> None:
-        """Send the data once; W is in the layer's own storage convention."""
-        tagged = [{"t": "a", "i": i} for i in range(4)]
-        reply, _ = self.request({"op": "bench_data", "x": tagged[0], "g": tagged[1], "w": tagged[2], "b": tagged[3], "device": self.device}, [X, G, W, b], "loading the benchmark data")
-        self.data = int(reply["data"])
+    made: list[int] = field(default_factory=list)
+    transposed: bool = False
+    """The student's layer stores W as (out, in) (see base.set_params)."""
 
-    def prepare(self, count: int, n_in: int, n_out: int, lr: float) -> None:
-        """Make `count` fresh layers (untimed), one per timed round."""
-        header = {"op": "bench_layers", "data": self.data, "count": count, "n_in": n_in, "n_out": n_out, "lr": lr, "device": self.device}
-        reply, _ = self.request(header, [], f"building {count} Dense layers")
-        self.layers += [int(h) for h in reply["layers"]]
+    def stash(self, X: np.ndarray, G: np.ndarray) -> None:
+        """Send the inputs once."""
+        reply, _ = self.request({"op": "bench_data", "x": {"t": "a", "i": 0}, "g": {"t": "a", "i": 1}, "device": self.device}, [X, G], "loading the benchmark data")
+        self.data = int(reply["data"])
+        self.made.append(self.data)
+
+    def prepare(self, params: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
+        """Make one fresh layer per (W, b) (untimed), one per timed round."""
+        arrays: list[np.ndarray] = []
+        for W, b in params:
+            arrays += [W.T.copy() if self.transposed and W.shape[0] != W.shape[1] else W, b]
+        n_in, n_out = params[0][0].shape
+        header = {"op": "bench_layers", "n_in": n_in, "n_out": n_out, "lr": lr, "device": self.device,
+                  "ws": [{"t": "a", "i": i} for i in range(0, len(arrays), 2)], "bs": [{"t": "a", "i": i} for i in range(1, len(arrays), 2)]}
+        reply, _ = self.request(header, arrays, f"building {len(params)} Dense layers")
+        handles = [int(h) for h in reply["layers"]]
+        self.made += handles
+        self.layers += [(h, W, b) for h, (W, b) in zip(handles, params)]
 
     def release(self) -> None:
         """Let the worker free this benchmark's data and layers."""
-        if self.data and self.session.worker is not None and self.session.worker.alive:
-            self.request({"op": "bench_drop", "handles": [self.data, *self.layers]}, [], "cleaning up")
+        if self.made and self.session.worker is not None and self.session.worker.alive:
+            self.request({"op": "bench_drop", "handles": self.made}, [], "cleaning up")
 
-    def run(self, k: int, copy: bool, timeout: float, rows: list[int]) -> tuple[float, OutputSummary, OutputSummary, bool]:
-        """One timed request on a fresh layer: (seconds, Z, grad_input summaries, inputs mutated).
-        Only summaries travel, so megabytes of output never sit inside the clock."""
-        header = {"op": "bench", "layer": self.layers.pop(0), "data": self.data, "k": k, "copy": copy, "rows": rows}
+    def run(self, k: int, copy: bool, timeout: float, rows: list[int]) -> tuple[float, OutputSummary, OutputSummary, bool, tuple[np.ndarray, np.ndarray]]:
+        """One timed request on a fresh layer: (seconds, Z and grad_input summaries, inputs
+        mutated, the layer's (W, b)). Only summaries travel, so megabytes of output never
+        sit inside the clock."""
+        handle, W, b = self.layers.pop(0)
+        header = {"op": "bench", "layer": handle, "data": self.data, "k": k, "copy": copy, "rows": rows}
         self.session.ensure_alive()
         start = time.perf_counter()
         reply, out = self.request(header, [], f"{k}× forward+backward", timeout)
         elapsed = time.perf_counter() - start
         z = OutputSummary.decode(reply.get("z"), self.session, out)
         gi = OutputSummary.decode(reply.get("grad_input"), self.session, out)
-        return elapsed, z, gi, bool(reply.get("mutated"))
+        return elapsed, z, gi, bool(reply.get("mutated")), (W, b)
 
 
 @dataclass(frozen=True)
@@ -226,67 +241,67 @@ def run_benchmark(
     student: Side,
     reference: Side,
     X: np.ndarray,
-    W: np.ndarray,
-    b: np.ndarray,
     G: np.ndarray,
+    params: list[tuple[np.ndarray, np.ndarray]],
     settings: TimingSettings,
-    student_W: np.ndarray,
     rng: np.random.Generator,
     convention: str = "sum",
-    replay: Callable[[int], tuple[Any, Any]] | None = None,
+    replay: Callable[[np.ndarray, np.ndarray, int], tuple[Any, Any]] | None = None,
 ) -> BenchResult:
     """Race the student's layer against the reference (see the module docstring).
 
-    `student_W` is W in the student's storage convention. `rng` picks the output rows each timed reply must carry. `replay(k)` runs k steps of the
-    student's layer through ordinary calls (untimed); it is used only when the timed outputs
-    differ from the reference, to tell wrong-but-honest code (scored on speed; its values
-    cost points in other checks) from skipped work (zero). A StudentFailure other than a
-    timeout (the code raised) propagates: the check fails.
+    `params` holds one (W, b) per fresh layer (at least rounds + 2), so no round can reuse
+    another's outputs. `rng` picks the output rows each timed reply must carry.
+    `replay(W, b, k)` runs k steps of the student's layer through ordinary calls (untimed);
+    it is used only when the timed outputs differ from the reference, to tell wrong-but-
+    honest code (scored on speed; its values cost points in other checks) from skipped work
+    (zero). A StudentFailure other than a timeout (the code raised) propagates.
     """
     started = time.perf_counter()
     s = settings
+    lr = s.learning_rate
     n_rows = min(16, X.shape[0])
     pick = lambda: sorted(int(r) for r in rng.choice(X.shape[0], n_rows, replace=False))  # noqa: E731
-    reference.stash(X, G, W, b)
-    reference.prepare(s.rounds + 2, W.shape[0], W.shape[1], s.learning_rate)
-    student.stash(X, G, student_W, b)
-    student.prepare(s.rounds + 1, W.shape[0], W.shape[1], s.learning_rate)
+    for side in (reference, student):
+        side.stash(X, G)
+    reference.prepare(params[: s.rounds + 2], lr)
+    student.prepare(params[: s.rounds + 1], lr)
     # Warm-up and calibration: the first reference round is cold, the second sets k.
     reference.run(1, False, 30.0, pick())
-    t_ref, *_ = reference.run(1, False, 30.0, pick())
+    t_ref = reference.run(1, False, 30.0, pick())[0]
     first_deadline = s.cutoff_seconds + s.zero_beyond * t_ref * 4
     try:
-        t_stu, _, _, copy = student.run(1, False, first_deadline, pick())
+        t_stu, _, _, copy, _ = student.run(1, False, first_deadline, pick())
     except StudentFailure as failure:
         if failure.code != "timeout":
             raise
         return _cut(f"one forward+backward took over {first_deadline:.2f} s (the reference needs {t_ref * 1e3:.2f} ms)", 1, student, reference, False, started)
-    k = max(1, min(1000, round(s.round_seconds / max(t_ref, 1e-6))))
+    # k >= 2: the last outputs then depend on the first step's update, so they cannot be remembered.
+    k = max(2, min(1000, round(s.round_seconds / max(t_ref, 1e-6))))
     if t_stu > 3 * s.zero_beyond * t_ref:
         return _cut(f"the warm-up step took {t_stu / t_ref:.0f}× the reference's", k, student, reference, copy, started)
     deadline = s.cutoff_seconds + 4 * s.zero_beyond * t_ref * k
-    desired = expected_outputs(X, W, b, G, s.learning_rate, k, convention)
-    desired_ref = desired if convention == "sum" else expected_outputs(X, W, b, G, s.learning_rate, k, "sum")
     for r in range(s.rounds):
         for side in ((reference, student) if r % 2 == 0 else (student, reference)):
             rows = pick()
             try:
-                seconds, z, gi, mutated = side.run(k, copy, 30.0 if side is reference else deadline, rows)
+                seconds, z, gi, mutated, (W, b) = side.run(k, copy, 30.0 if side is reference else deadline, rows)
             except StudentFailure as failure:
                 if failure.code != "timeout" or side is reference:
                     raise
                 return _cut(f"a round of {k} steps took over {deadline:.2f} s", k, student, reference, copy, started)
             side.seconds.append(seconds)
             if side is reference:
-                if not (z.matches(OutputSummary.of(desired_ref[0], rows), s.rtol) and gi.matches(OutputSummary.of(desired_ref[1], rows), s.rtol)):
+                desired = expected_outputs(X, W, b, G, lr, k, "sum")
+                if not (z.matches(OutputSummary.of(desired[0], rows), s.rtol) and gi.matches(OutputSummary.of(desired[1], rows), s.rtol)):
                     raise RuntimeError("grader bug: the reference's timed outputs differ from the closed form")
             else:
-                student.outputs.append((rows, z, gi))
+                student.outputs.append((rows, z, gi, W, b))
                 copy = copy or mutated
         if r >= 2 and min(student.seconds) / max(reference.seconds) > s.zero_beyond:
             ratio = min(student.seconds) / max(reference.seconds)
             return _cut(f"after {r + 1} rounds even the fastest was {ratio:.0f}× the reference's slowest", k, student, reference, copy, started)
-    verified = _verify(student.outputs, desired, s.rtol, replay, k)
+    verified = _verify(student.outputs, lambda W, b: expected_outputs(X, W, b, G, lr, k, convention), s.rtol, replay, k)
     slowdown = statistics.median(student.seconds) / statistics.median(reference.seconds)
     fraction = timing_fraction(slowdown, s.full_within, s.zero_beyond, s.quantum) if verified != "failed" else 0.0
     return BenchResult(slowdown, fraction, k, tuple(student.seconds), tuple(reference.seconds), "", copy, verified, time.perf_counter() - started)
@@ -296,17 +311,17 @@ def _cut(why: str, k: int, student: Side, reference: Side, copy: bool, started: 
     return BenchResult(math.inf, 0.0, k, tuple(student.seconds), tuple(reference.seconds), why, copy, "reference", time.perf_counter() - started)
 
 
-def _agree(outputs: list[tuple[list[int], OutputSummary, OutputSummary]], full: tuple[Any, Any], rtol: float) -> bool:
-    return all(z.matches(OutputSummary.of(full[0], rows), rtol) and gi.matches(OutputSummary.of(full[1], rows), rtol) for rows, z, gi in outputs)
+def _agree(rows: list[int], z: OutputSummary, gi: OutputSummary, full: tuple[Any, Any], rtol: float) -> bool:
+    usable = all(isinstance(o, np.ndarray) and o.dtype.kind in "biuf" for o in full)
+    return usable and z.matches(OutputSummary.of(full[0], rows), rtol) and gi.matches(OutputSummary.of(full[1], rows), rtol)
 
 
-def _verify(outputs: list[tuple[list[int], OutputSummary, OutputSummary]], desired: tuple[np.ndarray, np.ndarray], rtol: float, replay: Callable[[int], tuple[Any, Any]] | None, k: int) -> str:
-    """'reference' when every timed round matches the reference; 'own-code' when they all
-    match the student's layer called the ordinary way; otherwise 'failed'."""
-    if _agree(outputs, desired, rtol):
+def _verify(outputs: list[Any], desired: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], rtol: float,
+            replay: Callable[[np.ndarray, np.ndarray, int], tuple[Any, Any]] | None, k: int) -> str:
+    """'reference' when every timed round matches the reference; 'own-code' when each matches
+    the student's layer called the ordinary way (same W, b, k); otherwise 'failed'."""
+    if all(_agree(rows, z, gi, desired(W, b), rtol) for rows, z, gi, W, b in outputs):
         return "reference"
     if replay is None:
         return "failed"
-    own = replay(k)
-    usable = all(isinstance(o, np.ndarray) and o.dtype.kind in "biuf" for o in own)
-    return "own-code" if usable and _agree(outputs, own, rtol) else "failed"
+    return "own-code" if all(_agree(rows, z, gi, replay(W, b, k), rtol) for rows, z, gi, W, b in outputs) else "failed"

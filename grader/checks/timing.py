@@ -84,30 +84,27 @@ def _gpu_status(ctx: CheckContext, reference: StudentSession) -> tuple[bool, str
 
 
 def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, int], settings: TimingSettings, device: str) -> BenchResult:
-    """Fresh data of `size`, then the A/B race; the student's layer is built like everywhere else."""
-    case = DenseCase.random(ctx.rng, *size)
+    """Fresh data of `size`, one (W, b) per round, then the A/B race."""
+    n, n_in, n_out = size
+    X, G = ctx.rng.standard_normal((n, n_in)), ctx.rng.standard_normal((n, n_out))
+    params = [(ctx.rng.standard_normal((n_in, n_out)), ctx.rng.standard_normal(n_out)) for _ in range(settings.rounds + 2)]
     lr = settings.learning_rate
-    student = Side(ctx.session, "your Dense", device)
+    student = Side(ctx.session, "your Dense", device, transposed=_weights_transposed(ctx))
     ref = Side(reference, "reference Dense", device)
 
-    def replay(k: int) -> tuple[Any, Any]:
-        layer = make_dense(ctx, case, lr)
+    def replay(W: np.ndarray, b: np.ndarray, k: int) -> tuple[Any, Any]:
+        layer = make_dense(ctx, DenseCase(X, W, b, G), lr)
         Z = grad_input = None
         for _ in range(k):
-            Z = call_method(ctx, layer, "forward", case.X)
-            grad_input = call_method(ctx, layer, "backward", case.X, case.G)
+            Z = call_method(ctx, layer, "forward", X)
+            grad_input = call_method(ctx, layer, "backward", X, G)
         return Z, grad_input
 
     try:
         with exclusive_phase():
-            return run_benchmark(student, ref, case.X, case.W, case.b, case.G, settings, _stored(ctx, case.W), ctx.rng, ctx.convention, replay)
+            return run_benchmark(student, ref, X, G, params, settings, ctx.rng, ctx.convention, replay)
     finally:
         ref.release()
-
-
-def _stored(ctx: CheckContext, W: np.ndarray) -> np.ndarray:
-    """W as the student's layer stores it (see base.set_params)."""
-    return W.T.copy() if _weights_transposed(ctx) and W.shape[0] != W.shape[1] else W
 
 
 def _probe(ctx: CheckContext, settings: TimingSettings) -> bool:
@@ -115,10 +112,10 @@ def _probe(ctx: CheckContext, settings: TimingSettings) -> bool:
     (A Python loop is only named when its results are right.) Raises if the code fails."""
     case = DenseCase.random(ctx.rng, *PROBE_SIZE)
     side = Side(ctx.session, "your Dense")
-    side.layers.append(make_dense(ctx, case, settings.learning_rate).handle)
-    side.stash(case.X, case.G, _stored(ctx, case.W), case.b)
+    side.layers.append((make_dense(ctx, case, settings.learning_rate).handle, case.W, case.b))
+    side.stash(case.X, case.G)
     rows = list(range(PROBE_SIZE[0]))
-    _, z, gi, _ = side.run(2, True, ctx.session.config.request_timeout, rows)
+    _, z, gi, _, _ = side.run(2, True, ctx.session.config.request_timeout, rows)
     desired = expected_outputs(case.X, case.W, case.b, case.G, settings.learning_rate, 2, ctx.convention)
     return z.matches(OutputSummary.of(desired[0], rows), 1e-5) and gi.matches(OutputSummary.of(desired[1], rows), 1e-5)
 

@@ -7,7 +7,7 @@ the grader can check the work was really done.
 
 Ops (each `fn(worker, request, arrays) -> reply`):
   bench_data   keep X and G (and pristine copies) in the worker; on "gpu" as CuPy arrays
-  bench_layers fresh layers holding the stashed W and b, made in one untimed request
+  bench_layers fresh layers, each with its own W and b, made in one untimed request
   bench_drop   forget a finished benchmark's objects
   bench_gpu_layer  move a held layer to CuPy: its class is rebuilt with `np` bound to `cupy`
   bench        run forward+backward k times on a held layer; reply with the last outputs
@@ -107,19 +107,19 @@ def op_bench_data(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) ->
         cp = _cupy()
         X, G = cp.asarray(X), cp.asarray(G)
         _synchronize([X])
-    data = {"X": X, "G": G, "X0": X.copy(), "G0": G.copy(), "W": worker.decode(req["w"], arrays), "b": worker.decode(req["b"], arrays)}
+    data = {"X": X, "G": G, "X0": X.copy(), "G0": G.copy()}
     return {"data": int(worker.handle_of(data))}
 
 
 def op_bench_layers(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
-    """`count` fresh layers `Dense(in, out, learning_rate=lr)` holding the stashed W and b
-    (on the GPU when asked): one untimed request instead of two per timed round."""
-    data = worker.resolve(int(req["data"]))
+    """Fresh layers `Dense(in, out, learning_rate=lr)`, one per (W, b) sent (on the GPU when
+    asked): one untimed request instead of two per timed round. Every round gets different
+    parameters, so outputs remembered from an earlier round are wrong in the next."""
     cls = worker.namespace[str(req.get("class", "Dense"))]
     handles = []
-    for _ in range(int(req["count"])):
+    for w, b in zip(req["ws"], req["bs"]):
         layer = cls(int(req["n_in"]), int(req["n_out"]), learning_rate=float(req["lr"]))
-        layer.weights, layer.biases = data["W"].copy(), data["b"].copy()
+        layer.weights, layer.biases = worker.decode(w, arrays), worker.decode(b, arrays)
         if req.get("device") == "gpu":
             _layer_to_gpu(worker, layer, _cupy())
         handles.append(int(worker.handle_of(layer)))
