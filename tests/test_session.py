@@ -1,0 +1,130 @@
+"""Loading a submission statement by statement, and surviving what it does, in a real worker."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from grader.errors import StudentFailure
+from grader.sandbox.client import SandboxConfig
+from grader.sandbox.session import StudentSession
+from grader.submission import read_submission
+
+FAST = SandboxConfig(statement_timeout=0.5, request_timeout=3.0)
+
+
+def _notebook(tmp_path: Path, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    path = tmp_path / "sub.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _session(path: Path, config: SandboxConfig = FAST) -> StudentSession:
+    session = StudentSession(read_submission(path), config)
+    session.start()
+    return session
+
+
+def test_failing_and_hanging_statements_are_skipped_definitions_survive(tmp_path: Path) -> None:
+    path = _notebook(
+        tmp_path,
+        "import numpy as np\nfrom keras.datasets import mnist\nX_train = mnist.load_data()",
+        "def double(x):\n    return 2 * x\nwhile True:\n    pass\ndef triple(x):\n    return 3 * x",
+        "plt.show()",
+    )
+    session = _session(path)
+    try:
+        assert session.call("double", np.ones(2)).tolist() == [2.0, 2.0]
+        assert session.call("triple", np.ones(1)).tolist() == [3.0]
+        statuses = {(i.cell, i.line): i.status for i in session.issues.values()}
+        assert statuses == {("cell 1", 2): "error", ("cell 1", 3): "error", ("cell 2", 3): "timeout", ("cell 3", 1): "error"}
+    finally:
+        session.close()
+
+
+def test_syntax_error_loses_only_its_statement(tmp_path: Path) -> None:
+    path = _notebook(tmp_path, "def good():\n    return 1\n\ndef bad(:\n    pass\n\ndef also_good():\n    return 2")
+    session = _session(path)
+    try:
+        assert session.call("good") == 1 and session.call("also_good") == 2
+        issue = next(iter(session.issues.values()))
+        assert issue.status == "syntax-error" and issue.line == 4
+    finally:
+        session.close()
+
+
+def test_exit_during_load_is_survived(tmp_path: Path) -> None:
+    path = _notebook(tmp_path, "def f():\n    return 5", "import os\nos._exit(0)", "def g():\n    return 6")
+    session = _session(path)
+    try:
+        assert session.call("f") == 5 and session.call("g") == 6
+        assert any(i.status == "crash" for i in session.issues.values())
+    finally:
+        session.close()
+
+
+def test_request_failures_have_codes_and_the_worker_restarts(tmp_path: Path) -> None:
+    path = _notebook(
+        tmp_path,
+        "import os, numpy as np\n"
+        "def boom():\n    raise NotImplementedError\n"
+        "def die():\n    os._exit(3)\n"
+        "def spin():\n    while True:\n        pass\n"
+        "def bad():\n    return [1][5]\n"
+        "def ok(x):\n    return x + 1",
+    )
+    session = _session(path)
+    try:
+        expected = {"boom": "not-implemented", "die": "crash", "spin": "timeout", "bad": "exception"}
+        for name, code in expected.items():
+            with pytest.raises(StudentFailure) as info:
+                session.call(name)
+            assert info.value.code == code, info.value
+        assert session.call("ok", np.zeros(1)).tolist() == [1.0]
+        with pytest.raises(StudentFailure, match="bad raised IndexError"):
+            session.call("bad")
+    finally:
+        session.close()
+
+
+def test_hung_call_fails_fast_the_second_time(tmp_path: Path) -> None:
+    session = _session(_notebook(tmp_path, "def spin():\n    while True:\n        pass"), SandboxConfig(statement_timeout=0.5, request_timeout=1.0))
+    try:
+        with pytest.raises(StudentFailure):
+            session.call("spin")
+        restarts = session.restarts
+        with pytest.raises(StudentFailure, match="did not finish"):
+            session.call("spin")
+        assert session.restarts == restarts  # no second wait, no second worker
+    finally:
+        session.close()
+
+
+def test_trimmed_traceback_points_to_the_cell_line(tmp_path: Path) -> None:
+    session = _session(_notebook(tmp_path, "x = 1", "def f(a):\n    y = a\n    return y[10]"))
+    try:
+        with pytest.raises(StudentFailure) as info:
+            session.call("f", np.zeros(3))
+        assert 'File "<submission cell 2>", line 3, in f' in info.value.traceback
+        assert "grader" not in info.value.traceback and "worker.py" not in info.value.traceback
+    finally:
+        session.close()
+
+
+def test_close_kills_the_process_group(tmp_path: Path) -> None:
+    path = _notebook(tmp_path, "import subprocess\nchild = subprocess.Popen(['sleep', '60'])\ndef child_pid():\n    return child.pid")
+    session = _session(path)
+    pid = session.call("child_pid")
+    os.kill(pid, 0)  # alive while grading
+    session.close()
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.05)
