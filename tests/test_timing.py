@@ -1,0 +1,136 @@
+"""The timing benchmark on real submissions: ratios and behaviour, never absolute times.
+
+Each test grades with a rubric holding only `dense-timing`, so the module stays fast.
+GPU tests skip unless CuPy and a CUDA device are present.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.assignment import Assignment, load_assignment
+from grader.engine import grade_file
+from grader.results import CheckResult
+from grader.timing import expected_outputs, timing_fraction
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "submissions"
+ATTACKS = ROOT / "tests" / "timing_submissions"
+VECTORISED = ["correct_matmul_operator", "correct_np_dot", "correct_einsum", "correct_tensordot", "correct_ones_column_bias", "correct_float32"]
+
+
+@pytest.fixture(scope="module")
+def timing_only() -> Assignment:
+    assignment = load_assignment()
+    return dataclasses.replace(assignment, checks=(assignment.check("dense-timing"),))
+
+
+def timing_result(path: Path, assignment: Assignment, device: str = "cpu") -> CheckResult:
+    report = grade_file(path, assignment=assignment, device=device)
+    (result,) = report.tests
+    return result
+
+
+def test_curve_is_full_then_smooth_then_zero() -> None:
+    values = [timing_fraction(x, 8.0, 15.0) for x in (0.1, 1.0, 8.0, 9.0, 11.0, 13.0, 15.0, 40.0, float("inf"))]
+    assert values[:3] == [1.0, 1.0, 1.0] and values[-3:] == [0.0, 0.0, 0.0]
+    assert 1.0 > values[3] > values[4] > values[5] > 0.0
+
+
+def test_closed_form_matches_stepping_the_reference() -> None:
+    from reference.dense_layer import dense_sgd_step, dense_forward
+
+    rng = np.random.default_rng(3)
+    X, W, b, G = rng.standard_normal((7, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3), rng.standard_normal((7, 3))
+    w, c = W, b
+    for _ in range(4):
+        Z = dense_forward(X, w, c)
+        grad_input, w, c = dense_sgd_step(X, w, c, G, 0.01)
+    want_Z, want_gi = expected_outputs(X, W, b, G, 0.01, 4)
+    np.testing.assert_allclose(Z, want_Z, rtol=1e-12)
+    np.testing.assert_allclose(grad_input, want_gi, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in VECTORISED])
+def test_vectorised_styles_get_full_points_every_time(name: str, timing_only: Assignment) -> None:
+    runs = 3 if name in ("correct_matmul_operator", "correct_einsum") else 2
+    for _ in range(runs):
+        result = timing_result(CORPUS / f"{name}.ipynb", timing_only)
+        assert result.score == result.max_score, result.output
+        assert result.details["outputs_verified"] == "reference"
+        assert "python-loop" not in result.diagnoses
+
+
+def test_per_sample_loop_gets_zero_and_is_named(timing_only: Assignment) -> None:
+    result = timing_result(CORPUS / "python_loop.ipynb", timing_only)
+    assert result.score == 0, result.details
+    assert "python-loop" in result.diagnoses
+
+
+def test_triple_loop_is_cut_off_quickly(timing_only: Assignment) -> None:
+    started = time.perf_counter()
+    result = timing_result(CORPUS / "python_triple_loop.ipynb", timing_only)
+    assert time.perf_counter() - started < 20  # a behaviour bound: one step alone takes seconds
+    assert result.score == 0 and result.details["cut_off"]
+    assert "python-loop" in result.diagnoses
+
+
+def test_patching_every_clock_gains_nothing(timing_only: Assignment) -> None:
+    result = timing_result(ATTACKS / "clock_patch_loop.py", timing_only)
+    assert result.score == 0, result.details
+    assert result.details["slowdown"] is None or result.details["slowdown"] > 8
+
+
+def test_skipping_work_is_caught_by_the_output_check(timing_only: Assignment) -> None:
+    result = timing_result(ATTACKS / "cached_loop.py", timing_only)
+    assert result.score == 0, result.details
+    assert result.details["outputs_verified"] == "failed"
+
+
+def test_wrong_but_vectorised_code_is_timed_on_its_own_outputs(timing_only: Assignment) -> None:
+    """Values are other checks' business: a fast layer that is wrong keeps its timing points."""
+    result = timing_result(CORPUS / "forward_missing_bias.ipynb", timing_only)
+    assert result.score == result.max_score, result.output
+    assert result.details["outputs_verified"] == "own-code"
+
+
+def _cuda_available() -> bool:
+    if importlib.util.find_spec("cupy") is None:
+        return False
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+needs_gpu = pytest.mark.skipif(not _cuda_available(), reason="needs CuPy and a CUDA device")
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", ["correct_matmul_operator", "correct_einsum", "correct_ones_column_bias"])
+def test_gpu_vectorised_full_points_and_flops(name: str, timing_only: Assignment) -> None:
+    result = timing_result(CORPUS / f"{name}.ipynb", timing_only, device="gpu")
+    assert result.details["device"] == "gpu", result.output
+    assert result.score == result.max_score, result.output
+    assert result.details["student_flops"] > 0 and 0 < result.details["fraction_of_peak"]
+
+
+@needs_gpu
+def test_gpu_per_sample_loop_gets_zero(timing_only: Assignment) -> None:
+    result = timing_result(CORPUS / "python_loop.ipynb", timing_only, device="gpu")
+    assert result.score == 0
+
+
+def test_auto_without_a_gpu_times_on_the_cpu(timing_only: Assignment) -> None:
+    if _cuda_available():
+        pytest.skip("a GPU is present")
+    result = timing_result(CORPUS / "correct_matmul_operator.ipynb", timing_only, device="auto")
+    assert result.details["device"] == "cpu" and result.score == result.max_score
