@@ -226,6 +226,8 @@ class BenchResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "slowdown": None if not math.isfinite(self.slowdown) else round(self.slowdown, 3),
+            "partial_slowdown": round(statistics.median(self.student_rounds) / statistics.median(self.reference_rounds[: len(self.student_rounds)]), 3)
+            if self.student_rounds and self.reference_rounds else None,
             "fraction": self.fraction,
             "k": self.k,
             "student_rounds_ms": [round(s * 1e3, 3) for s in self.student_rounds],
