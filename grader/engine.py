@@ -19,7 +19,7 @@ from .diagnose import ADVICE, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
 from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
-from .sandbox.client import WorkerProcess
+from .sandbox.client import WorkerProcess, sandbox_notes
 from .sandbox.session import StudentSession
 from .submission import read_submission
 
@@ -110,4 +110,5 @@ def grade_file(
         statements=statements,
         student_output=session.student_output()[:4000],
         sha256=submission.sha256,
+        notes=sandbox_notes(),
     )

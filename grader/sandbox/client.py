@@ -24,11 +24,31 @@ from typing import Any
 
 import numpy as np
 
-from . import protocol
+from . import forkserver, limits, protocol
 
-__all__ = ["SandboxConfig", "WorkerFailure", "WorkerProcess", "WORKER_SCRIPT"]
+__all__ = ["SandboxConfig", "WorkerFailure", "WorkerProcess", "WORKER_SCRIPT", "sandbox_notes"]
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+MAX_PROGRESS_MESSAGES = 100_000
+"""A worker may announce progress (one message per notebook statement); a forger may not stall forever."""
+_LAST_LAYERS: tuple[str, ...] = ()
+
+
+def _fallback_layers() -> tuple[str, ...]:
+    """Layers of a worker started as a fresh interpreter (no fork server)."""
+    notes = ["process isolation: own session, process group killed after every run", "safe protocol: numeric .npy and JSON only, size-capped, never unpickled"]
+    if os.name == "posix":
+        notes.append("rlimits: memory, cpu, fsize, nofile, core")
+    if not limits.IS_LINUX:
+        notes.append(limits.PLATFORM_NOTE)
+    return tuple(notes)
+
+
+def sandbox_notes() -> tuple[str, ...]:
+    """The sandbox layers the most recent worker of this process ran under, for `grade --verbose`."""
+    layers = _LAST_LAYERS or _fallback_layers()
+    protocol_note = "safe protocol: numeric .npy and JSON only, size-capped, never unpickled"
+    return tuple(dict.fromkeys(["sandbox: " + l for l in (*layers, protocol_note)]))
 
 
 @dataclass(frozen=True)
@@ -146,11 +166,13 @@ class _DeadlineReader:
 class WorkerProcess:
     """One live worker. Use `request()`; call `close()` (or use `with`) to kill its group."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, use_forkserver: bool = True) -> None:
         self.config = config
+        self.use_forkserver = use_forkserver
         self.workdir = tempfile.mkdtemp(prefix="grade-")
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | forkserver.ForkedProcess | None = None
         self.flooded = False
+        self.layers: tuple[str, ...] = ()
         self._start()
 
     def _spawn_command(self, request_fd: int, reply_fd: int) -> list[str]:
@@ -160,18 +182,23 @@ class WorkerProcess:
         request_r, self.request_w = os.pipe()
         self.reply_r, reply_w = os.pipe()
         output_r, output_w = os.pipe()
+        env = worker_environment(self.config, self.workdir)
+        server = forkserver.shared_server() if self.use_forkserver else None
         try:
-            self.process = subprocess.Popen(
-                self._spawn_command(request_r, reply_w),
-                pass_fds=(request_r, reply_w),
-                stdin=subprocess.DEVNULL,
-                stdout=output_w,
-                stderr=output_w,
-                cwd=self.workdir,
-                env=worker_environment(self.config, self.workdir),
-                start_new_session=True,
-                preexec_fn=self._preexec,
-            )
+            if server is not None:
+                self.process = server.spawn(self._plan(), env, (request_r, reply_w, output_w))
+            else:
+                self.process = subprocess.Popen(
+                    self._spawn_command(request_r, reply_w),
+                    pass_fds=(request_r, reply_w),
+                    stdin=subprocess.DEVNULL,
+                    stdout=output_w,
+                    stderr=output_w,
+                    cwd=self.workdir,
+                    env=env,
+                    start_new_session=True,
+                    preexec_fn=self._preexec,
+                )
         finally:
             for fd in (request_r, reply_w, output_w):
                 os.close(fd)
@@ -179,24 +206,27 @@ class WorkerProcess:
         self.output = _OutputDrain(output_r, self.config.output_keep_bytes, self.config.output_limit_bytes, self._on_flood)
         self.output.start()
         header, _ = self._read_reply(self.config.startup_timeout)
+        if "sandbox_layers" in header:  # sent by the confined child before any student code runs
+            self.layers = tuple(str(layer) for layer in header["sandbox_layers"])
+            header, _ = self._read_reply(self.config.startup_timeout)
+        else:
+            self.layers = _fallback_layers()
+        global _LAST_LAYERS
+        _LAST_LAYERS = self.layers
         if not header.get("ready"):
             self.close()
             raise WorkerFailure("protocol", "the worker did not start")
 
-    def _preexec(self) -> None:
-        """Runs in the child before exec: resource limits (the sandbox's rlimit layer)."""
-        import resource
+    def _plan(self) -> limits.SandboxPlan:
+        return limits.SandboxPlan(
+            workdir=self.workdir,
+            memory_bytes=self.config.memory_limit_bytes,
+            cpu_seconds=self.config.cpu_limit_seconds,
+        )
 
-        limits = [
-            (resource.RLIMIT_AS, self.config.memory_limit_bytes),
-            (resource.RLIMIT_CPU, self.config.cpu_limit_seconds),
-            (resource.RLIMIT_CORE, 0),
-        ]
-        for which, value in limits:
-            try:
-                resource.setrlimit(which, (value, value))
-            except (ValueError, OSError):
-                pass
+    def _preexec(self) -> None:
+        """Runs in the child before exec (no fork server): the rlimit layer only."""
+        limits.apply_rlimits(self._plan())
 
     def _on_flood(self) -> None:
         self.flooded = True
@@ -243,7 +273,7 @@ class WorkerProcess:
             protocol.write_message(self.request_w, header, list(arrays))
         except OSError:
             raise WorkerFailure("crash", self._death_note()) from None
-        while True:
+        for _ in range(MAX_PROGRESS_MESSAGES):
             reply, out = self._read_reply(timeout)
             if "progress" in reply and "ok" not in reply:
                 if on_progress:
@@ -252,6 +282,8 @@ class WorkerProcess:
             if reply.get("protocol_error"):
                 raise WorkerFailure("protocol", str(reply["protocol_error"]))
             return reply, out
+        self.kill()
+        raise WorkerFailure("protocol", "endless progress messages")
 
     @property
     def alive(self) -> bool:
@@ -265,6 +297,8 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if isinstance(self.process, forkserver.ForkedProcess):
+            self.process.kill_tree()  # orphans that left the group (setsid, daemons) too
 
     def close(self) -> None:
         """Kill the group, reap the worker, close pipes and remove its working directory."""

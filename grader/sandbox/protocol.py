@@ -31,6 +31,8 @@ MAGIC = b"DGR1"
 MAX_HEADER_BYTES = 1 << 20
 MAX_ARRAY_BYTES = 256 << 20
 MAX_ARRAYS = 256
+MAX_MESSAGE_BYTES = 1 << 30
+"""All arrays of one message together: 256 arrays of the per-array cap would be 64 GiB."""
 NUMERIC_KINDS = frozenset("biufc")
 
 
@@ -98,10 +100,14 @@ def read_message(stream: BinaryIO, max_array_bytes: int = MAX_ARRAY_BYTES) -> tu
     if not isinstance(count, int) or not 0 <= count <= MAX_ARRAYS:
         raise ProtocolError("bad array count")
     arrays = []
+    total = 0
     for _ in range(count):
         (size,) = struct.unpack("<Q", _read_exact(stream, 8))
+        total += size
         if size > max_array_bytes:
             raise ProtocolError(f"array of {size} bytes exceeds the {max_array_bytes}-byte cap")
+        if total > MAX_MESSAGE_BYTES:
+            raise ProtocolError(f"message exceeds the {MAX_MESSAGE_BYTES}-byte cap")
         arrays.append(_parse_array(_read_exact(stream, size)))
     return header, arrays
 

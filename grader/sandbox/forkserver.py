@@ -1,0 +1,369 @@
+"""A warm parent that forks one sandbox worker per request: milliseconds, not a new interpreter.
+
+Why a separate process and not `os.fork()` of the grader: the grader holds the reference,
+the rubric and hidden data in memory; a child forked from it would inherit them. The server
+is a fresh `python -I` that imports only numpy, `worker.py`, `protocol.py` and `limits.py`
+(no grader package, no reference) and then forks. It stays root when the grader is root,
+so each child can mount, join a cgroup and then drop to its own uid; an interpreter that
+lives under a mode-700 /root keeps working because it is already loaded and the Python
+install is bound back read-only inside the child's mount namespace.
+
+The server is also a child subreaper (PR_SET_CHILD_SUBREAPER): whatever a worker starts,
+even daemonised with setsid and double fork, is reparented to the server, so `kill` can find
+and kill it by walking the server's process tree, and reaps it.
+
+Control channel: a SOCK_SEQPACKET socket; JSON messages, with the worker's pipe ends passed
+as file descriptors (SCM_RIGHTS). Grader side: `ForkServer` (one per grader process,
+`shared_server()`); server side: `serve()` when this file runs as a script.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ForkServer", "ForkedProcess", "shared_server", "available"]
+
+SANDBOX_DIR = Path(__file__).resolve().parent
+PR_SET_CHILD_SUBREAPER = 36
+MAX_CONTROL_BYTES = 1 << 16
+
+
+def available() -> bool:
+    """The fork server needs fork, SCM_RIGHTS and /proc: Linux. Set GRADER_FORKSERVER=0 to turn it off."""
+    return sys.platform.startswith("linux") and os.environ.get("GRADER_FORKSERVER", "1") != "0"
+
+
+# --------------------------------------------------------------------------- grader side
+class ForkedProcess:
+    """Popen-like view of a worker the server forked (it is the server's child, not ours)."""
+
+    def __init__(self, server: ForkServer, ident: int, pid: int, status_fd: int) -> None:
+        self.server, self.ident, self.pid, self.status_fd = server, ident, pid, status_fd
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """The server writes the wait status into a pipe when it reaps the worker."""
+        if self.returncode is None and self.status_fd >= 0:
+            import select
+
+            if select.select([self.status_fd], [], [], 0)[0]:
+                self._read_status()
+        return self.returncode
+
+    def _read_status(self) -> None:
+        data = os.read(self.status_fd, 64)
+        os.close(self.status_fd)
+        self.status_fd = -1
+        try:
+            status = int(data.decode())
+            self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        except ValueError:
+            self.returncode = -signal.SIGKILL
+
+    def wait(self, timeout: float | None = None) -> int:
+        import select
+
+        if self.returncode is None and self.status_fd >= 0:
+            if not select.select([self.status_fd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired("worker", timeout or 0)
+            self._read_status()
+        return self.returncode if self.returncode is not None else -signal.SIGKILL
+
+    def kill_tree(self) -> None:
+        """Ask the server to kill the worker, everything it started, and reap them (synchronous)."""
+        self.server.kill(self.ident)
+
+
+class ForkServer:
+    """Grader-side handle: starts the server process, asks it to fork workers and to kill them."""
+
+    def __init__(self, hide: list[str] | None = None) -> None:
+        from . import limits
+
+        self.lock = threading.Lock()
+        self.counter = 0
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        project_root = str(SANDBOX_DIR.parent.parent)
+        self.hide = limits.default_hidden_paths(project_root) if hide is None else hide
+        self.keep = sorted({*limits.python_paths(), str(SANDBOX_DIR)})
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-u", str(Path(__file__)), str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd="/",
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+            )
+        finally:
+            theirs.close()
+        self.sock.settimeout(30.0)
+        hello = self._receive()
+        if not hello.get("ready"):
+            raise RuntimeError("fork server did not start")
+
+    def _receive(self) -> dict[str, Any]:
+        data = self.sock.recv(MAX_CONTROL_BYTES)
+        if not data:
+            raise RuntimeError("fork server exited")
+        return json.loads(data)
+
+    def spawn(self, plan: Any, env: dict[str, str], fds: tuple[int, int, int]) -> ForkedProcess:
+        """Fork a worker confined by `plan`; `fds` are its request-read, reply-write and output-write ends."""
+        status_r, status_w = os.pipe()
+        with self.lock:
+            self.counter += 1
+            ident = self.counter
+            plan.hide, plan.keep = list(self.hide), list(self.keep)
+            message = json.dumps({"op": "spawn", "id": ident, "plan": plan.to_dict(), "env": env}).encode()
+            try:
+                socket.send_fds(self.sock, [message], [*fds, status_w])
+                reply = self._receive()
+            finally:
+                os.close(status_w)
+        if "pid" not in reply:
+            os.close(status_r)
+            raise RuntimeError(f"fork server could not start a worker: {reply.get('error')}")
+        return ForkedProcess(self, ident, int(reply["pid"]), status_r)
+
+    def kill(self, ident: int) -> None:
+        with self.lock:
+            try:
+                self.sock.sendall(json.dumps({"op": "kill", "id": ident}).encode())
+                self._receive()
+            except (OSError, RuntimeError, ValueError):
+                pass
+
+    def close(self) -> None:
+        """Closing the channel makes the server kill every worker and exit."""
+        self.sock.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+_SHARED: ForkServer | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_server() -> ForkServer | None:
+    """The process-wide server, started on first use; None where unavailable or if it fails to start."""
+    global _SHARED
+    if not available():
+        return None
+    with _SHARED_LOCK:
+        if _SHARED is not None and _SHARED.process.poll() is not None:
+            _SHARED = None  # it died (killed from outside): start a new one
+        if _SHARED is None:
+            try:
+                _SHARED = ForkServer()
+            except (OSError, RuntimeError, ValueError):
+                return None
+            atexit.register(_SHARED.close)
+        return _SHARED
+
+
+# --------------------------------------------------------------------------- server side
+def _children(pid: int) -> list[int]:
+    """Direct children of `pid`, from /proc/PID/task/*/children (no scan of every process)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as handle:
+                found += [int(c) for c in handle.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _tree(roots: list[int]) -> list[int]:
+    out, stack, seen = [], list(roots), set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        out.append(pid)
+        stack += _children(pid)
+    return out
+
+
+class _Server:
+    def __init__(self, sock: socket.socket) -> None:
+        import limits
+        import worker
+
+        self.limits, self.worker = limits, worker
+        for name in worker.EXTRA_OP_MODULES:  # import plug-ins now: the child may not see their files
+            try:
+                __import__(name)
+            except ImportError:
+                pass
+        import inspect  # noqa: F401  (used lazily by the worker's describe op)
+
+        self.sock = sock
+        self.workers: dict[int, dict[str, Any]] = {}
+        self.me = os.getpid()
+        self.root = os.geteuid() == 0
+        self.free_cgroups: list[str] = []
+        self.all_cgroups: set[str] = set()
+
+    # -- children ---------------------------------------------------------------------
+    def spawn(self, message: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        request_r, reply_w, output_w, status_w = fds
+        ident = int(message["id"])
+        plan = self.limits.SandboxPlan(**message["plan"])
+        if self.root:
+            plan.uid = 200_000 + (self.me % 4000) * 100 + ident % 100
+            # Joining an existing cgroup costs microseconds, creating one milliseconds: reuse.
+            plan.cgroup = self.free_cgroups.pop() if self.free_cgroups else f"grader-{self.me}-{ident}"
+            self.all_cgroups.add(plan.cgroup)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self._child(plan, message["env"], request_r, reply_w, output_w)
+            finally:
+                os._exit(70)
+        for fd in (request_r, reply_w, output_w):
+            os.close(fd)
+        self.workers[ident] = {"pid": pid, "status_w": status_w, "uid": plan.uid, "cgroup": plan.cgroup}
+        return {"pid": pid}
+
+    def _child(self, plan: Any, env: dict[str, str], request_r: int, reply_w: int, output_w: int) -> None:
+        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        self.sock.close()
+        os.dup2(output_w, 1)
+        os.dup2(output_w, 2)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(request_r, 3)
+        os.dup2(reply_w, 4)
+        os.closerange(5, 1 << 16)
+        os.environ.clear()
+        os.environ.update(env)
+        layers = self.limits.enter_sandbox(plan)
+        self.worker.protocol.write_message(4, {"sandbox_layers": layers})
+        sys.argv = ["worker.py", "3", "4"]
+        self.worker.Worker().serve(3, 4)
+        os._exit(0)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            for entry in self.workers.values():
+                if entry["pid"] == pid and entry["status_w"] >= 0:
+                    os.write(entry["status_w"], str(status).encode())
+                    os.close(entry["status_w"])
+                    entry["status_w"] = -1
+
+    def _targets(self, dying: int) -> list[int]:
+        """Everything under us except live workers' own trees: the dying worker and all orphans.
+
+        Orphans (setsid, double fork, daemons) are reparented to this subreaper, so they
+        are our direct children; no process of a worker can leave this tree.
+        """
+        protected = set(_tree([e["pid"] for i, e in self.workers.items() if i != dying and e["status_w"] >= 0]))
+        return [pid for pid in _tree(_children(self.me)) if pid not in protected]
+
+    def kill(self, ident: int) -> None:
+        """SIGKILL until nothing of the worker is left (a fork bomb's new children included), then reap."""
+        entry = self.workers.get(ident)
+        if entry is None:
+            return
+        deadline = time.monotonic() + 5.0
+        targets = [entry["pid"], *self._targets(ident)]
+        while time.monotonic() < deadline:
+            for pid in targets:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            self.reap()
+            targets = self._targets(ident)
+            if entry["status_w"] < 0 and not targets:
+                break
+            time.sleep(0.001)
+        if entry["status_w"] < 0:
+            del self.workers[ident]
+            if entry.get("cgroup"):
+                self.free_cgroups.append(entry["cgroup"])
+
+    def remove_cgroups(self) -> None:
+        for name in self.all_cgroups:
+            for controller in ("pids", "memory"):
+                try:
+                    os.rmdir(os.path.join(self.limits.CGROUP_V1, controller, name))
+                except OSError:
+                    pass
+
+    # -- loop -------------------------------------------------------------------------
+    def run(self) -> None:
+        import select
+
+        self.sock.sendall(json.dumps({"ready": True}).encode())
+        while True:
+            ready, _, _ = select.select([self.sock], [], [], 0.2)
+            self.reap()
+            if not ready:
+                continue
+            try:
+                data, fds, _, _ = socket.recv_fds(self.sock, MAX_CONTROL_BYTES, 8)
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                for ident in list(self.workers):
+                    self.kill(ident)
+                self.remove_cgroups()
+                return
+            message = json.loads(data)
+            if message.get("op") == "spawn" and len(fds) == 4:
+                try:
+                    reply = self.spawn(message, fds)
+                except OSError as exc:
+                    reply = {"error": str(exc)}
+            else:
+                for fd in fds:
+                    os.close(fd)
+                self.kill(int(message.get("id", -1)))
+                reply = {"done": True}
+            self.sock.sendall(json.dumps(reply).encode())
+
+
+def serve(control_fd: int) -> None:
+    """Server entry point: become a subreaper, import the worker's world, answer requests."""
+    sys.path.insert(0, str(SANDBOX_DIR))
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grader
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sock = socket.socket(fileno=control_fd)
+    sock.setblocking(True)
+    _Server(sock).run()
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
