@@ -51,17 +51,18 @@ def gpu_present() -> bool:
 
 
 def measure(path: str, device: str, repeat: int, assignment: object) -> str:
-    ratios, scores, walls = [], [], []
+    ratios, scores, walls, cuts = [], [], [], []
     for _ in range(repeat):
         result = grade_file(ROOT / path, assignment=assignment, device=device).tests[0]
         details = result.details
-        ratios.append(details.get("slowdown") or float("inf"))
+        ratios.append(details.get("slowdown") or details.get("partial_slowdown") or float("inf"))
+        cuts.append(bool(details.get("cut_off")))
         scores.append(f"{result.score:g}/{result.max_score:g}")
         walls.append(details.get("wall_seconds", 0.0))
         extra = f", {details['student_flops'] / 1e12:.2f} TFLOP/s ({details.get('fraction_of_peak', 0):.0%} of peak)" if "student_flops" in details else ""
-        cut = f" (cut off{', ~%.0f× so far' % details['partial_slowdown'] if details.get('partial_slowdown') else ''})" if details.get("cut_off") else ""
     finite = [r for r in ratios if r != float("inf")]
-    ratio = f"{statistics.median(finite):.2f}× ({min(finite):.2f}–{max(finite):.2f})" if len(finite) == len(ratios) else "∞" + cut
+    cut = f", cut off {sum(cuts)}/{len(cuts)}" if any(cuts) else ""
+    ratio = f"{statistics.median(finite):.2f}× ({min(finite):.2f}–{max(finite):.2f}{cut})" if len(finite) == len(ratios) else f"∞ (cut off {sum(cuts)}/{len(cuts)}, before a round ended)"
     return f"{ratio} | {', '.join(dict.fromkeys(scores))} | {statistics.median(walls):.3f} s{extra}"
 
 
