@@ -209,17 +209,32 @@ def _init_worker(parent_pid: int, lock_file: str) -> None:
 
     def watchdog() -> None:
         # A SIGKILLed batch can't stop its pool; orphaned workers notice and leave.
-        while True:
+        while _alive(parent_pid):
             time.sleep(1.0)
-            try:
-                os.kill(parent_pid, 0)
-            except ProcessLookupError:
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-            except PermissionError:
-                pass
+        os.kill(os.getpid(), signal.SIGTERM)
 
+    # Workers print nothing (results travel back as data); holding the caller's stdout or
+    # stderr would keep `grade batch | tee log` open after the batch itself has died.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
     threading.Thread(target=watchdog, name="batch-watchdog", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether the batch process still runs; a zombie (killed, not yet reaped) counts as dead."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _pool(jobs: int, lock_file: str) -> ProcessPoolExecutor:
