@@ -164,7 +164,12 @@ def grade_task(job: Job, options: Options) -> TaskResult:
                 os._exit(1)
         record = report.to_dict()
         record["submission"] = job.path
-        html, notes = _render_html(report, scratch) if options.html else (None, ())
+        html, notes = (None, ())
+        if options.html:
+            from .exclusive import grading_phase
+
+            with grading_phase():  # plotting is CPU work: never beside a timing measurement
+                html, notes = _render_html(report, scratch)
     return TaskResult(job.student, job.name, record, html, notes)
 
 
@@ -241,7 +246,7 @@ def _pool(jobs: int, lock_file: str) -> ProcessPoolExecutor:
     # forkserver: workers do not inherit the parent's RESULTS lock or progress thread, and
     # start warm (numpy and the grader preloaded once in the server).
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["numpy", "grader.engine", "grader.batch_exec"])
+    ctx.set_forkserver_preload(["numpy", "grader.engine", "grader.batch_exec", "grader.report.html"])  # missing ones are skipped
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(), lock_file))
 
 
