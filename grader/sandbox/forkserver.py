@@ -92,9 +92,12 @@ class ForkServer:
 
         self.lock = threading.Lock()
         self.counter = 0
+        self.owner = os.getpid()
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         project_root = str(SANDBOX_DIR.parent.parent)
         self.hide = limits.default_hidden_paths(project_root) if hide is None else hide
+        # Other instructor material on this machine (another checkout, a data folder):
+        self.hide += [p for p in os.environ.get("GRADER_SANDBOX_HIDE", "").split(os.pathsep) if os.path.isdir(p)]
         self.keep = sorted({*limits.python_paths(), str(SANDBOX_DIR)})
         try:
             self.process = subprocess.Popen(
@@ -102,6 +105,7 @@ class ForkServer:
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,  # never hold the caller's pipes open (`grade batch | tee log`)
                 start_new_session=True,
                 cwd="/",
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
@@ -148,6 +152,8 @@ class ForkServer:
     def close(self) -> None:
         """Closing the channel makes the server kill every worker and exit."""
         self.sock.close()
+        if self.owner != os.getpid():
+            return
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -164,6 +170,9 @@ def shared_server() -> ForkServer | None:
     if not available():
         return None
     with _SHARED_LOCK:
+        if _SHARED is not None and _SHARED.owner != os.getpid():
+            _SHARED.sock.close()  # inherited through fork (a process pool): our copy only; start our own
+            _SHARED = None
         if _SHARED is not None and _SHARED.process.poll() is not None:
             _SHARED = None  # it died (killed from outside): start a new one
         if _SHARED is None:
@@ -358,7 +367,8 @@ def serve(control_fd: int) -> None:
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the grader
+    # No PR_SET_PDEATHSIG here: it follows the *thread* that started us. The grader's death
+    # closes the control socket instead, and run() then kills every worker and exits.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=control_fd)
     sock.setblocking(True)

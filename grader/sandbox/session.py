@@ -141,8 +141,10 @@ class StudentSession:
             self._note(StatementIssue(cell.label, 0, status, f"{where} stopped the process: {failure}"))
             self.flag_flood(failure)
             raise _ReplayNeeded() from None
-        for result in reply.get("statements", []):
-            status = result["status"]
+        for result in reply.get("statements", []) if isinstance(reply.get("statements"), list) else []:
+            if not isinstance(result, dict) or not isinstance(result.get("stmt"), int):
+                continue  # a forged reply (student code can write to the channel): ignore it
+            status = result.get("status")
             if status in ("ok", "skipped"):
                 continue
             if status == "timeout":
@@ -228,10 +230,10 @@ class StudentSession:
         return reply, out
 
     def _decode(self, encoded: Any, arrays: list[np.ndarray]) -> Any:
-        if isinstance(encoded, dict) and encoded.get("t") == "h":
+        if isinstance(encoded, dict) and encoded.get("t") == "h" and isinstance(encoded.get("h"), int):
             return Remote(int(encoded["h"]), self.generation)
-        if isinstance(encoded, dict) and encoded.get("t") == "l":
-            return [self._decode(v, arrays) for v in encoded.get("items", [])]
+        if isinstance(encoded, dict) and encoded.get("t") == "l" and isinstance(encoded.get("items"), list):
+            return [self._decode(v, arrays) for v in encoded["items"]]
         if isinstance(encoded, dict) and encoded.get("t") == "missing":
             return MISSING
         try:
@@ -249,7 +251,10 @@ class StudentSession:
     def describe(self, names: list[str]) -> dict[str, dict[str, Any]]:
         """Which graded names the submission defines, and as what."""
         reply, _ = self._request({"op": "describe", "names": names}, [], "describing the submission")
-        return reply["names"]
+        found = reply.get("names")
+        if not isinstance(found, dict) or not all(isinstance(found.get(n), dict) for n in names):
+            raise StudentFailure("crash", "the student's process sent a malformed description (replies are forged only by hostile code).")
+        return found
 
     def call(self, target: str | Remote, *args: Any, method: str | None = None, what: str | None = None, keep: bool = False, return_args: bool = False, timeout: float | None = None, **kwargs: Any) -> Any:
         """Call a function or class by name, or a method of a remote object."""
@@ -268,9 +273,12 @@ class StudentSession:
             header["name"] = target
         label = what or (f"{target}.{method}" if isinstance(target, str) and method else str(target))
         reply, out = self._request(header, arrays, label, timeout)
-        result = self._decode(reply["result"], out)
+        result = self._decode(reply.get("result"), out)
+        if keep and not isinstance(result, Remote):
+            raise StudentFailure("crash", f"{label} did not leave an object in the student's process (malformed reply).")
         if return_args:
-            return result, [self._decode(a, out) for a in reply.get("args", [])]
+            args_back = reply.get("args")
+            return result, [self._decode(a, out) for a in (args_back if isinstance(args_back, list) else [])]
         return result
 
     def new(self, class_name: str, *args: Any, **kwargs: Any) -> Remote:
@@ -282,14 +290,18 @@ class StudentSession:
         arrays: list[np.ndarray] = []
         handles = [self._encode(i, arrays)["h"] for i in items]
         reply, _ = self._request({"op": "make_list", "handles": handles}, arrays, "building a network")
-        return Remote(int(reply["result"]["h"]), self.generation)
+        result = self._decode(reply.get("result"), [])
+        if not isinstance(result, Remote):
+            raise StudentFailure("crash", "building a network got a malformed reply from the student's process.")
+        return result
 
     def get(self, obj: Remote, *attrs: str) -> Any:
         """Read attributes of a remote object (MISSING where absent); one value or a tuple."""
         arrays: list[np.ndarray] = []
         header = {"op": "get", "handle": self._encode(obj, arrays)["h"], "attrs": list(attrs)}
         reply, out = self._request(header, arrays, f"reading {', '.join(attrs)}")
-        values = tuple(self._decode(reply["values"][a], out) for a in attrs)
+        found = reply.get("values") if isinstance(reply.get("values"), dict) else {}
+        values = tuple(self._decode(found.get(a), out) for a in attrs)
         return values[0] if len(values) == 1 else values
 
     def set(self, obj: Remote, **values: Any) -> None:
