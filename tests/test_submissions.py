@@ -42,3 +42,7 @@ def test_submission_scores_as_expected(path: Path, expected: dict, assignment) -
         assert set(report.diagnoses) == wanted, report.diagnoses
     else:
         assert wanted <= set(report.diagnoses), f"missing diagnoses {wanted - set(report.diagnoses)}; got {report.diagnoses}"
+        # A code only when it explains the output: nothing beyond what the notebook did.
+        assert set(report.diagnoses) <= wanted, f"unexplained diagnoses {set(report.diagnoses) - wanted}"
+    for code in report.diagnoses:
+        assert any(code in t.diagnoses for t in report.tests) or code in ("syntax-error", "output-flood"), f"{code} is on no check"

@@ -7,6 +7,7 @@ data, and they never trust anything the student's code prints.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from ..diagnose import match_mutants
 from ..errors import StudentFailure
 from ..sandbox.session import MISSING, Remote, StudentSession
 
-__all__ = ["CheckContext", "Outcome", "Case", "DenseCase", "require_class", "require_function", "make_dense", "run_backward", "Recorder", "set_params", "get_params", "call_method", "cases"]
+__all__ = ["CheckContext", "Outcome", "Case", "DenseCase", "require_class", "require_function", "new_dense", "make_dense", "run_backward", "Recorder", "set_params", "get_params", "call_method", "cases"]
 
 
 @dataclass
@@ -109,9 +110,34 @@ def describe_names(ctx: CheckContext) -> dict[str, dict[str, Any]]:
     return ctx.cache["names"]
 
 
+def _unparsed_definition(ctx: CheckContext, name: str, keyword: str) -> StudentFailure | None:
+    """A syntax-error failure when `name` is missing because the cell defining it did not parse.
+
+    Then the syntax error explains the absence; "missing-definition" would send the student
+    looking for a typo in the name. The message quotes the line that does not parse.
+    """
+    pattern = re.compile(rf"^\s*{keyword}\s+{re.escape(name)}\b", re.MULTILINE)
+    cells = {cell.label: cell for cell in getattr(ctx.session.submission, "cells", ())}
+    for issue in ctx.session.issues.values():
+        cell = cells.get(issue.cell)
+        if issue.status != "syntax-error" or cell is None or not pattern.search(cell.source):
+            continue
+        found = re.search(r"line (\d+)\)?\s*$", issue.message)
+        line = int(found.group(1)) if found else issue.line
+        lines = cell.source.splitlines()
+        quoted = f"\n    {line} | {lines[line - 1].rstrip()}" if 0 < line <= len(lines) else ""
+        return StudentFailure(
+            "syntax-error",
+            f"`{name}` is not defined because {issue.cell} does not parse ({issue.message.split(' (<submission')[0]}) at line {line}:{quoted}",
+        )
+    return None
+
+
 def require_class(ctx: CheckContext, name: str) -> None:
     kind = describe_names(ctx).get(name, {}).get("kind", "missing")
     if kind != "class":
+        if kind == "missing" and (failure := _unparsed_definition(ctx, name, "class")) is not None:
+            raise failure
         what = "is not defined" if kind == "missing" else f"is a {kind}, not a class"
         raise StudentFailure("missing-definition", f"`{name}` {what} in your submission; the assignment asks for `class {name}`.")
 
@@ -119,7 +145,20 @@ def require_class(ctx: CheckContext, name: str) -> None:
 def require_function(ctx: CheckContext, name: str) -> None:
     kind = describe_names(ctx).get(name, {}).get("kind", "missing")
     if kind not in ("function", "class"):
+        if kind == "missing" and (failure := _unparsed_definition(ctx, name, "def")) is not None:
+            raise failure
         raise StudentFailure("missing-definition", f"`{name}` is not defined in your submission; the assignment asks for `def {name}(...)`.")
+
+
+def new_dense(ctx: CheckContext, *args: Any, **kwargs: Any) -> Remote:
+    """Construct the student's Dense, naming a constructor whose signature changed."""
+    require_class(ctx, "Dense")
+    try:
+        return ctx.session.new("Dense", *args, **kwargs)
+    except StudentFailure as failure:
+        if failure.error_type == "TypeError" and "argument" in failure.message:
+            raise StudentFailure("interface-changed", f"{failure.message} The assignment's constructor is Dense(input_units, output_units, learning_rate=0.1).", failure.traceback) from None
+        raise
 
 
 def _weights_transposed(ctx: CheckContext) -> bool:
@@ -152,14 +191,8 @@ def get_params(ctx: CheckContext, layer: Remote) -> tuple[Any, Any]:
 
 def make_dense(ctx: CheckContext, case: DenseCase, learning_rate: float) -> Remote:
     """A student Dense layer holding exactly case.W and case.b."""
-    require_class(ctx, "Dense")
     n_in, n_out = case.W.shape
-    try:
-        layer = ctx.session.new("Dense", n_in, n_out, learning_rate=learning_rate)
-    except StudentFailure as failure:
-        if failure.error_type == "TypeError" and "argument" in failure.message:
-            raise StudentFailure("interface-changed", f"{failure.message} The assignment's constructor is Dense(input_units, output_units, learning_rate=0.1).", failure.traceback) from None
-        raise
+    layer = new_dense(ctx, n_in, n_out, learning_rate=learning_rate)
     set_params(ctx, layer, case.W, case.b)
     return layer
 
@@ -171,6 +204,9 @@ def call_method(ctx: CheckContext, layer: Remote, method: str, *args: Any, retur
     except StudentFailure as failure:
         if failure.error_type == "AttributeError" and f"has no attribute '{method}'" in failure.message:
             raise StudentFailure("missing-definition", f"Dense has no method `{method}`; the assignment asks for Dense.{method}.") from None
+        if "'ellipsis'" in failure.message or "ellipsis" in failure.message and failure.error_type == "TypeError":
+            # The skeleton's `grad_input = ...` placeholders are still there.
+            raise StudentFailure("not-implemented", f"{failure.message} The skeleton's `...` placeholders are still in Dense.{method}: replace them with your code.", failure.traceback, error_type=failure.error_type) from None
         if failure.error_type == "TypeError" and "positional argument" in failure.message and not failure.traceback.count("File "):
             raise StudentFailure("interface-changed", f"{failure.message} The assignment calls {method}({', '.join(['input', 'grad_output'][:len(args)])}).", failure.traceback) from None
         raise

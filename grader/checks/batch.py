@@ -18,15 +18,30 @@ from .base import BackwardResult, CheckContext, DenseCase, Outcome, Recorder, ca
 RTOL = 1e-6
 
 
-def _steps(result: BackwardResult) -> tuple[np.ndarray, np.ndarray]:
+class _Unusable(Exception):
+    """backward gave no usable parameter steps: the check fails, and names no mistake here
+    (the update checks, which see the values, name it)."""
+
+
+def _steps(result: BackwardResult, case: DenseCase) -> tuple[np.ndarray, np.ndarray]:
+    """The weight and bias steps; a wrong shape is kept (a transposed dW is still a sum over
+    the batch, a bias step of shape (N, out) is not): `_rel` compares shapes first."""
     for value in (result.grad_W, result.grad_b):
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-            raise StudentFailure("exception", "backward did not update weights and biases with arrays of the right shape, so batch semantics cannot be checked.")
+            raise _Unusable("backward did not update weights and biases with float arrays, so batch semantics cannot be checked.")
     return result.grad_W, result.grad_b
 
 
 def _sub(case: DenseCase, rows: slice | np.ndarray) -> DenseCase:
     return DenseCase(case.X[rows], case.W, case.b, case.G[rows])
+
+
+def _rel(actual: np.ndarray, desired: np.ndarray) -> float:
+    """Relative error, infinite when the shapes differ (a gradient of the wrong shape, read
+    from the frame where the shape assert stopped backward, must fail, not crash the grader)."""
+    if np.shape(actual) != np.shape(desired):
+        return float("inf")
+    return relative_error(actual, desired)
 
 
 @register("dense.batch_semantics")
@@ -38,34 +53,43 @@ def check_batch_semantics(ctx: CheckContext) -> Outcome:
     n = case.X.shape[0]
     mean = ctx.convention == "mean"
     try:
-        dW, db = _steps(run_backward(ctx, case, lr))
-        per_sample = [_steps(run_backward(ctx, _sub(case, slice(i, i + 1)), lr)) for i in range(n)]
+        dW, db = _steps(run_backward(ctx, case, lr), case)
+        per_sample = [_steps(run_backward(ctx, _sub(case, slice(i, i + 1)), lr), case) for i in range(n)]
         combine = np.mean if mean else np.sum
+        averaged: dict[str, bool] = {}  # the batch update is exactly the mean of per-sample updates
         for label, batch, single, code in (("weights", dW, [p[0] for p in per_sample], "grad-weights-mean"), ("biases", db, [p[1] for p in per_sample], "grad-bias-mean")):
-            expected = combine(single, axis=0)
-            if relative_error(batch, expected) <= rtol:
+            try:
+                expected = combine(single, axis=0)
+            except ValueError:  # per-sample steps of different shapes
+                raise _Unusable(f"backward's {label} steps for single samples do not all have one shape.") from None
+            averaged[label] = not mean and batch.shape == expected.shape and _rel(batch, expected / n) <= rtol
+            if _rel(batch, expected) <= rtol:
                 rec.ok()
             else:
-                found = [code] if not mean and relative_error(batch, expected / n) <= rtol else []
-                rec.fail(f"The {label} update for a batch of {n} is not the {'mean' if mean else 'sum'} of the {n} per-sample updates (relative error {relative_error(batch, expected):.3g}).", *found)
+                found = [code] if averaged[label] else []
+                rec.fail(f"The {label} update for a batch of {n} is not the {'mean' if mean else 'sum'} of the {n} per-sample updates (relative error {_rel(batch, expected):.3g}).", *found)
         doubled = DenseCase(np.vstack([case.X, case.X]), case.W, case.b, np.vstack([case.G, case.G]))
-        dW2, db2 = _steps(run_backward(ctx, doubled, lr))
+        dW2, db2 = _steps(run_backward(ctx, doubled, lr), case)
         factor = 1.0 if mean else 2.0
         for label, twice, once, code in (("weights", dW2, dW, "grad-weights-mean"), ("biases", db2, db, "grad-bias-mean")):
-            if relative_error(twice, factor * once) <= rtol:
+            if _rel(twice, factor * once) <= rtol:
                 rec.ok()
             else:
-                found = [code] if not mean and relative_error(twice, once) <= rtol else []
+                # Only a mean explains "duplicating keeps the update" when the batch update is
+                # also the mean of the per-sample ones (G[0] alone keeps it too, for another reason).
+                found = [code] if averaged[label] and _rel(twice, once) <= rtol else []
                 rec.fail(f"Duplicating the batch should {'keep' if mean else 'double'} the {label} update; yours changed it by a factor {float(np.linalg.norm(twice) / max(np.linalg.norm(once), 1e-300)):.3g}.", *found)
         _check_row_independence(ctx, rec, case, lr)
         zero = run_backward(ctx, DenseCase(case.X, case.W, case.b, np.zeros_like(case.G)), lr)
-        zW, zb = _steps(zero)
+        zW, zb = _steps(zero, case)
         if np.abs(zW).max() <= 1e-12 and np.abs(zb).max() <= 1e-12:
             rec.ok()
         else:
             rec.fail("With grad_output all zeros the parameters must not change (no loss, no step); yours moved.")
     except StudentFailure as failure:
         rec.student_failure(failure, case.label)
+    except _Unusable as unusable:
+        rec.fail(f"[{case.label}] {unusable}")
     return rec.outcome
 
 
@@ -87,16 +111,35 @@ def _check_row_independence(ctx: CheckContext, rec: Recorder, case: DenseCase, l
         pairs = [("forward output", first, second, repeat)]
     except StudentFailure:
         pairs = []
-    gi_first = run_backward(ctx, case, lr).grad_input
+    first_result = run_backward(ctx, case, lr)
+    gi_first = first_result.grad_input
     gi_second = run_backward(ctx, changed, lr).grad_input
     pairs.append(("grad_input", gi_first, gi_second, run_backward(ctx, case, lr).grad_input))
     for label, a, b, again in pairs:
         arrays = (a, b, again)
         if not all(isinstance(x, np.ndarray) and x.ndim == 2 and x.shape == a.shape and np.all(np.isfinite(x)) for x in arrays):
             continue
-        if relative_error(again, a) > 1e-12:
+        if _rel(again, a) > 1e-12:
             continue  # not repeatable: nondeterministic, charged elsewhere
-        if relative_error(b[0], a[0]) <= RTOL:
+        if _rel(b[0], a[0]) <= RTOL:
             rec.ok()
+        elif label == "grad_input" and _uses_updated_weights(case, first_result):
+            rec.fail("Row 0 of grad_input changed when only the other samples changed, because grad_input is computed "
+                     "with the weights after the SGD step (which depend on the whole batch).", "update-before-grad-input")
         else:
             rec.fail(f"Row 0 of the {label} changed when only the other samples of the batch changed: each sample must be computed on its own.", "batch-coupling")
+
+
+def _uses_updated_weights(case: DenseCase, result: BackwardResult) -> bool:
+    """Whether grad_input equals G·W'ᵀ with W' the student's own updated weights.
+
+    Then rows of grad_input depend on other samples only through the step that came too
+    early: the mistake is the order (update-before-grad-input), not coupled samples.
+    """
+    gi, step = result.grad_input, result.step_W
+    if not isinstance(gi, np.ndarray) or not isinstance(step, np.ndarray) or step.shape != case.W.shape or gi.shape != case.X.shape:
+        return False
+    if np.abs(step).max() <= 0:
+        return False
+    updated = case.G @ (case.W - step).T
+    return _rel(gi, updated) <= RTOL and _rel(gi, case.G @ case.W.T) > 100 * RTOL

@@ -25,6 +25,8 @@ RTOL = 1e-4
 def _loss(ctx: CheckContext, layer: Any, case: DenseCase, X: np.ndarray, W: np.ndarray, b: np.ndarray) -> float:
     set_params(ctx, layer, W, b)
     Z = call_method(ctx, layer, "forward", X)
+    if Z is None:
+        raise StudentFailure("not-implemented", "forward returned None (no `return`?), so its derivative cannot be checked.")
     if not isinstance(Z, np.ndarray) or Z.shape != case.G.shape:
         raise StudentFailure("forward-wrong", f"forward returned {getattr(Z, 'shape', type(Z).__name__)}, expected shape {case.G.shape}, so its derivative cannot be checked.")
     return float(np.vdot(case.G, Z.astype(np.float64)))
@@ -64,11 +66,13 @@ def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -
         numeric = np.array([(_loss(ctx, layer, case, *shift(STEP * d)) - _loss(ctx, layer, case, *shift(-STEP * d))) / (2 * STEP) for d in directions])
         predicted = np.array([float(np.vdot(d, grad)) for d in directions])
         error = relative_error(predicted, numeric)
+        rec.outcome.details.setdefault("gradcheck", []).append(
+            {"case": ("full Jacobian " if full else "") + case.label, "parameter": name, "rel_error": float(error) if np.isfinite(error) else None, "rtol": float(rtol)})
         if error <= rtol:
             rec.ok()
             continue
         worst = int(np.argmax(np.abs(predicted - numeric)))
-        where = f"entry {np.unravel_index(worst, shapes[name])}" if full else f"direction {worst}"
+        where = f"entry {tuple(int(i) for i in np.unravel_index(worst, shapes[name]))}" if full else f"direction {worst}"
         rec.fail(
             f"[{case.label}] the {name} gradient from backward disagrees with finite differences of your forward "
             f"(relative error {error:.3g} > {rtol:g}); worst at {where}: backward gives {predicted[worst]:.6g}, forward's slope is {numeric[worst]:.6g}. "

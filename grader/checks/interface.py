@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import StudentFailure
 from ..sandbox.session import MISSING
 from . import register
-from .base import CheckContext, Outcome, Recorder, describe_names, require_class
+from .base import CheckContext, Outcome, Recorder, describe_names, new_dense, require_class
 
 
 def _required_positional(signature: str | None) -> int | None:
@@ -70,8 +70,7 @@ def check_init(ctx: CheckContext) -> Outcome:
     std_min, std_max = ctx.param("weight_std_range", [1e-3, 0.5])
     bias_max = ctx.param("bias_max_abs", 1e-8)
     try:
-        require_class(ctx, "Dense")
-        layer = ctx.session.new("Dense", n_in, n_out)
+        layer = new_dense(ctx, n_in, n_out)
         weights, biases = ctx.session.get(layer, "weights", "biases")
     except StudentFailure as failure:
         rec.student_failure(failure)

@@ -180,5 +180,21 @@ def check_train_step(ctx: CheckContext) -> Outcome:
             else:
                 rec.fail(f"After train(network, X, y), the parameters of layer {i} differ from one correct training step (relative error {relative_error(W, twin.weights):.3g}).", "train-wrong")
     except StudentFailure as failure:
+        if failure.code == "exception" and _network_forward_broken(ctx, width, n):
+            failure = StudentFailure("network-forward-wrong", failure.message + " Your train calls forward(network, X), which does not return one activation per layer, so the backward loop runs out of inputs.", failure.traceback)
         rec.student_failure(failure)
     return rec.outcome
+
+
+def _network_forward_broken(ctx: CheckContext, width: int, n: int) -> bool:
+    """Whether the student's forward(network, X) returns the wrong number of activations.
+
+    When train raises because of it, network-forward-wrong explains train's failure and a
+    bare "exception" would send the student to the wrong function.
+    """
+    try:
+        remotes, _ = _probe_network(ctx, width, ctx.param("depth", 3))
+        got = ctx.session.call("forward", ctx.session.make_list(remotes), ctx.rng.standard_normal((n, width)), what="forward(network, X)")
+    except StudentFailure:
+        return False
+    return not isinstance(got, list) or len(got) != len(remotes)

@@ -40,8 +40,26 @@ def check_forward(ctx: CheckContext) -> Outcome:
         except StudentFailure as failure:
             rec.student_failure(failure, case.label)
             continue
-        rec.compare(f"forward output ({case.label})", Z, ref.dense_forward(X, W, b), rtol, mutants, "forward-wrong")
+        result = rec.compare(f"forward output ({case.label})", Z, ref.dense_forward(X, W, b), rtol, mutants, "forward-wrong")
+        if not result.ok and rec.outcome.diagnoses[-1:] == ["forward-wrong"] and _differs_between_fresh_layers(ctx, case, Z):
+            rec.outcome.diagnoses[-1] = "nondeterministic"
+            rec.outcome.messages[-1] += "\nTwo fresh layers with the same parameters gave different outputs for the same input."
     return rec.outcome
+
+
+def _differs_between_fresh_layers(ctx: CheckContext, case: DenseCase, first: object) -> bool:
+    """Whether a second fresh layer disagrees with the first on the same input (randomness).
+
+    Then "forward-wrong" would not explain the output: it is right up to noise, and the
+    fix is to remove the noise, not to change the formula.
+    """
+    if not isinstance(first, np.ndarray) or first.dtype.kind not in "biuf":
+        return False
+    try:
+        again = call_method(ctx, make_dense(ctx, case, 0.1), "forward", case.X.copy())
+    except StudentFailure:
+        return False
+    return isinstance(again, np.ndarray) and again.shape == first.shape and not np.array_equal(again, first)
 
 
 @register("dense.grad_input")
@@ -119,9 +137,12 @@ def _update_check(ctx: CheckContext, which: str) -> Outcome:
         if result.assert_failure is not None:
             name = "grad_weights" if which == "weights" else "grad_biases"
         comparison = rec.compare(f"{name} ({case.label}, lr={lr:g})", actual, expected, rtol, mutants, generic)
+        _keep_heatmap(rec, f"{which}_heatmap", case, lr, actual, expected, comparison.rel_error, rtol)
         if not comparison.ok and isinstance(actual, np.ndarray) and actual.shape == expected.shape:
             ratio = float(np.vdot(actual, expected) / np.vdot(expected, expected))
-            if np.linalg.norm(actual - ratio * expected) <= rtol * np.linalg.norm(expected) and not np.isclose(ratio, 1.0):
+            # A step proportional to the right one but off by a constant factor; a zero step
+            # (no-update) and the batch-size factor (grad-*-mean) are explained elsewhere.
+            if np.linalg.norm(actual - ratio * expected) <= rtol * np.linalg.norm(expected) and not np.isclose(ratio, 1.0) and abs(ratio) > 1e-6:
                 implied_steps.append((lr, ratio * lr))
         if result.assert_failure is not None and not comparison.ok:
             rec.outcome.messages[-1] += f"\n(backward stopped at the shape assert: {result.assert_failure.message})"
@@ -129,6 +150,27 @@ def _update_check(ctx: CheckContext, which: str) -> Outcome:
         rec.outcome.diagnoses = [c for c in rec.outcome.diagnoses if c != generic] + ["learning-rate-ignored"]
         rec.outcome.messages.append(f"The step does not change with the learning rate: it is always {implied_steps[0][1]:g} × the gradient.")
     return rec.outcome
+
+
+def _keep_heatmap(rec: Recorder, key: str, case: DenseCase, lr: float, actual: object, expected: np.ndarray, error: float, rtol: float) -> None:
+    """Keep the worst failing case's update (student and reference, as lists) for the HTML heatmap.
+
+    Stored only on failure and only when the shapes agree: a picture of |student − reference|
+    shows a transposition or a per-row error at a glance, but a correct update is all zeros.
+    """
+    if not np.isfinite(error) or error <= rtol or not isinstance(actual, np.ndarray) or actual.shape != expected.shape:
+        return
+    # Prefer the square case (a transposition keeps its shape there), then the largest error.
+    rank = (case.W.shape[0] == case.W.shape[1], float(error))
+    previous = rec.outcome.details.get(key)
+    if previous is None or rank > (previous["square"], previous["rel_error"]):
+        rec.outcome.details[key] = {
+            "label": f"{case.label}, lr={lr:g}",
+            "student": np.asarray(actual, dtype=np.float64).round(10).tolist(),
+            "expected": expected.round(10).tolist(),
+            "rel_error": float(error),
+            "square": case.W.shape[0] == case.W.shape[1],
+        }
 
 
 @register("dense.update_weights")

@@ -21,12 +21,12 @@ Model of the checks that the expectations assume (the engine owner reconciles wi
   * dense-forward uses a fresh layer per case, parameters set by the grader, one call each.
   * dense-grad-input, dense-update-* call backward only.
   * dense-batch-semantics checks backward (sum over samples, duplicated batch, zero G, row
-    independence of grad_input) and also forward's row independence (batch-coupling), so a
-    forward that cannot run costs it too.
+    independence of grad_input) and also forward's row independence (batch-coupling), the
+    latter only where forward runs, returns finite values and repeats itself.
   * dense-gradcheck, dense-side-effects and dense-timing call forward (and backward) on the
     same layer several times.
   * parameters are set in the student's storage convention when `weights` is stored (out, in)
-    (the engine transposes in non-square cases; the square case cannot tell them apart).
+    (the engine probes Dense(5, 3) once and transposes for every size, square included).
   * every request gets fresh, writable arrays in the worker, so mutating X or G is seen
     only by dense-side-effects.
   * network-forward and train-step judge the student's `forward` / `train` against the
@@ -73,7 +73,10 @@ CHECKS = [
 ]
 ALL_DENSE = [c for c in CHECKS if c.startswith("dense-")]
 # Checks that need Dense.forward to run (see the model above).
-USES_FORWARD = ["dense-forward", "dense-gradcheck", "dense-batch-semantics", "dense-side-effects", "dense-timing"]
+USES_FORWARD = ["dense-forward", "dense-gradcheck", "dense-side-effects", "dense-timing"]
+# dense-batch-semantics judges forward's row independence only where forward runs, returns
+# finite values and repeats itself (the lead's decision): a forward that raises, hangs, dies
+# or adds noise is charged by the checks above, not a second time as batch coupling.
 
 
 def code(text: str) -> str:
@@ -988,8 +991,8 @@ SUBMISSIONS: list[Submission] = [
                cells=with_dense(fwd=fwd("return input @ self.weights"))),
     Submission("forward_transposed_weights",
                "forward uses W.T: ValueError (shapes) for in != out, X @ W.T in the square case. Every check "
-               "that calls forward on in != out fails (forward, gradcheck, batch-semantics' forward part, "
-               "side-effects, timing); backward-only checks pass.",
+               "that calls forward on in != out fails (forward, gradcheck, side-effects, timing); batch-semantics "
+               "skips forward's row test when forward raises; backward-only checks pass.",
                failed=tuple(USES_FORWARD), diagnoses=("forward-transposed-weights",),
                cells=with_dense(fwd=fwd("return input @ self.weights.T + self.biases"))),
     Submission("forward_wrong", "forward returns (X @ W) * 2 + b; no mutant matches. Gradcheck: d/dX of "
@@ -998,10 +1001,9 @@ SUBMISSIONS: list[Submission] = [
                cells=with_dense(fwd=fwd("return input @ self.weights * 2 + self.biases"))),
     Submission("weights_shape",
                "Stores W as (out, in) and uses .T consistently (X @ W.T, G @ W, dW = G^T X). The grader hands "
-               "it parameters in its own storage convention when in != out, so it is charged once in "
-               "dense-interface and again only where the square case cannot tell W from W.T "
-               "(forward, grad-input, update-weights); the layer is self-consistent (gradcheck passes).",
-               failed=("dense-interface", "dense-forward", "dense-grad-input", "dense-update-weights"),
+               "it parameters in its own storage convention (it probes Dense(5, 3) once and transposes for every "
+               "size, square included), so the one interface mistake is charged once, in dense-interface.",
+               failed=("dense-interface",),
                diagnoses=("weights-shape",),
                cells=with_dense(
                    init=swap(DENSE_INIT, "np.random.randn(input_units, output_units)",
@@ -1132,9 +1134,8 @@ SUBMISSIONS: list[Submission] = [
     Submission("nondeterministic",
                "forward adds Gaussian noise of std 1e-3 ('regularisation'): repeated calls disagree, values "
                "are off by ~1e-3 (dense-forward fails), the finite differences are noisy and forward's "
-               "row-independence test sees rows change (batch-semantics fails, but the diagnosis there "
-               "should be nondeterministic, not batch-coupling).",
-               failed=("dense-forward", "dense-gradcheck", "dense-batch-semantics", "dense-side-effects"),
+               "row-independence test is skipped because forward does not repeat itself (no batch-coupling).",
+               failed=("dense-forward", "dense-gradcheck", "dense-side-effects"),
                diagnoses=("nondeterministic",),
                cells=with_dense(fwd=fwd('''
                    output = input @ self.weights + self.biases
@@ -1242,14 +1243,97 @@ SUBMISSIONS: list[Submission] = [
                    return input @ self.weights + self.biases
                '''))),
     Submission("output_flood",
-               "forward prints ~4 MB of debug text on every call (values right). Assumes the flood costs the "
+               "forward prints ~8 MB of debug text on every call (twice the limit, so each call alone floods) (values right). Assumes the flood costs the "
                "checks during which it happens. Self-check and demo removed.",
                failed=tuple(USES_FORWARD), diagnoses=("output-flood",),
                cells=with_dense(drop_calls=True, fwd=fwd('''
                    output = input @ self.weights + self.biases
-                   print("DEBUG Dense.forward: computing output ...\\n" * 100_000)
+                   print("DEBUG Dense.forward: computing output ...\\n" * 200_000)
                    return output
                '''))),
+    # ---------------- the same codes reached another way (shape assert, placeholders) ----------------
+    Submission("grad_bias_not_reduced",
+               "db = grad_output (no reduction, shape (N, out)): the given shape assert stops backward; the grader "
+               "reads grad_biases from the failing frame and names the missing sum. grad_input and grad_weights "
+               "(read from the same frame) are right; every check that needs backward to finish fails.",
+               failed=("dense-update-biases", "dense-gradcheck", "dense-batch-semantics", "dense-side-effects", "dense-timing"),
+               diagnoses=("grad-bias-not-summed",),
+               cells=with_dense(bwd=grads(grad_biases="grad_output"))),
+    Submission("grad_bias_axis1_assert",
+               "db = grad_output.sum(axis=1): one value per sample, shape (N,): the shape assert fires; named from "
+               "the frame's grad_biases.",
+               failed=("dense-update-biases", "dense-gradcheck", "dense-batch-semantics", "dense-side-effects", "dense-timing"),
+               diagnoses=("grad-bias-wrong-axis",),
+               cells=with_dense(bwd=grads(grad_biases="grad_output.sum(axis=1)"))),
+    Submission("grad_weights_transposed_assert",
+               "dW = G^T X, shape (out, in): the shape assert fires when in != out; the square case passes the assert "
+               "with W^T values. Named from the frame's grad_weights. G^T X is still a sum over samples, so "
+               "batch semantics (judged on the frame's arrays) pass.",
+               failed=("dense-update-weights", "dense-gradcheck", "dense-side-effects", "dense-timing"),
+               diagnoses=("grad-weights-transposed",),
+               cells=with_dense(bwd=grads(grad_weights="grad_output.T @ input"))),
+    Submission("grad_input_transposed_shape",
+               "grad_input = G @ W: ValueError when in != out (before the step), G·W in the square case. The "
+               "square case names it; backward cannot finish elsewhere, so every backward check fails.",
+               failed=("dense-grad-input", "dense-update-weights", "dense-update-biases", "dense-gradcheck",
+                       "dense-batch-semantics", "dense-side-effects", "dense-timing"),
+               diagnoses=("grad-input-transposed",),
+               cells=with_dense(bwd=grads("grad_output @ self.weights"))),
+    Submission("not_implemented_pass",
+               "forward's body is `pass` (returns None); backward is written. Forward checks say not-implemented.",
+               failed=("dense-forward", "dense-gradcheck", "dense-side-effects", "dense-timing"),
+               diagnoses=("not-implemented",),
+               cells=with_dense(fwd=fwd("pass"))),
+    Submission("not_implemented_backward",
+               "forward written; backward still has the skeleton's `grad_x = ...` lines (the raise deleted): the "
+               "shape assert meets an Ellipsis. Named not-implemented, not a bare exception.",
+               failed=("dense-grad-input", "dense-update-weights", "dense-update-biases", "dense-gradcheck",
+                       "dense-batch-semantics", "dense-side-effects", "dense-timing"),
+               diagnoses=("not-implemented",),
+               cells=with_dense(bwd=swap(DENSE_BACKWARD, GRAD_LINES,
+                                         "        grad_input = ...\n        grad_weights = ...\n        grad_biases = ...\n"))),
+    Submission("init_bias_nonzero", "Biases start at ones instead of zeros; everything else correct.",
+               failed=("dense-init",), diagnoses=("init-scale",),
+               cells=with_dense(init=swap(DENSE_INIT, "np.zeros(output_units)", "np.ones(output_units)"))),
+    Submission("stateful_counter",
+               "forward counts its calls and shrinks the output by 0.1% per earlier call ('annealing'): a fresh "
+               "layer's first call is right, later calls drift by ~1e-3 (as small as noise, but two fresh layers "
+               "agree, so it is state, not randomness).",
+               failed=("dense-gradcheck", "dense-side-effects"), diagnoses=("stateful-forward",),
+               cells=with_dense(fwd=fwd('''
+                   self.calls = getattr(self, "calls", 0) + 1
+                   return (input @ self.weights + self.biases) * (1 - 1e-3 * (self.calls - 1))
+               '''))),
+    # ---------------- several mistakes at once: each is named ----------------
+    Submission("combined_weights_mean_bias_total",
+               "Two mistakes: dW = X^T G / N (mean) and db = sum of all of G broadcast to (out,).",
+               failed=("dense-update-weights", "dense-update-biases", "dense-gradcheck", "dense-batch-semantics"),
+               diagnoses=("grad-weights-mean", "grad-bias-wrong-axis"),
+               cells=with_dense(bwd=grads(grad_weights="input.T @ grad_output / input.shape[0]",
+                                          grad_biases="np.sum(grad_output) * np.ones_like(self.biases)"))),
+    Submission("combined_update_first_mean",
+               "Two mistakes: the SGD step before grad_input, and the weight gradient averaged over the batch.",
+               failed=("dense-grad-input", "dense-update-weights", "dense-gradcheck", "dense-batch-semantics"),
+               diagnoses=("update-before-grad-input", "grad-weights-mean"),
+               cells=with_dense(bwd=bwd_body('''
+                   grad_weights = input.T @ grad_output / input.shape[0]
+                   grad_biases = grad_output.sum(axis=0)
+
+                   assert grad_weights.shape == self.weights.shape and grad_biases.shape == self.biases.shape
+                   self.weights = self.weights - self.learning_rate * grad_weights
+                   self.biases = self.biases - self.learning_rate * grad_biases
+
+                   grad_input = grad_output @ self.weights.T
+                   return grad_input
+               '''))),
+    Submission("combined_missing_bias_update_sign",
+               "Two mistakes in two methods: forward without the bias, and gradient ascent in the step.",
+               failed=("dense-forward", "dense-update-weights", "dense-update-biases", "dense-gradcheck"),
+               diagnoses=("forward-missing-bias", "update-sign"),
+               cells=with_dense(fwd=fwd("return input @ self.weights"),
+                                bwd=swap(DENSE_BACKWARD, SGD_LINES,
+                                         "        self.weights = self.weights + self.learning_rate * grad_weights\n"
+                                         "        self.biases = self.biases + self.learning_rate * grad_biases\n"))),
 ]
 
 

@@ -1,0 +1,156 @@
+"""HTML feedback for one submission: score, each check, the named mistakes, and plots.
+
+The page is one self-contained file (inline CSS, images as base64 PNG, no script, no
+external URL), so it renders offline, in a mail attachment or an LMS iframe. Everything
+that came from the student (check output, tracebacks, printed text, file names) is
+escaped: the page is built with `_el`, a tiny element builder that escapes every string
+it is given and passes only `Markup` it built itself, never by formatting strings into
+HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Iterable, Union
+
+from ..diagnose import ADVICE
+from ..results import CheckResult, GradeReport
+from .plots import Plot, plots_for
+
+__all__ = ["render_html", "write_html"]
+
+
+class Markup(str):
+    """HTML that this module built itself (already escaped)."""
+
+
+Content = Union[str, Markup, Iterable["Content"], None]
+
+
+def _render(content: Content) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, Markup):
+        return str(content)
+    if isinstance(content, str):
+        return html.escape(content, quote=True)
+    return "".join(_render(c) for c in content)
+
+
+def _el(tag: str, *children: Content, **attrs: str) -> Markup:
+    """<tag attrs>children</tag>, escaping every attribute value and every plain string."""
+    rendered = "".join(f' {name.rstrip("_").replace("_", "-")}="{html.escape(str(value), quote=True)}"' for name, value in attrs.items())
+    if tag in ("img", "meta"):
+        return Markup(f"<{tag}{rendered}>")
+    return Markup(f"<{tag}{rendered}>{_render(children)}</{tag}>")
+
+
+CSS = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0; background: #f4f5f7; color: #1d2330; }
+main { max-width: 1100px; margin: 0 auto; padding: 24px; }
+header { background: #fff; border-radius: 8px; padding: 20px 24px; box-shadow: 0 1px 3px #0002; }
+h1 { font-size: 1.35rem; margin: 0 0 6px; word-break: break-all; }
+.score { font-size: 2.2rem; font-weight: 700; }
+.bar { height: 10px; background: #e3e6eb; border-radius: 5px; overflow: hidden; margin-top: 8px; }
+.bar > div { height: 100%; background: #2e9d5b; }
+.mistakes { background: #fff8e6; border-left: 4px solid #e0a100; padding: 12px 18px; margin: 18px 0; border-radius: 4px; }
+.mistakes li { margin: 6px 0; }
+code.tag { background: #eef0f5; border-radius: 4px; padding: 1px 6px; font-size: 0.9em; color: #3a3f8f; }
+table.summary { border-collapse: collapse; width: 100%; background: #fff; margin: 18px 0; border-radius: 8px; overflow: hidden; box-shadow: 0 1px 3px #0002; }
+table.summary th, table.summary td { text-align: left; padding: 7px 12px; border-bottom: 1px solid #eceef2; }
+.passed { color: #1f7a44; font-weight: 600; }
+.failed { color: #b3261e; font-weight: 600; }
+section.check { background: #fff; border-radius: 8px; padding: 14px 20px; margin: 14px 0; box-shadow: 0 1px 3px #0002; }
+section.check.failed-check { border-left: 4px solid #b3261e; }
+section.check.passed-check { border-left: 4px solid #2e9d5b; }
+section.check h2 { font-size: 1.05rem; margin: 0 0 4px; }
+.description { color: #555c6b; margin: 0 0 8px; }
+pre { background: #1e2230; color: #e8eaf0; padding: 10px 12px; border-radius: 6px; overflow-x: auto; white-space: pre-wrap; word-break: break-word; font-size: 0.85rem; }
+figure { margin: 12px 0; }
+figure img { max-width: 100%; border: 1px solid #e3e6eb; border-radius: 4px; background: #fff; }
+figcaption { color: #555c6b; font-size: 0.9rem; }
+footer { color: #7a8090; font-size: 0.8rem; margin-top: 24px; }
+"""
+
+
+def _advice_items(codes: Iterable[str]) -> Markup:
+    return _el("ul", [_el("li", _el("code", code, class_="tag"), " ", ADVICE.get(code, "")) for code in codes])
+
+
+def _figure(plot: Plot) -> Markup:
+    return _el(
+        "figure",
+        _el("img", src="data:image/png;base64," + plot.png_base64, alt=plot.alt, class_="plot"),
+        _el("figcaption", _el("strong", plot.title), ". ", plot.caption),
+    )
+
+
+def _check_section(test: CheckResult, plots: list[Plot]) -> Markup:
+    status = "passed" if test.status == "passed" else "failed"
+    body: list[Content] = [
+        _el("h2", test.name, " ", _el("span", f"{status} ({test.score:g}/{test.max_score:g})", class_=status)),
+        _el("p", test.description, class_="description") if test.description else None,
+    ]
+    if test.output:
+        body.append(_el("pre", test.output))
+    if test.diagnoses:
+        body.append(_el("div", _el("strong", "Mistakes named here:"), _advice_items(test.diagnoses)))
+    body += [_figure(p) for p in plots]
+    return _el("section", body, class_=f"check {status}-check", id=f"check-{test.name}")
+
+
+def _header(report: GradeReport) -> Markup:
+    fraction = report.score / report.max_score if report.max_score else 0.0
+    return _el(
+        "header",
+        _el("h1", "Feedback for ", _el("code", Path(report.submission).name)),
+        _el("div", f"{report.score:g} / {report.max_score:g}", class_="score"),
+        _el("div", _el("div", style=f"width: {max(0.0, min(1.0, fraction)) * 100:.1f}%"), class_="bar"),
+    )
+
+
+def render_html(report: GradeReport) -> str:
+    """The whole page as a string."""
+    sections = [_check_section(t, plots_for(t.details) if t.details else []) for t in report.tests]
+    summary = _el(
+        "table",
+        _el("tr", _el("th", "check"), _el("th", "score"), _el("th", "result"), _el("th", "mistakes")),
+        [
+            _el("tr", _el("td", _el("a", t.name, href=f"#check-{t.name}")), _el("td", f"{t.score:g}/{t.max_score:g}"),
+                _el("td", t.status, class_="passed" if t.status == "passed" else "failed"), _el("td", ", ".join(t.diagnoses)))
+            for t in report.tests
+        ],
+        class_="summary",
+    )
+    parts: list[Content] = [_header(report)]
+    if report.diagnoses:
+        parts.append(_el("div", _el("strong", "Mistakes found"), _advice_items(report.diagnoses), class_="mistakes"))
+    elif report.score >= report.max_score:
+        parts.append(_el("div", _el("strong", "Every check passed."), " Well done.", class_="mistakes"))
+    parts += [summary, sections]
+    skipped = [s for s in report.statements if s.status != "ok"]
+    if skipped:
+        parts.append(_el("section", _el("h2", "Statements of your notebook that did not run"),
+                         _el("p", "The rest of the notebook was graded."),
+                         _el("ul", [_el("li", s.cell, f", line {s.line}" if s.line else "", ": ", s.status, ": ", s.message) for s in skipped]),
+                         class_="check"))
+    if report.student_output:
+        parts.append(_el("section", _el("h2", "What your notebook printed (first lines; not graded)"), _el("pre", report.student_output), class_="check"))
+    parts.append(_el("footer", f"seed {report.seed} · grader {report.grader_version} · {report.execution_time:.2f} s · sha256 {report.sha256[:12]}"))
+    page = _el(
+        "html",
+        _el("head", _el("meta", charset="utf-8"), _el("meta", name="viewport", content="width=device-width, initial-scale=1"),
+            _el("title", "Feedback: ", Path(report.submission).name), _el("style", Markup(CSS))),
+        _el("body", _el("main", parts)),
+        lang="en",
+    )
+    return "<!DOCTYPE html>\n" + page + "\n"
+
+
+def write_html(report: GradeReport, path: str | Path) -> Path:
+    """Write the page to `path` (parents created) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(report), encoding="utf-8")
+    return path

@@ -1,0 +1,144 @@
+"""Plots for the HTML feedback, as base64 PNG strings ready for an <img src="data:...">.
+
+Matplotlib is imported lazily with the Agg backend: the `grade` command must stay fast to
+import and must never open a window on a grading server. Each plot function takes the
+JSON-compatible `details` a check stored (plain lists and numbers) and returns None when
+the data are unusable, so a malformed detail costs a picture, never the report.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Plot", "plots_for", "heatmap_plot", "gradcheck_plot"]
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One embedded picture."""
+
+    title: str
+    """Heading shown above the picture."""
+    alt: str
+    """Alternative text (what the picture shows, for screen readers and tests)."""
+    png_base64: str
+    """The PNG, base64-encoded."""
+    caption: str = ""
+    """One sentence that says how to read it."""
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _encode(fig: Any) -> str:
+    plt = _pyplot()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _matrix(value: Any) -> np.ndarray | None:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if array.ndim == 1:
+        array = array[np.newaxis, :]
+    return array if array.ndim == 2 and array.size and np.all(np.isfinite(array)) else None
+
+
+def heatmap_plot(detail: dict[str, Any], what: str = "weight update") -> Plot | None:
+    """Student, reference and |student − reference| side by side.
+
+    A transposition shows as a symmetric pattern, a per-row (per-sample) error as stripes,
+    a uniform scale error (mean instead of sum) as a copy of the reference.
+    """
+    student, expected = _matrix(detail.get("student")), _matrix(detail.get("expected"))
+    if student is None or expected is None or student.shape != expected.shape:
+        return None
+    plt = _pyplot()
+    diff = np.abs(student - expected)
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.2))
+    bound = float(max(np.abs(student).max(), np.abs(expected).max(), 1e-300))
+    panels = ((student, "yours", "RdBu_r", -bound, bound), (expected, "expected", "RdBu_r", -bound, bound), (diff, "|yours − expected|", "magma", 0.0, float(max(diff.max(), 1e-300))))
+    for ax, (data, title, cmap, low, high) in zip(axes, panels):
+        image = ax.imshow(data, cmap=cmap, vmin=low, vmax=high, aspect="auto", interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("output unit")
+        if ax is axes[0]:
+            ax.set_ylabel("input unit" if data.shape[0] > 1 else "")
+        ax.set_xticks(range(data.shape[1]))
+        ax.set_yticks(range(data.shape[0]))
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    label = str(detail.get("label", ""))
+    fig.suptitle(f"{what} ({label})" if label else what, fontsize=11)
+    worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    return Plot(
+        title=f"Heatmap of the {what}",
+        alt=f"heatmap of |student - reference| over the {what}",
+        png_base64=_encode(fig),
+        caption=f"The bright cells of the right panel are where your {what} is wrong; the largest error is at index {tuple(int(i) for i in worst)}.",
+    )
+
+
+def gradcheck_plot(entries: list[dict[str, Any]]) -> Plot | None:
+    """Relative error of backward against finite differences, one bar per parameter and case."""
+    rows = []
+    for entry in entries or []:
+        try:
+            raw = entry["rel_error"]
+            error, rtol = (math.inf if raw is None else float(raw)), float(entry["rtol"])  # None: not finite
+        except (KeyError, TypeError, ValueError):
+            continue
+        rows.append((f"{entry.get('parameter', '?')}\n{entry.get('case', '')}", error, rtol))
+    if not rows:
+        return None
+    plt = _pyplot()
+    floor = 1e-17
+    values = [min(max(e, floor), 1e6) if math.isfinite(e) else 1e6 for _, e, _ in rows]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(rows) + 1.5), 3.4))
+    colours = ["#c0392b" if e > t else "#27ae60" for (_, e, t) in rows]
+    ax.bar(range(len(rows)), values, color=colours)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([label for label, _, _ in rows], fontsize=8)
+    ax.axhline(rows[0][2], color="#333", linestyle="--", linewidth=1, label=f"tolerance {rows[0][2]:g}")
+    ax.set_ylabel("relative error vs finite differences")
+    ax.set_ylim(floor, max(10.0, max(values) * 10))
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title("Your backward against the slope of your forward", fontsize=11)
+    failing = [label.split("\n")[0] for label, e, t in rows if not e <= t]
+    caption = ("Red bars exceed the tolerance: " + ", ".join(dict.fromkeys(failing)) + " disagree with your forward.") if failing else "Every bar is below the tolerance: your backward matches your forward."
+    return Plot(title="Finite-difference error per parameter", alt="bar chart of the finite-difference error per parameter", png_base64=_encode(fig), caption=caption)
+
+
+def plots_for(details: dict[str, Any]) -> list[Plot]:
+    """Every picture a check's details allow, in a stable order."""
+    plots: list[Plot] = []
+    makers = (
+        ("weights_heatmap", lambda d: heatmap_plot(d, "weight update")),
+        ("biases_heatmap", lambda d: heatmap_plot(d, "bias update")),
+        ("gradcheck", gradcheck_plot),
+    )
+    for key, make in makers:
+        if key in details:
+            try:
+                plot = make(details[key])
+            except (TypeError, ValueError, KeyError):
+                plot = None
+            if plot is not None:
+                plots.append(plot)
+    return plots
