@@ -90,14 +90,21 @@ def discover(spec: str, extract_root: Path, preferred_name: str = "", limits: Zi
 
 
 def _from_folder(folder: Path, preferred_name: str, notes: list[str]) -> list[Entry]:
-    children = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.name not in _SKIPPED_DIRS)
+    children = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.name not in _SKIPPED_DIRS and not _is_results(p))
     return _from_paths(children, preferred_name, notes)
+
+
+def _is_results(path: Path) -> bool:
+    """RESULTS/ inside the submissions folder is not a student (it holds our .batch.lock)."""
+    return path.is_dir() and (path / ".batch.lock").exists()
 
 
 def _from_paths(paths: list[Path], preferred_name: str, notes: list[str]) -> list[Entry]:
     entries: list[Entry] = []
     skipped = []
     for child in paths:
+        if _is_results(child):
+            continue
         if child.is_dir():
             entries.append(_student_folder(child, preferred_name, notes))
         elif child.is_file() and child.suffix.lower() in GRADEABLE:
