@@ -128,3 +128,20 @@ def test_close_kills_the_process_group(tmp_path: Path) -> None:
         for _ in range(50):
             os.kill(pid, 0)
             time.sleep(0.05)
+
+
+def test_object_from_before_a_restart_fails_cleanly_never_reaches_the_new_worker(tmp_path: Path) -> None:
+    path = _notebook(tmp_path, "import os\nclass Box:\n    def value(self):\n        return 1\ndef die():\n    os._exit(1)")
+    session = _session(path)
+    try:
+        box = session.new("Box")
+        assert session.call(box, method="value") == 1
+        with pytest.raises(StudentFailure) as died:
+            session.call("die")
+        assert died.value.code == "crash"
+        with pytest.raises(StudentFailure) as stale:
+            session.call(box, method="value")
+        assert stale.value.code == "crash" and "unknown handle" not in stale.value.message
+        assert session.call(session.new("Box"), method="value") == 1  # the replayed worker serves new objects
+    finally:
+        session.close()

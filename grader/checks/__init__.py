@@ -39,8 +39,8 @@ def register(name: str) -> Callable[[CheckFunction], CheckFunction]:
 
 
 def get_check(name: str) -> CheckFunction:
-    """The function registered as `name` (importing the check modules on first use)."""
-    if not _REGISTRY:
+    """The function registered as `name` (importing the check modules when it is not known yet)."""
+    if name not in _REGISTRY:
         for module in CHECK_MODULES:
             try:
                 importlib.import_module(module)

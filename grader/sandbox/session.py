@@ -258,6 +258,10 @@ class StudentSession:
 
     def call(self, target: str | Remote, *args: Any, method: str | None = None, what: str | None = None, keep: bool = False, return_args: bool = False, timeout: float | None = None, **kwargs: Any) -> Any:
         """Call a function or class by name, or a method of a remote object."""
+        label = what or (f"{target}.{method}" if isinstance(target, str) and method else str(target))
+        if label in self.hung:
+            raise self.hung[label]
+        self.ensure_alive()  # before encoding: a restart must never meet an old handle
         arrays: list[np.ndarray] = []
         header: dict[str, Any] = {
             "op": "call",
@@ -271,7 +275,6 @@ class StudentSession:
             header["handle"] = self._encode(target, arrays)["h"]
         else:
             header["name"] = target
-        label = what or (f"{target}.{method}" if isinstance(target, str) and method else str(target))
         reply, out = self._request(header, arrays, label, timeout)
         result = self._decode(reply.get("result"), out)
         if keep and not isinstance(result, Remote):
@@ -287,6 +290,7 @@ class StudentSession:
         return self.call(class_name, *args, keep=True, what=what, **kwargs)
 
     def make_list(self, items: list[Remote]) -> Remote:
+        self.ensure_alive()  # before encoding: a restart must never meet an old handle
         arrays: list[np.ndarray] = []
         handles = [self._encode(i, arrays)["h"] for i in items]
         reply, _ = self._request({"op": "make_list", "handles": handles}, arrays, "building a network")
@@ -297,6 +301,7 @@ class StudentSession:
 
     def get(self, obj: Remote, *attrs: str) -> Any:
         """Read attributes of a remote object (MISSING where absent); one value or a tuple."""
+        self.ensure_alive()  # before encoding: a restart must never meet an old handle
         arrays: list[np.ndarray] = []
         header = {"op": "get", "handle": self._encode(obj, arrays)["h"], "attrs": list(attrs)}
         reply, out = self._request(header, arrays, f"reading {', '.join(attrs)}")
@@ -306,6 +311,7 @@ class StudentSession:
 
     def set(self, obj: Remote, **values: Any) -> None:
         """Assign attributes of a remote object (the grader sets weights and biases)."""
+        self.ensure_alive()  # before encoding: a restart must never meet an old handle
         arrays: list[np.ndarray] = []
         header = {"op": "set", "handle": self._encode(obj, arrays)["h"], "values": {k: self._encode(v, arrays) for k, v in values.items()}}
         self._request(header, arrays, f"setting {', '.join(values)}")
