@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CheckResult", "StatementNote", "GradeReport", "GRADESCOPE_VISIBILITY"]
+__all__ = ["CheckResult", "StatementNote", "GradeReport", "GRADESCOPE_VISIBILITY", "points"]
 
 GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
+
+
+def points(value: float) -> str:
+    """Points as people read them: 18.33, 2, 0.5 (the JSON keeps full precision)."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)

@@ -67,11 +67,11 @@ def test_page_is_self_contained_and_has_both_plots(graded: GradeReport) -> None:
     assert "grad-weights-transposed" in page and "input.T @ grad_output" in page
 
 
-def test_heatmap_only_for_failed_updates() -> None:
+def test_plots_only_for_failed_checks() -> None:
     report = grade_file(SUBMISSIONS / "reference.ipynb")
     page = render_html(report)
     assert "heatmap" not in page  # a correct update is all zeros: no picture
-    assert "finite-difference error per parameter" in page.lower()  # all-green bars reassure
+    assert "<img" not in page  # all-green bars say nothing new and cost ~0.1 s per student in a batch
 
 
 def test_cli_writes_html(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Union
 
 from ..diagnose import ADVICE
-from ..results import CheckResult, GradeReport
+from ..results import CheckResult, GradeReport, points
 from .plots import Plot, plots_for
 
 __all__ = ["render_html", "write_html"]
@@ -89,7 +89,7 @@ def _figure(plot: Plot) -> Markup:
 def _check_section(test: CheckResult, plots: list[Plot]) -> Markup:
     status = "passed" if test.status == "passed" else "failed"
     body: list[Content] = [
-        _el("h2", test.name, " ", _el("span", f"{status} ({test.score:g}/{test.max_score:g})", class_=status)),
+        _el("h2", test.name, " ", _el("span", f"{status} ({points(test.score)}/{points(test.max_score)})", class_=status)),
         _el("p", test.description, class_="description") if test.description else None,
     ]
     if test.output:
@@ -105,7 +105,7 @@ def _header(report: GradeReport) -> Markup:
     return _el(
         "header",
         _el("h1", "Feedback for ", _el("code", Path(report.submission).name)),
-        _el("div", f"{report.score:g} / {report.max_score:g}", class_="score"),
+        _el("div", f"{points(report.score)} / {points(report.max_score)}", class_="score"),
         _el("div", _el("div", style=f"width: {max(0.0, min(1.0, fraction)) * 100:.1f}%"), class_="bar"),
     )
 
@@ -117,7 +117,7 @@ def render_html(report: GradeReport) -> str:
         "table",
         _el("tr", _el("th", "check"), _el("th", "score"), _el("th", "result"), _el("th", "mistakes")),
         [
-            _el("tr", _el("td", _el("a", t.name, href=f"#check-{t.name}")), _el("td", f"{t.score:g}/{t.max_score:g}"),
+            _el("tr", _el("td", _el("a", t.name, href=f"#check-{t.name}")), _el("td", f"{points(t.score)}/{points(t.max_score)}"),
                 _el("td", t.status, class_="passed" if t.status == "passed" else "failed"), _el("td", ", ".join(t.diagnoses)))
             for t in report.tests
         ],

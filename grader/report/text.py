@@ -10,7 +10,7 @@ import sys
 from typing import TextIO
 
 from ..diagnose import ADVICE
-from ..results import GradeReport
+from ..results import GradeReport, points
 
 __all__ = ["render_text"]
 
@@ -23,7 +23,7 @@ def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool
     stream = stream or sys.stdout
     console = Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 110)
     score_style = "bold green" if report.score >= report.max_score else "bold yellow" if report.score > 0 else "bold red"
-    console.print(f"[bold]{escape(report.submission)}[/bold]: [{score_style}]{report.score:g} / {report.max_score:g}[/{score_style}]")
+    console.print(f"[bold]{escape(report.submission)}[/bold]: [{score_style}]{points(report.score)} / {points(report.max_score)}[/{score_style}]")
     if report.diagnoses:
         console.print("[bold]Mistakes found:[/bold]")
         for code in report.diagnoses:
@@ -35,7 +35,7 @@ def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool
     for test in report.tests:
         mark = "[green]passed[/green]" if test.status == "passed" else "[red]failed[/red]"
         note = ", ".join(test.diagnoses)
-        table.add_row(test.name, f"{test.score:g}/{test.max_score:g}", mark + (f" ({note})" if note else ""))
+        table.add_row(test.name, f"{points(test.score)}/{points(test.max_score)}", mark + (f" ({note})" if note else ""))
     console.print(table)
     for test in report.tests:
         if test.status != "passed" and test.output:
