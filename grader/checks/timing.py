@@ -101,8 +101,7 @@ def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, in
         return Z, grad_input
 
     try:
-        with exclusive_phase():
-            return run_benchmark(student, ref, X, G, params, settings, ctx.rng, ctx.convention, replay)
+        return run_benchmark(student, ref, X, G, params, settings, ctx.rng, ctx.convention, replay, exclusive=exclusive_phase)
     finally:
         ref.release()
 
