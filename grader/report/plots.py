@@ -33,20 +33,19 @@ class Plot:
     """One sentence that says how to read it."""
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _figure(**kwargs: Any) -> Any:
+    """A bare Agg figure: no pyplot, no global figure registry (~25% faster to draw, nothing to close)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _encode(fig: Any) -> str:
-    plt = _pyplot()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)  # fixed margins: bbox_inches="tight" draws twice (~100 ms)
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -69,9 +68,9 @@ def heatmap_plot(detail: dict[str, Any], what: str = "weight update") -> Plot | 
     student, expected = _matrix(detail.get("student")), _matrix(detail.get("expected"))
     if student is None or expected is None or student.shape != expected.shape:
         return None
-    plt = _pyplot()
     diff = np.abs(student - expected)
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.2))
+    fig = _figure(figsize=(10.5, 3.2))
+    axes = fig.subplots(1, 3)
     bound = float(max(np.abs(student).max(), np.abs(expected).max(), 1e-300))
     panels = ((student, "yours", "RdBu_r", -bound, bound), (expected, "expected", "RdBu_r", -bound, bound), (diff, "|yours − expected|", "magma", 0.0, float(max(diff.max(), 1e-300))))
     for ax, (data, title, cmap, low, high) in zip(axes, panels):
@@ -108,10 +107,10 @@ def gradcheck_plot(entries: list[dict[str, Any]]) -> Plot | None:
         rows.append((f"{entry.get('parameter', '?')}\n{case}", error, rtol))
     if not rows or all(e <= t for _, e, t in rows):
         return None  # every bar passes: a picture of success costs ~100 ms per student and says nothing new
-    plt = _pyplot()
     floor = 1e-17
     values = [min(max(e, floor), 1e6) if math.isfinite(e) else 1e6 for _, e, _ in rows]
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(rows) + 1.5), 3.4))
+    fig = _figure(figsize=(max(5.0, 1.1 * len(rows) + 1.5), 3.4))
+    ax = fig.subplots()
     colours = ["#c0392b" if e > t else "#27ae60" for (_, e, t) in rows]
     ax.bar(range(len(rows)), values, color=colours)
     ax.set_yscale("log")

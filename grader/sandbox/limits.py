@@ -145,16 +145,21 @@ def _mounts(libc: Any, plan: SandboxPlan, hide_proc: bool) -> None:
     keep_fds = {p: os.open(p, os.O_PATH) for p in plan.keep if os.path.exists(p)}
     work_fd = os.open(plan.workdir, os.O_PATH)
     hides = [p for p in plan.hide if os.path.isdir(p)]
-    for path in sorted(set(hides) | set(keep_fds), key=lambda p: p.count("/")):
+    privates = [p for p in plan.private if os.path.isdir(p)]
+    # One pass, outermost first, so a kept path under a private or hidden folder (a venv
+    # inside the checkout, a checkout under /tmp) is bound back *after* what covers it.
+    for path in sorted(set(hides) | set(keep_fds) | set(privates), key=lambda p: p.count("/")):
         if path in keep_fds:
             if not os.path.exists(path):
                 os.makedirs(path) if os.path.isdir(f"/proc/self/fd/{keep_fds[path]}") else open(path, "w").close()
             mount(f"/proc/self/fd/{keep_fds[path]}", path, None, MS_BIND | MS_REC)
             mount("none", path, None, _remount_flags(path))
-        elif os.path.isdir(path):  # absent here: already under a covering tmpfs
+        elif not os.path.isdir(path):  # absent here: already under a covering tmpfs
+            continue
+        elif path in privates:
+            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+        else:
             mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    for path in [p for p in plan.private if os.path.isdir(p)]:
-        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
     os.makedirs(plan.workdir, exist_ok=True)
     mount(f"/proc/self/fd/{work_fd}", plan.workdir, None, MS_BIND)
     for path in [p for p in hides if os.path.ismount(p)]:  # kept mount points exist: freeze the covering tmpfs
@@ -249,6 +254,10 @@ def python_paths() -> list[str]:
     return sorted(p for p in paths if os.path.isdir(p))
 
 
+USER_DATA_ROOTS = ("/work", "/home", "/srv", "/opt", "/mnt", "/media", "/data", "/workspace")
+"""Top-level folders hidden from every worker (kept paths inside them are bound back)."""
+
+
 def default_hidden_paths(project_root: str) -> list[str]:
     """Where instructor material lives: the source checkout (reference, assignments, .git), the installed reference, $HOME."""
     import importlib.util
@@ -265,4 +274,7 @@ def default_hidden_paths(project_root: str) -> list[str]:
     home = os.path.expanduser("~")
     if home not in ("/", "") and os.path.isdir(home):
         hidden.append(os.path.realpath(home))
+    # Where people keep files: another checkout of the grader or a folder of solutions may be
+    # world-readable there. The worker needs none of it (Python and the sandbox are bound back).
+    hidden += [p for p in USER_DATA_ROOTS if os.path.isdir(p)]
     return sorted({os.path.realpath(p) for p in hidden if os.path.isdir(p)})
