@@ -26,7 +26,8 @@ from .submission import read_submission
 __all__ = ["grade_file", "DEFAULT_SEED"]
 
 DEFAULT_SEED = 20261121
-SUBMISSION_WIDE = {"syntax-error": "syntax-error", "timeout": "timeout", "crash": "crash", "output-flood": "output-flood"}
+SUBMISSION_WIDE = frozenset({"syntax-error", "timeout", "crash", "output-flood"})
+"""Statement statuses that explain lost points for the whole submission, not one check."""
 
 
 def _check_output(outcome: Outcome, codes: list[str]) -> str:
@@ -93,7 +94,7 @@ def grade_file(
     # Submission-wide codes only when they can explain lost points (a broken plotting
     # cell in an otherwise perfect notebook is listed, not diagnosed).
     lost_points = any(r.score < r.max_score for r in results)
-    wide = [SUBMISSION_WIDE[s.status] for s in statements if s.status in SUBMISSION_WIDE] if lost_points else []
+    wide = [s.status for s in statements if s.status in SUBMISSION_WIDE] if lost_points else []
     if session.output_flooded:
         wide.append("output-flood")
     diagnoses = resolve_codes([c for r in results for c in r.diagnoses] + wide)

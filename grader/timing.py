@@ -27,7 +27,7 @@ from typing import Any, Callable, ContextManager
 import numpy as np
 
 from .errors import StudentFailure
-from .sandbox.session import Remote, StudentSession
+from .sandbox.session import StudentSession
 
 __all__ = ["TimingSettings", "OutputSummary", "Side", "BenchResult", "run_benchmark", "timing_fraction", "expected_outputs", "relative_error"]
 

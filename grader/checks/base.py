@@ -19,7 +19,7 @@ from ..diagnose import match_mutants
 from ..errors import StudentFailure
 from ..sandbox.session import MISSING, Remote, StudentSession
 
-__all__ = ["CheckContext", "Outcome", "Case", "DenseCase", "require_class", "require_function", "new_dense", "make_dense", "run_backward", "Recorder", "set_params", "get_params", "call_method", "cases"]
+__all__ = ["CheckContext", "Outcome", "DenseCase", "require_class", "require_function", "new_dense", "make_dense", "run_backward", "Recorder", "set_params", "get_params", "call_method", "cases"]
 
 
 @dataclass
@@ -93,7 +93,6 @@ class DenseCase:
         )
 
 
-Case = DenseCase
 
 DEFAULT_SIZES = ((7, 5, 3), (13, 4, 4), (2, 3, 6))
 """(N, in, out): N > 1, in ≠ out, a prime N, and a square layer that exposes transpositions."""
