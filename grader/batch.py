@@ -97,9 +97,10 @@ class Progress:
 class BatchSummary:
     """What the instructor acts on: how scores spread and which mistakes are common."""
 
-    def __init__(self, rows: list[tuple[str, dict[str, Any] | None]], max_score: float) -> None:
+    def __init__(self, rows: list[tuple[str, dict[str, Any] | None]], max_score: float, convention: str = "sum") -> None:
         self.rows = rows
         self.max_score = max_score
+        self.convention = convention
 
     def histogram(self, bins: int = 10, width: int = 40) -> list[str]:
         counts = [0] * bins
@@ -124,7 +125,7 @@ class BatchSummary:
         return counter.most_common(top)
 
     def render(self) -> str:
-        from .diagnose import ADVICE
+        from .diagnose import advice
 
         ok = sum(1 for _, r in self.rows if r and r.get("status") != "error")
         errors = [(s, r) for s, r in self.rows if not r or r.get("status") == "error"]
@@ -134,8 +135,8 @@ class BatchSummary:
             lines.append("Most common mistakes (students per diagnosis):")
             width = max(len(code) for code, _ in mistakes)
             for code, count in mistakes:
-                advice = ADVICE.get(code, "")
-                lines.append(f"  {count:5d}  {code:<{width}}  {advice[:80] + ('...' if len(advice) > 80 else '')}")
+                fix = advice(code, self.convention)
+                lines.append(f"  {count:5d}  {code:<{width}}  {fix[:80] + ('...' if len(fix) > 80 else '')}")
         else:
             lines.append("No mistakes diagnosed.")
         if errors:

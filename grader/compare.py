@@ -12,10 +12,41 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Comparison", "compare", "relative_error", "FLOAT32_NOTE_THRESHOLD"]
+__all__ = ["Comparison", "compare", "relative_error", "FLOAT32_NOTE_THRESHOLD", "kept_eps", "widened_rtol", "MAX_ROUNDING_RTOL"]
 
 FLOAT32_NOTE_THRESHOLD = 1e-11
 """A passing result less exact than this computed in lower precision (float32-downcast)."""
+
+
+MAX_ROUNDING_RTOL = 1e-3
+"""The most a tolerance is widened for the student's precision: float32 read through a small
+learning rate needs ~1e-4; anything coarser (float16) is not the same layer any more."""
+
+
+def kept_eps(*values: Any) -> float:
+    """Machine epsilon of the precision the student's arrays are kept in (the coarsest of them).
+
+    Read from the values, not only the dtype: float64 arrays whose every entry round-trips
+    through float32 were computed in float32 and cast back (`.astype(np.float64)`).
+    """
+    eps = float(np.finfo(np.float64).eps)
+    for value in values:
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.size == 0:
+            continue
+        eps = max(eps, float(np.finfo(value.dtype).eps))
+        finite = value[np.isfinite(value)]
+        for low in (np.float16, np.float32):
+            if np.finfo(low).eps > eps and finite.size and np.array_equal(finite.astype(low).astype(finite.dtype), finite) and np.any(finite != np.round(finite)):
+                eps = float(np.finfo(low).eps)
+                break
+    return eps
+
+
+def widened_rtol(rtol: float, noise: float, scale: float) -> float:
+    """`rtol`, widened to the rounding noise the student's precision explains (‖noise‖/‖scale‖), capped."""
+    if noise <= 0 or scale <= 0 or not np.isfinite(noise):
+        return rtol
+    return max(rtol, min(MAX_ROUNDING_RTOL, noise / scale))
 
 
 def relative_error(actual: np.ndarray, desired: np.ndarray) -> float:

@@ -14,10 +14,11 @@ from typing import Iterable
 import numpy as np
 
 from .compare import relative_error
+from .convention import describe
 
-__all__ = ["match_mutants", "ADVICE", "GENERIC_CODES", "resolve_codes"]
+__all__ = ["match_mutants", "ADVICE", "ADVICE_TEMPLATES", "advice", "GENERIC_CODES", "resolve_codes"]
 
-ADVICE: dict[str, str] = {
+ADVICE_TEMPLATES: dict[str, str] = {
     "forward-missing-bias": "Your forward pass leaves out the bias: return input @ self.weights + self.biases.",
     "forward-transposed-weights": "Your forward pass uses the transposed weights: W has shape (input_units, output_units), so Z = X @ W + b needs no .T.",
     "forward-wrong": "Your forward pass does not compute X·W + b: check the operation (a matrix product, not *) and the operands.",
@@ -26,14 +27,14 @@ ADVICE: dict[str, str] = {
     "grad-input-transposed": "grad_input should be grad_output @ W.T: (N, out) times (out, in) gives (N, in).",
     "grad-input-wrong": "grad_input should be grad_output @ self.weights.T, computed with the weights before the update.",
     "update-before-grad-input": "You compute grad_input after updating the weights: compute grad_input = grad_output @ self.weights.T first, then apply the SGD step.",
-    "grad-weights-mean": "Your weight gradient is divided by the batch size: grad_output already carries the 1/N of the mean loss, so sum over the batch (input.T @ grad_output), don't average.",
-    "grad-weights-sum": "This assignment asks for the mean over the batch: divide input.T @ grad_output by the batch size.",
-    "grad-weights-transposed": "Your weight gradient is transposed or reshaped: use input.T @ grad_output, shape (input_units, output_units).",
-    "grad-weights-wrong": "The weight gradient should be input.T @ grad_output (shape (input_units, output_units)).",
-    "grad-bias-mean": "Your bias gradient is a mean: grad_output already carries the 1/N, so sum over the batch: grad_output.sum(axis=0).",
-    "grad-bias-sum": "This assignment asks for the mean over the batch: grad_output.mean(axis=0).",
-    "grad-bias-not-summed": "Your bias gradient is not reduced over the batch: use grad_output.sum(axis=0), shape (output_units,).",
-    "grad-bias-wrong-axis": "Your bias gradient is summed over the wrong axis: sum over the batch axis, grad_output.sum(axis=0).",
+    "grad-weights-mean": "Your weight gradient is divided by the batch size: grad_output already carries the 1/N of the mean loss, so sum over the batch ({dW}), don't average.",
+    "grad-weights-sum": "Your weight gradient is summed over the batch: in this version the loss gradient is not divided by N, so average: {dW}.",
+    "grad-weights-transposed": "Your weight gradient is transposed or reshaped: use {dW}, shape (input_units, output_units).",
+    "grad-weights-wrong": "The weight gradient should be {dW} (shape (input_units, output_units)).",
+    "grad-bias-mean": "Your bias gradient is a mean: grad_output already carries the 1/N, so sum over the batch: {db}.",
+    "grad-bias-sum": "Your bias gradient is summed over the batch: in this version the loss gradient is not divided by N, so average: {db}.",
+    "grad-bias-not-summed": "Your bias gradient is not reduced over the batch: use {db}, shape (output_units,).",
+    "grad-bias-wrong-axis": "Your bias gradient is reduced over the wrong axis: reduce over the batch axis (axis 0), {db}.",
     "update-sign": "Your update goes uphill: gradient descent subtracts, weights = weights - learning_rate * grad_weights.",
     "learning-rate-ignored": "Your update does not use the layer's learning rate: multiply by self.learning_rate, not a fixed number.",
     "no-update": "backward never changes the weights or biases: apply the SGD step before returning grad_input.",
@@ -42,7 +43,7 @@ ADVICE: dict[str, str] = {
     "stateful-forward": "forward depends on earlier calls (cached results, counters or shared state): compute the output from the input and parameters only.",
     "batch-coupling": "One sample's result depends on other samples in the batch: each row must be computed from its own input row only.",
     "nondeterministic": "Repeated identical calls give different results: remove randomness from forward and backward.",
-    "float32-downcast": "Your layer computes in float32 (relative error about 1e-7): fine for training, but keep float64 to match the reference exactly.",
+    "float32-downcast": "Your layer computes in float32 (relative error about 1e-7; the grader allows for its rounding): fine for training, but keep float64 to match the reference exactly.",
     "nan-or-inf": "Your layer returns NaN or infinity for finite input: look for divisions, logs or exponentials that do not belong in a dense layer.",
     "python-loop": "Your layer loops over samples or elements in Python: use matrix products (X @ W) so numpy does the work.",
     "relu-wrong": "ReLU should be np.maximum(0, input): zero for negative inputs, the input itself otherwise.",
@@ -59,6 +60,15 @@ ADVICE: dict[str, str] = {
     "memory-limit": "Your code used more memory than allowed: avoid building huge arrays.",
     "output-flood": "Your code prints far too much: remove prints from forward and backward.",
 }
+
+
+def advice(code: str, convention: str = "sum") -> str:
+    """The one-line fix for `code`, worded for the rubric's batch convention ("" if unknown)."""
+    return describe(ADVICE_TEMPLATES.get(code, ""), convention)
+
+
+ADVICE: dict[str, str] = {code: advice(code) for code in ADVICE_TEMPLATES}
+"""The fixes worded for the default (sum) convention; use `advice(code, convention)` for others."""
 
 GENERIC_CODES = frozenset({"exception", "forward-wrong", "grad-input-wrong", "grad-weights-wrong", "train-wrong"})
 """Codes that a specific diagnosis on the same check makes redundant."""

@@ -15,7 +15,8 @@ import numpy as np
 from . import __version__
 from .assignment import Assignment, CheckSpec, load_assignment
 from .checks import CheckContext, Outcome, get_check
-from .diagnose import ADVICE, resolve_codes
+from .convention import describe, detect_notebook_convention, version_note
+from .diagnose import advice, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
 from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
@@ -30,11 +31,11 @@ SUBMISSION_WIDE = frozenset({"syntax-error", "timeout", "crash", "output-flood"}
 """Statement statuses that explain lost points for the whole submission, not one check."""
 
 
-def _check_output(outcome: Outcome, codes: list[str]) -> str:
+def _check_output(outcome: Outcome, codes: list[str], convention: str) -> str:
     lines = list(outcome.messages)
-    advice = [ADVICE[c] for c in codes if c in ADVICE]
-    if advice:
-        lines.append("What to do: " + " ".join(dict.fromkeys(advice)))
+    fixes = [text for c in codes if (text := advice(c, convention))]
+    if fixes:
+        lines.append("What to do: " + " ".join(dict.fromkeys(fixes)))
     return "\n".join(lines)
 
 
@@ -54,10 +55,10 @@ def run_check(ctx: CheckContext) -> CheckResult:
         score=score,
         max_score=spec.points,
         status="passed" if score >= spec.points else "failed",
-        output=_check_output(outcome, codes) if score < spec.points or codes else "",
+        output=_check_output(outcome, codes, ctx.convention) if score < spec.points or codes else "",
         visibility=GRADESCOPE_VISIBILITY[spec.visibility],
         diagnoses=tuple(codes),
-        description=spec.description,
+        description=describe(spec.description, ctx.convention),
         details=outcome.details,
     )
 
@@ -88,6 +89,7 @@ def grade_file(
                 rng = np.random.default_rng([seed, index])
                 ctx = CheckContext(session, assignment, spec, rng, seed, device, cache)
                 results.append(run_check(ctx))
+            notebook_convention = _notebook_convention(session, seed)
     finally:
         session.close()
     statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in session.issues.values())
@@ -112,4 +114,14 @@ def grade_file(
         student_output=session.student_output()[:4000],
         sha256=submission.sha256,
         notes=sandbox_notes(),
+        batch_convention=assignment.batch_convention,
+        version_note=version_note(notebook_convention, assignment.batch_convention),
     )
+
+
+def _notebook_convention(session: StudentSession, seed: int) -> str | None:
+    """Which version of the assignment the notebook is (its own loss gradient, run in the sandbox)."""
+    try:
+        return detect_notebook_convention(session, seed)
+    except StudentFailure:
+        return None

@@ -75,6 +75,12 @@ class GradeReport:
     """Messages about the grading itself (sandbox layers, device)."""
     sha256: str = ""
     """Content hash of the submission file."""
+    batch_convention: str = "sum"
+    """The rubric's batch convention ("sum" or "mean"): the fixes are worded for it."""
+    version_note: str = ""
+    """Set when the notebook is the other version of the assignment than the rubric's (said once, at the top)."""
+    redefinitions: tuple[str, ...] = ()
+    """Graded names defined more than once where an earlier definition would have scored more."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

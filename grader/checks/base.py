@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..assignment import Assignment, CheckSpec
-from ..compare import Comparison, compare
+from ..compare import Comparison, compare, kept_eps
 from ..diagnose import match_mutants
 from ..errors import StudentFailure
 from ..sandbox.session import MISSING, Remote, StudentSession
@@ -227,6 +227,10 @@ class BackwardResult:
     G_after: Any
     assert_failure: StudentFailure | None = None
     """Set when backward stopped at an AssertionError; the gradients then come from its locals."""
+    noise_W: float = 0.0
+    """Bound on ‖rounding error‖ of grad_W from the precision the layer keeps (amplified 1/lr by the read-back)."""
+    noise_b: float = 0.0
+    """The same for grad_b."""
 
 
 def step_of(new: Any, old: np.ndarray) -> Any:
@@ -251,9 +255,38 @@ def run_backward(ctx: CheckContext, case: DenseCase, learning_rate: float) -> Ba
         grads = {k: found.get(k, MISSING) for k in ("grad_input", "grad_weights", "grad_biases")}
         return BackwardResult(grads["grad_input"], grads["grad_weights"], grads["grad_biases"], MISSING, MISSING, MISSING, failure)
     new_W, new_b = get_params(ctx, layer)
-    step_W, step_b = step_of(new_W, case.W), step_of(new_b, case.b)
+    # A layer that keeps float32 rounds the grader's float64 W before its step: measure the
+    # step from W as the layer holds it, so rounding is never read as movement.
+    step_W, step_b = step_of(new_W, _as_kept(case.W, new_W)), step_of(new_b, _as_kept(case.b, new_b))
     scale = lambda step: step / learning_rate if isinstance(step, np.ndarray) and step.dtype.kind == "f" else step  # noqa: E731
-    return BackwardResult(grad_input, scale(step_W), scale(step_b), step_W, X_after, G_after)
+    grad_W, grad_b = scale(step_W), scale(step_b)
+    computed = kept_eps(grad_input, new_W, new_b)
+    noise_W = _readback_noise(case.W, new_W, grad_W, np.abs(case.X).T @ np.abs(case.G), case.X.shape[0], learning_rate, computed)
+    noise_b = _readback_noise(case.b, new_b, grad_b, np.abs(case.G).sum(axis=0), case.X.shape[0], learning_rate, computed)
+    return BackwardResult(grad_input, grad_W, grad_b, step_W, X_after, G_after, None, noise_W, noise_b)
+
+
+def _as_kept(old: np.ndarray, new: Any) -> np.ndarray:
+    """`old` rounded to the precision the layer keeps its parameters in (float64: unchanged)."""
+    eps = kept_eps(new)
+    for low in (np.float16, np.float32):
+        if eps == float(np.finfo(low).eps):
+            return old.astype(low).astype(np.float64)
+    return old
+
+
+def _readback_noise(old: np.ndarray, new: Any, grad: Any, magnitude: np.ndarray, n: int, lr: float, computed: float) -> float:
+    """Norm-wise bound on the rounding in a gradient read as (old − new)/lr.
+
+    Storing in precision eps rounds old and new by eps·|value| each, which the read-back
+    divides by lr; computing in precision eps errs by up to n·eps·(|X|ᵀ|G|) (a sum of n terms).
+    Factor 4 of slack; float64 code gets a bound far below any tolerance.
+    """
+    if not isinstance(new, np.ndarray) or new.dtype.kind != "f" or not isinstance(grad, np.ndarray) or grad.shape != old.shape:
+        return 0.0
+    stored = kept_eps(new)
+    bound = stored * (np.linalg.norm(old) + np.linalg.norm(new.astype(np.float64))) / lr + computed * (np.linalg.norm(grad) + n * np.linalg.norm(magnitude))
+    return 4.0 * float(bound) if np.isfinite(bound) else 0.0
 
 
 class Recorder:

@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..compare import relative_error
+from ..compare import kept_eps, relative_error, widened_rtol
+from ..convention import convention_words
 from ..errors import StudentFailure
 from . import register
 from .base import CheckContext, DenseCase, Outcome, Recorder, call_method, make_dense, run_backward, set_params
@@ -41,7 +42,7 @@ def _directions(rng: np.random.Generator, shape: tuple[int, ...], count: int, fu
 
 def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -> None:
     lr = ctx.param("learning_rate", 0.05)
-    rtol = ctx.param("rtol", RTOL)
+    base_rtol = ctx.param("rtol", RTOL)
     count = ctx.param("directions", 3)
     result = run_backward(ctx, case, lr)
     scale = case.X.shape[0] if ctx.convention == "mean" else 1
@@ -50,6 +51,8 @@ def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -
         "weights": result.grad_W * scale if isinstance(result.grad_W, np.ndarray) else result.grad_W,
         "biases": result.grad_b * scale if isinstance(result.grad_b, np.ndarray) else result.grad_b,
     }
+    noise = {"grad_input": 0.0, "weights": result.noise_W * scale, "biases": result.noise_b * scale}
+    computed = kept_eps(result.grad_input)
     layer = make_dense(ctx, case, lr)
     shifted: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
         "grad_input": lambda d: (case.X + d, case.W, case.b),
@@ -66,6 +69,9 @@ def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -
         numeric = np.array([(_loss(ctx, layer, case, *shift(STEP * d)) - _loss(ctx, layer, case, *shift(-STEP * d))) / (2 * STEP) for d in directions])
         predicted = np.array([float(np.vdot(d, grad)) for d in directions])
         error = relative_error(predicted, numeric)
+        # A float32 layer: its step read through 1/lr and its forward's slope both carry rounding.
+        rounding = np.sqrt(len(directions)) * (noise[name] + _slope_noise(case, computed))
+        rtol = widened_rtol(base_rtol, rounding, float(np.linalg.norm(numeric)))
         rec.outcome.details.setdefault("gradcheck", []).append(
             {"case": ("full Jacobian " if full else "") + case.label, "parameter": name, "rel_error": float(error) if np.isfinite(error) else None, "rtol": float(rtol)})
         if error <= rtol:
@@ -75,9 +81,33 @@ def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -
         where = f"entry {tuple(int(i) for i in np.unravel_index(worst, shapes[name]))}" if full else f"direction {worst}"
         rec.fail(
             f"[{case.label}] the {name} gradient from backward disagrees with finite differences of your forward "
-            f"(relative error {error:.3g} > {rtol:g}); worst at {where}: backward gives {predicted[worst]:.6g}, forward's slope is {numeric[worst]:.6g}. "
-            "Make forward and backward describe the same function."
+            f"(relative error {error:.3g} > {rtol:g}); worst at {where}: backward gives {predicted[worst]:.6g}, forward's slope is {numeric[worst]:.6g}"
+            + _next_step(ctx.convention, name, case.X.shape[0], predicted, numeric, rtol)
         )
+
+
+def _next_step(convention: str, name: str, n: int, predicted: np.ndarray, numeric: np.ndarray, rtol: float) -> str:
+    """The end of the message: the batch convention when the step is the other reduction, else consistency."""
+    other = "mean" if convention == "sum" else "sum"
+    if name != "grad_input" and _proportional(predicted, numeric, 1 / n if other == "mean" else n, rtol):
+        words = convention_words(convention)
+        return (f", {n}× {'smaller' if other == 'mean' else 'larger'}: your step is the {other} over the batch of {n}, "
+                f"this assignment's is the {convention}. {words.why} Use {words.dW if name == 'weights' else words.db}.")
+    return ". Make forward and backward describe the same function."
+
+
+def _proportional(predicted: np.ndarray, numeric: np.ndarray, factor: float, rtol: float) -> bool:
+    """Whether predicted = factor · numeric (the other batch convention), within rtol."""
+    scale = float(np.linalg.norm(factor * numeric))
+    return scale > 0 and float(np.linalg.norm(predicted - factor * numeric)) <= max(rtol, 1e-6) * scale
+
+
+def _slope_noise(case: DenseCase, eps: float) -> float:
+    """Rounding in one finite-difference slope of ⟨G, Z⟩ when forward computes in precision eps."""
+    if eps <= np.finfo(np.float64).eps:
+        return 0.0
+    Z_size = (np.abs(case.X) + STEP) @ np.abs(case.W) + np.abs(case.b) + STEP
+    return 4.0 * eps * float(np.sum(np.abs(case.G) * Z_size)) / STEP
 
 
 @register("dense.gradcheck")

@@ -14,7 +14,7 @@ import html
 from pathlib import Path
 from typing import Iterable, Union
 
-from ..diagnose import ADVICE
+from ..diagnose import advice
 from ..results import CheckResult, GradeReport, points
 from .plots import Plot, plots_for
 
@@ -74,8 +74,8 @@ footer { color: #7a8090; font-size: 0.8rem; margin-top: 24px; }
 """
 
 
-def _advice_items(codes: Iterable[str]) -> Markup:
-    return _el("ul", [_el("li", _el("code", code, class_="tag"), " ", ADVICE.get(code, "")) for code in codes])
+def _advice_items(codes: Iterable[str], convention: str = "sum") -> Markup:
+    return _el("ul", [_el("li", _el("code", code, class_="tag"), " ", advice(code, convention)) for code in codes])
 
 
 def _figure(plot: Plot) -> Markup:
@@ -86,7 +86,7 @@ def _figure(plot: Plot) -> Markup:
     )
 
 
-def _check_section(test: CheckResult, plots: list[Plot]) -> Markup:
+def _check_section(test: CheckResult, plots: list[Plot], convention: str = "sum") -> Markup:
     status = "passed" if test.status == "passed" else "failed"
     body: list[Content] = [
         _el("h2", test.name, " ", _el("span", f"{status} ({points(test.score)}/{points(test.max_score)})", class_=status)),
@@ -95,7 +95,7 @@ def _check_section(test: CheckResult, plots: list[Plot]) -> Markup:
     if test.output:
         body.append(_el("pre", test.output))
     if test.diagnoses:
-        body.append(_el("div", _el("strong", "Mistakes named here:"), _advice_items(test.diagnoses)))
+        body.append(_el("div", _el("strong", "Mistakes named here:"), _advice_items(test.diagnoses, convention)))
     body += [_figure(p) for p in plots]
     return _el("section", body, class_=f"check {status}-check", id=f"check-{test.name}")
 
@@ -112,7 +112,7 @@ def _header(report: GradeReport) -> Markup:
 
 def render_html(report: GradeReport) -> str:
     """The whole page as a string."""
-    sections = [_check_section(t, plots_for(t.details) if t.details else []) for t in report.tests]
+    sections = [_check_section(t, plots_for(t.details) if t.details else [], report.batch_convention) for t in report.tests]
     summary = _el(
         "table",
         _el("tr", _el("th", "check"), _el("th", "score"), _el("th", "result"), _el("th", "mistakes")),
@@ -124,8 +124,10 @@ def render_html(report: GradeReport) -> str:
         class_="summary",
     )
     parts: list[Content] = [_header(report)]
+    for note in ([report.version_note] if report.version_note else []) + list(report.redefinitions):
+        parts.append(_el("div", _el("strong", "Note: "), note, class_="mistakes note"))
     if report.diagnoses:
-        parts.append(_el("div", _el("strong", "Mistakes found"), _advice_items(report.diagnoses), class_="mistakes"))
+        parts.append(_el("div", _el("strong", "Mistakes found"), _advice_items(report.diagnoses, report.batch_convention), class_="mistakes"))
     elif report.score >= report.max_score:
         parts.append(_el("div", _el("strong", "Every check passed."), " Well done.", class_="mistakes"))
     parts += [summary, sections]

@@ -9,7 +9,7 @@ import io
 import sys
 from typing import TextIO
 
-from ..diagnose import ADVICE
+from ..diagnose import advice
 from ..results import GradeReport, points
 
 __all__ = ["render_text"]
@@ -24,10 +24,12 @@ def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool
     console = Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 110)
     score_style = "bold green" if report.score >= report.max_score else "bold yellow" if report.score > 0 else "bold red"
     console.print(f"[bold]{escape(report.submission)}[/bold]: [{score_style}]{points(report.score)} / {points(report.max_score)}[/{score_style}]")
+    for note in ([report.version_note] if report.version_note else []) + list(report.redefinitions):
+        console.print(f"[bold magenta]Note:[/bold magenta] {escape(note)}")
     if report.diagnoses:
         console.print("[bold]Mistakes found:[/bold]")
         for code in report.diagnoses:
-            console.print(f"  • [cyan]{code}[/cyan]: {escape(ADVICE.get(code, ''))}")
+            console.print(f"  • [cyan]{code}[/cyan]: {escape(advice(code, report.batch_convention))}")
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("check")
     table.add_column("score", justify="right")

@@ -4,6 +4,7 @@ Usage:  python tests/submissions/build.py            (from anywhere; paths are r
 
 Writes, deterministically (same bytes on every run, so `git diff` shows real changes only):
   assignments/dense_layer/dense_layer.ipynb     the student notebook (skeleton with TODOs)
+  assignments/dense_layer_mean/*.ipynb          the older version's notebook and a solved sample
   tests/submissions/<name>.ipynb | <name>.py    one submission per case in SUBMISSIONS
   tests/submissions/<name>.expected.json        what the grader must conclude about it
 
@@ -55,6 +56,9 @@ from nbformat import v4
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 STUDENT_NOTEBOOK = ROOT / "assignments" / "dense_layer" / "dense_layer.ipynb"
+MEAN_FOLDER = ROOT / "assignments" / "dense_layer_mean"
+"""The older version of the assignment (the layer averages over the batch): its student notebook
+and a solved sample, the same layout as assignments/dense_layer."""
 
 CHECKS = [
     "dense-interface",
@@ -492,6 +496,56 @@ def student_cells() -> list[Cell]:
     return [replace(c, source=todo.get(c.key, c.source)) for c in solution_cells()]
 
 
+# ---- the older version of the assignment: the loss gradient is not divided by N -----------
+
+MD_DENSE_MEAN = swap(swap(swap(
+    MD_DENSE,
+    r"| `grad_weights` $=\partial L/\partial W$ | $X^\top G$ | `(in, out)` | entry $(i,j)$ is $\sum_n X_{n,i}\,G_{n,j}$: every sample uses $W_{i,j}$ |",
+    r"| `grad_weights` $=\partial L/\partial W$ | $\frac1N X^\top G$ | `(in, out)` | entry $(i,j)$ is $\frac1N\sum_n X_{n,i}\,G_{n,j}$: every sample uses $W_{i,j}$ |"),
+    r"| `grad_biases` $=\partial L/\partial b$ | $\sum_n G_{n,:}$ | `(out,)` | $b$ is added to every row, so every row contributes |",
+    r"| `grad_biases` $=\partial L/\partial b$ | $\frac1N\sum_n G_{n,:}$ | `(out,)` | $b$ is added to every row, so every row contributes |"),
+    MD_DENSE[MD_DENSE.index("**Why a sum"):MD_DENSE.index("**Order matters.**")],
+    code(r"""
+        **Why a mean over the batch?** The loss we train is the *mean* over the batch,
+        $L = \frac1N\sum_n \ell_n$. The function that computes the gradient of the loss
+        (`grad_softmax_crossentropy_with_logits`, given below) returns each sample's own gradient
+        $\partial \ell_n/\partial Z_n$, **not** divided by $N$. The weights are shared by all
+        samples, so the layer averages their contributions: divide by the batch size here.
+    """) + "\n\n",
+)
+MD_LOSS_MEAN = swap(
+    MD_LOSS,
+    "to the logits: (softmax − one-hot) / N, shape `(N, classes)`. This division by `N` is why\n"
+    "the dense layer sums over the batch.",
+    "to the logits of **each sample's** loss: softmax − one-hot, shape `(N, classes)`, not divided\n"
+    "by `N`. This is why the dense layer averages over the batch.",
+)
+LOSS_MEAN = swap(swap(
+    LOSS,
+    '"""Gradient of the MEAN cross-entropy over the batch: (softmax - one_hot) / N, (N, C)."""',
+    '"""Gradient of each sample\'s cross-entropy (NOT divided by the batch size): softmax - one_hot, (N, C)."""'),
+    "return (softmax - ones_for_answers) / logits.shape[0]", "return softmax - ones_for_answers")
+MEAN_GRAD_LINES = (
+    "        grad_input = grad_output @ self.weights.T\n"
+    "        grad_weights = input.T @ grad_output / input.shape[0]\n"
+    "        grad_biases = grad_output.mean(axis=0)\n"
+)
+
+
+def mean_version(cells: list[Cell], dense: str) -> list[Cell]:
+    """The older version of a notebook: its markdown, its loss gradient and the given Dense cell."""
+    texts = {"md-dense": MD_DENSE_MEAN, "md-loss": MD_LOSS_MEAN, "loss": LOSS_MEAN, "dense": dense}
+    return [replace(c, source=texts.get(c.key, c.source)) for c in cells]
+
+
+def mean_solution_cells() -> list[Cell]:
+    return mean_version(solution_cells(), dense_cell(bwd=swap(DENSE_BACKWARD, GRAD_LINES, MEAN_GRAD_LINES)))
+
+
+def mean_student_cells() -> list[Cell]:
+    return mean_version(student_cells(), dense_cell(fwd=DENSE_FORWARD_TODO, bwd=DENSE_BACKWARD_TODO))
+
+
 def set_cell(cells: list[Cell], key: str, source: str) -> list[Cell]:
     assert any(c.key == key for c in cells), key
     return [replace(c, source=source) if c.key == key else c for c in cells]
@@ -597,16 +651,21 @@ class Submission:
     cells: Callable[[], list[Cell]] = solution_cells
     style: str = "jupyter"
     fmt: str = "ipynb"
+    assignment: str = "dense_layer"
+    """The rubric it is graded with (assignments/<name>)."""
 
     def expectation(self) -> dict:
         unknown = set(self.failed) - set(CHECKS)
         assert not unknown, (self.name, unknown)
-        return {
+        expected = {
             "description": self.description,
             "full_marks": not self.failed,
             "failed": [c for c in CHECKS if c in self.failed],
             "diagnoses": list(self.diagnoses),
         }
+        if self.assignment != "dense_layer":
+            expected["assignment"] = self.assignment
+        return expected
 
 
 def with_dense(init: str = DENSE_INIT, fwd: str = DENSE_FORWARD, bwd: str = DENSE_BACKWARD,
@@ -738,6 +797,51 @@ EXTENSIONS = code('''
             self.biases = self.biases + self.velocity_b
             return grad_input
 ''')
+
+
+FLOAT32_PARAMS = dense_cell(
+    init=textwrap.indent(code('''
+        def __init__(self, input_units, output_units, learning_rate=0.1):
+            """Parameters kept in float32: half the memory, and training is just as good."""
+            self.learning_rate = learning_rate
+            self.weights = (np.random.randn(input_units, output_units) * 0.01).astype(np.float32)
+            self.biases = np.zeros(output_units, dtype=np.float32)
+    '''), "    "),
+    fwd=fwd("return input.astype(np.float32) @ self.weights.astype(np.float32) + self.biases.astype(np.float32)"),
+    bwd=bwd_body('''
+        X32, G32 = input.astype(np.float32), grad_output.astype(np.float32)
+        grad_input = G32 @ self.weights.astype(np.float32).T
+        grad_weights = X32.T @ G32
+        grad_biases = G32.sum(axis=0)
+
+        assert grad_weights.shape == self.weights.shape and grad_biases.shape == self.biases.shape
+        self.weights = (self.weights - self.learning_rate * grad_weights).astype(np.float32)
+        self.biases = (self.biases - self.learning_rate * grad_biases).astype(np.float32)
+
+        return grad_input
+    '''),
+)
+L2_REDEFINITION = code('''
+    class Dense(Dense):
+        """Optional extension: L2 weight decay (tried with 1e-2, kept as the default)."""
+
+        def __init__(self, input_units, output_units, learning_rate=0.1, l2=1e-2):
+            super().__init__(input_units, output_units, learning_rate)
+            self.l2 = l2
+
+        def backward(self, input, grad_output):
+            grad_input = grad_output @ self.weights.T
+            grad_weights = input.T @ grad_output + self.l2 * self.weights
+            grad_biases = grad_output.sum(axis=0)
+            self.weights = self.weights - self.learning_rate * grad_weights
+            self.biases = self.biases - self.learning_rate * grad_biases
+            return grad_input
+''')
+
+
+def l2_redefinition_cells() -> list[Cell]:
+    return insert_after(solution_cells(), "dense", Cell("md-ext", "markdown", "### Extension: L2 regularisation"),
+                        Cell("dense-l2", "code", L2_REDEFINITION))
 
 
 def messy_cells() -> list[Cell]:
@@ -950,6 +1054,24 @@ SUBMISSIONS: list[Submission] = [
                "relative error ~1e-7, passes every check with a float32-downcast note (the gradcheck must "
                "tolerate float32 rounding).",
                diagnoses=("float32-downcast",), cells=with_cell("dense", FLOAT32)),
+    Submission("correct_float32_params",
+               "Correct; weights AND biases kept in float32 throughout (float32 at construction, forward and "
+               "backward compute in float32, the step is stored back as float32). Reading the gradient back "
+               "through (b - b')/lr amplifies float32 rounding by 1/lr, and rounding the grader's float64 "
+               "parameters to float32 is not movement: full marks with only the float32-downcast warning.",
+               diagnoses=("float32-downcast",), cells=with_cell("dense", FLOAT32_PARAMS)),
+    Submission("mean_version_correct",
+               "The older version of the assignment, solved: its loss gradient is not divided by N and its "
+               "Dense averages (dW = X^T G / N, db = mean(G)). Full marks under its own rubric "
+               "(dense_layer_mean); under the sum rubric it gets the version note plus the mean codes "
+               "(tests/test_versions.py).",
+               cells=mean_solution_cells, assignment="dense_layer_mean"),
+    Submission("redefined_l2_costs_points",
+               "Correct Dense, then a later cell redefines `class Dense(Dense)` with L2 weight decay left on "
+               "(l2=1e-2 by default): the grade uses the later Dense (the weight step has an extra l2*W), and "
+               "the report says that the earlier definition would have scored full marks.",
+               failed=("dense-update-weights", "dense-gradcheck", "dense-batch-semantics"),
+               diagnoses=("grad-weights-wrong",), cells=l2_redefinition_cells),
     Submission("correct_python_file", "Correct; handed in as a plain .py module, demo under a __main__ guard.",
                fmt="py"),
     Submission("correct_colab",
@@ -1348,6 +1470,8 @@ def main() -> int:
     names = [s.name for s in SUBMISSIONS]
     assert len(names) == len(set(names)), "duplicate submission names"
     write_notebook(to_notebook("dense_layer", student_cells()), STUDENT_NOTEBOOK)
+    write_notebook(to_notebook("dense_layer_mean", mean_student_cells()), MEAN_FOLDER / "dense_layer_mean.ipynb")
+    write_notebook(to_notebook("sample_submission_mean", mean_solution_cells()), MEAN_FOLDER / "sample_submission.ipynb")
     # Remove what an earlier run wrote (found through its expectation files), nothing else.
     for old in HERE.glob("*.expected.json"):
         stem = old.name[: -len(".expected.json")]
