@@ -25,7 +25,7 @@ from typing import Any
 from . import __version__
 from .batch_exec import Job, Options, TaskResult, default_lock_file, run_dask, run_local
 from .batch_inputs import Entry, discover, file_sha256, safe_name
-from .batch_store import ResultsDir, atomic_write, is_current
+from .batch_store import ResultsDir, atomic_write, grading_fingerprint, is_current
 from .errors import InputError
 from .exclusive import LOCK_ENV
 
@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds one submission may take in all before it is stopped and recorded as an error (default: {DEFAULT_TIMEOUT:g}; local pool only)")
     parser.add_argument("--no-html", action="store_true", help="write no HTML feedback")
     parser.add_argument("--retry-errors", action="store_true", help="regrade submissions recorded as errors even if unchanged")
+    parser.add_argument("--force", action="store_true", help="regrade every submission, even those already graded and unchanged")
+    parser.add_argument("--only", nargs="+", metavar="ID", help="regrade only these students (ids as in the gradebook); the others keep their results")
     return parser
 
 
@@ -165,6 +167,9 @@ def run_batch(args: argparse.Namespace) -> int:
 
     results = ResultsDir(Path(args.out))
     results.acquire()  # before anything is read or extracted into RESULTS/
+    rows_order: list[Entry] = []
+    pending: set[str] = set()
+    assignment: Any = None
     previous_term = signal.signal(signal.SIGTERM, _term_as_interrupt)
     try:
         assignment = load_assignment(args.assignment)
@@ -172,7 +177,8 @@ def run_batch(args: argparse.Namespace) -> int:
         entries, notes = discover(args.submissions, results.extract_dir, preferred_name=assignment.notebook)
         for note in notes:
             print(f"note: {note}", flush=True)
-        jobs, rows_order = _plan(entries, results, seed, assignment, args.retry_errors)
+        fingerprint = grading_fingerprint(assignment, __version__)
+        jobs, rows_order = _plan(entries, results, seed, assignment, args.retry_errors, fingerprint, args.force, args.only)
         lock_file = os.environ.get(LOCK_ENV) or default_lock_file()
         os.environ[LOCK_ENV] = lock_file
         options = Options(str(args.assignment), seed, args.device, args.timeout, not args.no_html, None if args.scheduler else lock_file)
@@ -185,8 +191,12 @@ def run_batch(args: argparse.Namespace) -> int:
         html_notes: set[str] = set()
         progress = Progress(len(jobs), assignment.max_score)
 
+        pending.update(job.name for job in jobs)
+
         def on_result(result: TaskResult) -> None:
+            result.record["grading_fingerprint"] = fingerprint  # what a resumed batch compares
             results.save(result.name, result.record, result.html)
+            pending.discard(result.name)
             for note in result.notes:
                 if note not in html_notes:
                     html_notes.add(note)
@@ -201,17 +211,20 @@ def run_batch(args: argparse.Namespace) -> int:
         finally:
             progress.close()
         elapsed = time.perf_counter() - started
-        rows = [(entry.student, results.load(safe_name(entry.student))) for entry in rows_order]
-        from .report.csv_report import gradebook_csv
-
-        rubric = [c.name for c in assignment.checks]
-        atomic_write(results.root / "gradebook.csv", gradebook_csv(rows, rubric, assignment.max_score))
+        rows = _write_gradebook(results, rows_order, assignment)
         rate = len(jobs) / elapsed if elapsed > 0 and jobs else 0.0
         print(f"Graded {len(jobs)} submission(s) in {elapsed:.1f} s ({rate:.2f}/s); reused {reused}.", flush=True)
-        print(BatchSummary(rows, assignment.max_score).render(), flush=True)
+        print(BatchSummary(rows, assignment.max_score, assignment.batch_convention).render(), flush=True)
         print(f"Gradebook: {results.root / 'gradebook.csv'}", flush=True)
+        if rows and all(record is None or record.get("status") == "error" for _, record in rows):
+            print(f"grade batch: every submission ({len(rows)}) failed to grade; see the error column of the gradebook.", file=sys.stderr, flush=True)
+            return 1
         return 0
     except KeyboardInterrupt:
+        if rows_order:
+            done = _write_gradebook(results, rows_order, assignment, pending)
+            graded = sum(1 for _, record in done if record is not None)
+            print(f"grade batch: interrupted; gradebook.csv lists the {graded} of {len(done)} submission(s) done so far.", file=sys.stderr, flush=True)
         print("grade batch: interrupted; results so far are saved. Run the same command again to finish (only what is missing is graded).", file=sys.stderr, flush=True)
         return 130
     finally:
@@ -224,13 +237,33 @@ def _term_as_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _plan(entries: list[Entry], results: ResultsDir, seed: int, assignment: Any, retry_errors: bool) -> tuple[list[Job], list[Entry]]:
-    """The jobs still to do: students with no result, or whose file, seed, rubric or grader changed."""
+def _write_gradebook(results: ResultsDir, entries: list[Entry], assignment: Any, pending: set[str] = frozenset()) -> list[tuple[str, dict[str, Any] | None]]:
+    """gradebook.csv from the per-student JSON on disk. After an interruption the students
+    still `pending` have no result row ("no result: run the batch again"), never a stale
+    grade from an older rubric or file."""
+    from .report.csv_report import gradebook_csv
+
+    rows = [(entry.student, None if safe_name(entry.student) in pending else results.load(safe_name(entry.student))) for entry in entries]
+    rubric = [c.name for c in assignment.checks]
+    atomic_write(results.root / "gradebook.csv", gradebook_csv(rows, rubric, assignment.max_score))
+    return rows
+
+
+def _plan(entries: list[Entry], results: ResultsDir, seed: int, assignment: Any, retry_errors: bool, fingerprint: str | None = None, force: bool = False, only: list[str] | None = None) -> tuple[list[Job], list[Entry]]:
+    """The jobs still to do: students with no result, or whose file, seed, assignment folder,
+    reference or grader changed; every one with `force`; only the named ones with `only`."""
     rubric = tuple(c.name for c in assignment.checks)
+    if only:
+        known = {entry.student for entry in entries}
+        unknown = [student for student in only if student not in known]
+        if unknown:
+            raise InputError(f"--only: no submission for {', '.join(unknown)}; the ids are {', '.join(sorted(known)[:10])}{' ...' if len(known) > 10 else ''}.")
     jobs = []
     for entry in entries:
         name = safe_name(entry.student)
+        if only and entry.student not in only:
+            continue
         digest = "" if entry.error else file_sha256(entry.path)
-        if not is_current(results.load(name), digest, seed, assignment.name, __version__, rubric, assignment.max_score, retry_errors):
+        if force or only or not is_current(results.load(name), digest, seed, assignment.name, __version__, rubric, assignment.max_score, retry_errors, fingerprint):
             jobs.append(Job(entry.student, name, str(entry.path), digest, error=entry.error))
     return jobs, entries

@@ -11,15 +11,17 @@ batch out; the kernel drops it when the holder dies, so a killed batch never lea
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import importlib.util
 import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .errors import InputError
 
-__all__ = ["ResultsDir", "atomic_write", "error_record", "is_current"]
+__all__ = ["ResultsDir", "atomic_write", "error_record", "is_current", "grading_fingerprint"]
 
 LOCK_NAME = ".batch.lock"
 
@@ -59,13 +61,57 @@ def error_record(student: str, submission: str, sha256: str, assignment: str, ma
     }
 
 
-def is_current(record: dict[str, Any] | None, sha256: str, seed: int, assignment: str, version: str, rubric: tuple[str, ...], max_score: float, retry_errors: bool) -> bool:
+_SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
+GRADER_DIR = Path(__file__).resolve().parent
+
+
+def _tree_files(root: Path) -> list[Path]:
+    """Every file under `root` that grading may read (caches, checkpoints and dot files left out)."""
+    if root.is_file():
+        return [root]
+    return sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and not any(part in _SKIPPED_PARTS or part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def _digest(roots: Iterable[tuple[str, Path]]) -> str:
+    digest = hashlib.sha256()
+    for label, root in roots:
+        for path in _tree_files(root):
+            name = f"{label}/{path.relative_to(root) if root.is_dir() else path.name}"
+            digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def reference_files(assignment: Any) -> list[Path]:
+    """The reference solution the rubric grades against (its module file)."""
+    spec = importlib.util.find_spec("reference.dense_layer")
+    return [Path(spec.origin)] if spec is not None and spec.origin else []
+
+
+def grading_fingerprint(assignment: Any, version: str) -> str:
+    """A hash of everything a grade depends on besides the submission and the seed.
+
+    The assignment folder (rubric: points, tolerances, sizes; notebook; anything else in it),
+    the reference file the rubric uses, the grader's version and its own source files, so a
+    rubric edit, a fixed reference or an upgraded grader regrades a resumed batch.
+    """
+    roots = [("assignment", Path(assignment.root)), ("grader", GRADER_DIR)]
+    roots += [("reference", path) for path in reference_files(assignment)]
+    return f"{version}:{_digest(roots)}"
+
+
+def is_current(record: dict[str, Any] | None, sha256: str, seed: int, assignment: str, version: str, rubric: tuple[str, ...], max_score: float, retry_errors: bool, fingerprint: str | None = None) -> bool:
     """True when `record` is the result of grading this very content with these settings.
 
-    The rubric is compared through the record itself (its check names and max score), so
-    an edited assignment.toml regrades everyone even within one grader version.
+    The rubric is compared through the record itself (its check names and max score) and,
+    when given, through `fingerprint` (grading_fingerprint: the assignment folder, the
+    reference and the grader), so moved points or a changed tolerance regrade everyone.
     """
     if not record:
+        return False
+    if fingerprint is not None and record.get("grading_fingerprint") != fingerprint:
         return False
     if record.get("status") == "error":
         if retry_errors or record.get("error_kind") == "crashed-worker":
