@@ -21,6 +21,7 @@ from .errors import StudentFailure
 from .exclusive import grading_phase
 from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
 from .sandbox.client import WorkerProcess, sandbox_notes
+from .redefinitions import redefinition_notes
 from .sandbox.session import StudentSession
 from .submission import read_submission
 
@@ -63,6 +64,20 @@ def run_check(ctx: CheckContext) -> CheckResult:
     )
 
 
+def run_checks(session: StudentSession, assignment: Assignment, checks: list[tuple[int, CheckSpec]], seed: int, device: str) -> list[CheckResult]:
+    """Run (index, check) pairs; the index seeds the check's data, so a rerun sees the same data."""
+    cache: dict = {}
+    results = []
+    for index, spec in checks:
+        rng = np.random.default_rng([seed, index])
+        results.append(run_check(CheckContext(session, assignment, spec, rng, seed, device, cache)))
+    return results
+
+
+def _graded_names(assignment: Assignment) -> set[str]:
+    return set(assignment.graded_names) | {"Dense", "ReLU", "forward", "train"}
+
+
 def select_checks(assignment: Assignment, visibility: str) -> list[CheckSpec]:
     return [c for c in assignment.checks if visibility == "all" or c.visibility == visibility]
 
@@ -80,16 +95,27 @@ def grade_file(
     assignment = assignment or load_assignment()
     submission = read_submission(path)
     session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed)
-    results: list[CheckResult] = []
-    cache: dict = {}
+    checks = list(enumerate(select_checks(assignment, visibility)))
     try:
         with grading_phase():
             session.start()
-            for index, spec in enumerate(select_checks(assignment, visibility)):
-                rng = np.random.default_rng([seed, index])
-                ctx = CheckContext(session, assignment, spec, rng, seed, device, cache)
-                results.append(run_check(ctx))
+            results = run_checks(session, assignment, checks, seed, device)
             notebook_convention = _notebook_convention(session, seed)
+            session.close()
+
+            def regrade(skip: dict[int, set[int]], subset: list[tuple[int, CheckSpec]]) -> list[CheckResult]:
+                """The same checks on the same data, with the later definitions' statements skipped."""
+                again = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed)
+                again.bad_statements = {cell: set(stmts) for cell, stmts in session.bad_statements.items()}
+                for cell, stmts in skip.items():
+                    again.bad_statements.setdefault(cell, set()).update(stmts)
+                try:
+                    again.start()
+                    return run_checks(again, assignment, subset, seed, device)
+                finally:
+                    again.close()
+
+            redefinitions = redefinition_notes(session.definitions, _graded_names(assignment), checks, results, regrade)
     finally:
         session.close()
     statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in session.issues.values())
@@ -116,6 +142,7 @@ def grade_file(
         notes=sandbox_notes(),
         batch_convention=assignment.batch_convention,
         version_note=version_note(notebook_convention, assignment.batch_convention),
+        redefinitions=redefinitions,
     )
 
 

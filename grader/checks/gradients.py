@@ -81,7 +81,7 @@ def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -
         where = f"entry {tuple(int(i) for i in np.unravel_index(worst, shapes[name]))}" if full else f"direction {worst}"
         rec.fail(
             f"[{case.label}] the {name} gradient from backward disagrees with finite differences of your forward "
-            f"(relative error {error:.3g} > {rtol:g}); worst at {where}: backward gives {predicted[worst]:.6g}, forward's slope is {numeric[worst]:.6g}"
+            f"(relative error {error:.3g} > {rtol:g}); worst at {where}: backward gives {predicted[worst]:.6g}{' (its step × N)' if scale != 1 and name != 'grad_input' else ''}, forward's slope is {numeric[worst]:.6g}"
             + _next_step(ctx.convention, name, case.X.shape[0], predicted, numeric, rtol)
         )
 

@@ -19,7 +19,7 @@ from ..submission import Submission
 from . import protocol
 from .client import SandboxConfig, WorkerFailure, WorkerProcess
 
-__all__ = ["StudentSession", "Remote", "StatementIssue"]
+__all__ = ["StudentSession", "Remote", "StatementIssue", "DefinitionSite"]
 
 WorkerFactory = Callable[[SandboxConfig], WorkerProcess]
 
@@ -45,6 +45,20 @@ class StatementIssue:
     """What went wrong, one line."""
     traceback: str = ""
     """Trimmed student traceback, when there is one."""
+
+
+@dataclass(frozen=True)
+class DefinitionSite:
+    """A top-level statement that bound a class or function name."""
+
+    cell_index: int
+    """The cell's position (Cell.index)."""
+    stmt: int
+    """The statement's position within the cell (what `bad_statements` skips)."""
+    cell: str
+    """The cell's label, e.g. "cell 9"."""
+    line: int
+    """First line of the statement within the cell."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,8 @@ class StudentSession:
         self.hung: dict[str, StudentFailure] = {}
         """Calls that timed out once: later calls of the same kind fail at once, not after another timeout."""
         self.last_failure_code = "crash"
+        self.definitions: dict[str, dict[tuple[int, int], DefinitionSite]] = {}
+        """Where each top-level class/function name was bound, in notebook order (redefinitions)."""
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -145,6 +161,8 @@ class StudentSession:
             if not isinstance(result, dict) or not isinstance(result.get("stmt"), int):
                 continue  # a forged reply (student code can write to the channel): ignore it
             status = result.get("status")
+            if status == "ok" and isinstance(result.get("binds"), list):
+                self._note_definitions(cell, result)
             if status in ("ok", "skipped"):
                 continue
             if status == "timeout":
@@ -152,6 +170,14 @@ class StudentSession:
             error = result.get("error", {})
             message = f"{error.get('type', status)}: {error.get('message', 'took longer than the statement limit and was skipped')}"
             self._note(StatementIssue(cell.label, int(result.get("line") or 0), status, message[:300], error.get("traceback", "")))
+
+    def _note_definitions(self, cell: Any, result: dict[str, Any]) -> None:
+        site = DefinitionSite(cell.index, int(result["stmt"]), cell.label, int(result.get("line") or 0) if isinstance(result.get("line"), int) else 0)
+        for name in result["binds"][:20]:
+            if isinstance(name, str):
+                sites = self.definitions.setdefault(name, {})
+                sites[(site.cell_index, site.stmt)] = site
+                self.definitions[name] = dict(sorted(sites.items()))
 
     def _note(self, issue: StatementIssue) -> None:
         self.issues.setdefault((issue.cell, issue.line), issue)

@@ -83,6 +83,9 @@ def _local_arrays(exc: BaseException, arrays: list[np.ndarray]) -> dict[str, Any
     return found
 
 
+_UNSET = object()
+
+
 class Worker:
     """State of one submission: its namespace and the objects the grader holds handles to."""
 
@@ -134,8 +137,21 @@ class Worker:
                 results.append({"stmt": index, "line": line, "status": "skipped"})
                 continue
             protocol.write_message(self.reply_fd, {"progress": index})
-            results.append(dict(self.run_statement(chunk, timeout), stmt=index, line=line))
+            before = dict(self.namespace)
+            result = dict(self.run_statement(chunk, timeout), stmt=index, line=line)
+            result["binds"] = self.bound_since(before)
+            results.append(result)
         return {"statements": results}
+
+    def bound_since(self, before: dict[str, Any]) -> list[str]:
+        """Top-level classes and functions a statement (re)bound: the grader tells a later
+        redefinition of a graded name (an L2 `class Dense(Dense)`) from the first one."""
+        import types
+
+        return [
+            str(name)[:80] for name, value in list(self.namespace.items())
+            if before.get(name, _UNSET) is not value and isinstance(value, (type, types.FunctionType)) and not str(name).startswith("__")
+        ][:20]
 
     @staticmethod
     def statements(source: str, filename: str) -> list[tuple[int, Any]]:
