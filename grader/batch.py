@@ -141,6 +141,9 @@ class BatchSummary:
                 lines.append(f"  {count:5d}  {code:<{width}}  {fix[:80] + ('...' if len(fix) > 80 else '')}")
         else:
             lines.append("No mistakes diagnosed.")
+        versions = Counter(str(r.get("version_note")) for _, r in self.rows if r and r.get("version_note"))
+        for note, count in versions.items():  # why a whole group lost the same points
+            lines.append(f"Version: {count} submission(s): {note}")
         if errors:
             lines.append(f"Not graded ({len(errors)}): see their JSON and the gradebook's error column:")
             for student, record in errors[:20]:

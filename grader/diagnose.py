@@ -73,6 +73,9 @@ ADVICE: dict[str, str] = {code: advice(code) for code in ADVICE_TEMPLATES}
 GENERIC_CODES = frozenset({"exception", "forward-wrong", "grad-input-wrong", "grad-weights-wrong", "train-wrong"})
 """Codes that a specific diagnosis on the same check makes redundant."""
 
+WARNINGS = frozenset({"float32-downcast"})
+"""Codes that note a style, not a fault: they never stand in for the fault a check found."""
+
 
 def match_mutants(actual: object, mutants: Iterable[tuple[str, np.ndarray]], correct: np.ndarray, rtol: float) -> list[str]:
     """Codes of the mutants that explain `actual` and differ from the correct output here."""
@@ -93,7 +96,7 @@ def match_mutants(actual: object, mutants: Iterable[tuple[str, np.ndarray]], cor
 def resolve_codes(codes: list[str]) -> list[str]:
     """Drop generic codes when a specific one explains the same failure; keep order, no repeats."""
     unique = list(dict.fromkeys(codes))
-    specific = [c for c in unique if c not in GENERIC_CODES]
+    specific = [c for c in unique if c not in GENERIC_CODES and c not in WARNINGS]
     if specific:
         return [c for c in unique if c not in GENERIC_CODES or c == "exception" and not _explains_exception(specific)]
     return unique

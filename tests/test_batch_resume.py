@@ -129,3 +129,13 @@ def test_every_submission_errored_exits_non_zero(tmp_path: Path) -> None:
     run = run_grade("batch", str(folder), "--out", str(tmp_path / "results"), "--jobs", "1", "--no-html")
     assert run.returncode == 1, run.stdout + run.stderr
     assert "every submission (2) failed to grade" in run.stderr
+
+
+def test_batch_summary_says_which_students_hand_in_the_other_version(tmp_path: Path) -> None:
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "mean_version_correct.ipynb", folder / "olga.ipynb")
+    shutil.copy(SUBMISSIONS / "reference.ipynb", folder / "paul.ipynb")
+    run = run_grade("batch", str(folder), "--out", str(tmp_path / "results"), "--jobs", "2", "--no-html")
+    assert run.returncode == 0, run.stderr
+    assert "Version: 1 submission(s): This notebook is the older version" in run.stdout

@@ -1060,6 +1060,12 @@ SUBMISSIONS: list[Submission] = [
                "through (b - b')/lr amplifies float32 rounding by 1/lr, and rounding the grader's float64 "
                "parameters to float32 is not movement: full marks with only the float32-downcast warning.",
                diagnoses=("float32-downcast",), cells=with_cell("dense", FLOAT32_PARAMS)),
+    Submission("float32_params_bias_mean",
+               "The float32-parameter layer of correct_float32_params with one real mistake: db = mean(G). The "
+               "wider float32 tolerance still names it (and only it, besides the float32 warning).",
+               failed=("dense-update-biases", "dense-gradcheck", "dense-batch-semantics"),
+               diagnoses=("grad-bias-mean", "float32-downcast"),
+               cells=with_cell("dense", swap(FLOAT32_PARAMS, "grad_biases = G32.sum(axis=0)", "grad_biases = G32.mean(axis=0)"))),
     Submission("mean_version_correct",
                "The older version of the assignment, solved: its loss gradient is not divided by N and its "
                "Dense averages (dW = X^T G / N, db = mean(G)). Full marks under its own rubric "
