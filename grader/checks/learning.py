@@ -185,20 +185,43 @@ def reference_forward(plan: Plan, params: Params, X: np.ndarray) -> list[np.ndar
     return activations
 
 
-def reference_step(plan: Plan, params: Params, X: np.ndarray, y: np.ndarray) -> tuple[float, Params]:
-    """One correct train(network, X, y) from `params`: (the batch's mean loss, the parameters after the step)."""
+@dataclass(frozen=True)
+class Step:
+    """One correct training step, with the size of its terms (what rounding is relative to)."""
+
+    loss: float
+    """The batch's mean loss before the step."""
+    params: Params
+    """The parameters after the step."""
+    loss_scale: float
+    """Mean of |picked logit| + |log-sum-exp|: the loss is their difference."""
+    update_scales: list[tuple[float, float]]
+    """Per Dense layer, ‖lr·|X|ᵀ|G|‖ and ‖lr·Σ|G|‖ with |G| = (softmax + one-hot)/N pushed back through
+    |W|ᵀ: the bound on what rounding can change in the update, even where its terms cancel (a confident
+    network's softmax − one-hot is ~0; float32 rounds it to exactly 0)."""
+
+
+def reference_step(plan: Plan, params: Params, X: np.ndarray, y: np.ndarray) -> Step:
+    """One correct train(network, X, y) from `params`."""
     activations = reference_forward(plan, params, X)
     inputs, logits = [X] + activations, activations[-1]
-    grad = ref.grad_softmax_crossentropy_with_logits(logits, y) * (len(y) if plan.convention == "mean" else 1)
-    new, d = list(params), len(params)
+    per_batch = len(y) if plan.convention == "mean" else 1
+    grad = ref.grad_softmax_crossentropy_with_logits(logits, y) * per_batch
+    size = ref.grad_softmax_crossentropy_with_logits(logits, y) * per_batch + 2 * (np.arange(logits.shape[1]) == y[:, None]) * per_batch / len(y)
+    new, scales, d = list(params), [], len(params)
     for position in range(len(plan.kinds))[::-1]:
         if plan.kinds[position] == "relu":
-            grad = ref.relu_backward(inputs[position], grad)
+            grad, size = ref.relu_backward(inputs[position], grad), ref.relu_backward(inputs[position], size)
             continue
         d -= 1
+        scales.append((plan.learning_rate * float(np.linalg.norm(ref.dense_grad_weights(np.abs(inputs[position]), size, plan.convention))),
+                       plan.learning_rate * float(np.linalg.norm(ref.dense_grad_biases(size, plan.convention)))))
+        size = ref.dense_grad_input(size, np.abs(params[d][0]))
         grad, W, b = ref.dense_sgd_step(inputs[position], *params[d], grad, plan.learning_rate, plan.convention)
         new[d] = (W, b)
-    return float(np.mean(ref.softmax_crossentropy_with_logits(logits, y))), new
+    top = logits.max(axis=-1)
+    loss_scale = float(np.mean(np.abs(logits[np.arange(len(y)), y]) + np.abs(top + np.log(np.exp(logits - top[:, None]).sum(axis=-1)))))
+    return Step(float(np.mean(ref.softmax_crossentropy_with_logits(logits, y))), new, loss_scale, scales[::-1])
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
@@ -217,8 +240,9 @@ class ReferenceRun:
 def reference_run(plan: Plan, data: LearningData) -> ReferenceRun:
     params, losses = list(plan.initial), []
     for step in range(plan.steps):
-        loss, params = reference_step(plan, params, *plan.batch(data, step))
-        losses.append(loss)
+        taken = reference_step(plan, params, *plan.batch(data, step))
+        params = taken.params
+        losses.append(taken.loss)
     return ReferenceRun(np.array(losses), params, accuracy(reference_forward(plan, params, data.X_val)[-1], data.y_val))
 
 
@@ -342,15 +366,21 @@ def find_parting(ctx: CheckContext, plan: Plan, data: LearningData, run: Student
     before = list(plan.initial)
     for step in range(run.done):
         X, y = plan.batch(data, step)
-        loss, expected = reference_step(plan, before, X, y)
+        taken = reference_step(plan, before, X, y)
+        expected, loss = taken.params, taken.loss
         after = unpack(plan, run.snapshots[step], transposed)
-        loss_off = bool(run.reported[step]) and not abs(run.losses[step] - loss) <= rtol * abs(loss)
-        errors = [(relative_error(W - W0, We - W0), relative_error(b - b0, be - b0))
-                  for (W, b), (We, be), (W0, b0) in zip(after, expected, before)]
+        loss_off = bool(run.reported[step]) and not abs(run.losses[step] - loss) <= rtol * taken.loss_scale
+        # each update's error against the size of its terms, not of the (possibly cancelled) update itself
+        errors = [(_norm(W - We) / max(sW, 1e-300), _norm(b - be) / max(sb, 1e-300))
+                  for (W, b), (We, be), (sW, sb) in zip(after, expected, taken.update_scales)]
         if loss_off or any(not (e <= rtol) for pair in errors for e in pair):
             return explain(ctx, plan, step, before, after, expected, errors, (run.losses[step], loss) if loss_off else None, X, rtol)
         before = after
     return None
+
+
+def _norm(a: np.ndarray) -> float:
+    return float(np.linalg.norm(a))
 
 
 def explain(ctx: CheckContext, plan: Plan, step: int, before: Params, after: Params, expected: Params,
@@ -398,7 +428,7 @@ def explain(ctx: CheckContext, plan: Plan, step: int, before: Params, after: Par
         above = "" if d == len(dense) - 1 else " The layers above it updated correctly, so the gradient that reaches it is wrong (grad_input of the layer above, ReLU.backward, or the inputs train hands to backward)."
         codes = dense_codes(ctx) or ("train-wrong",)
         return Parting(step, f"{when}: the {which} update of {label} differs from a correct SGD step from the same parameters "
-                       f"(relative error {max(W_err, b_err):.3g}, tolerance {rtol:g}).{above}", codes)
+                       f"(error {max(W_err, b_err):.3g} relative to the step's size, tolerance {rtol:g}).{above}", codes)
     raise AssertionError("grader bug: a step was found to differ but no part of it does")
 
 
