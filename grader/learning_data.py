@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["LearningParams", "LearningData", "load_learning_data", "digits"]
+__all__ = ["LearningParams", "LearningData", "load_learning_data", "dataset_version", "digits"]
 
 NPZ_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
@@ -131,8 +131,7 @@ def _split_digits(params: LearningParams) -> LearningData:
     return LearningData(X[train], labels[train], X[val], labels[val], "scikit-learn digits")
 
 
-@functools.lru_cache(maxsize=4)
-def _read_npz(path: Path, mtime: float) -> LearningData:
+def _read_npz(path: Path) -> LearningData:
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in NPZ_KEYS if k not in archive.files]
@@ -153,14 +152,23 @@ def _read_npz(path: Path, mtime: float) -> LearningData:
                         arrays["X_val"].astype(np.float64), arrays["y_val"].astype(np.int64), path.name)
 
 
+def dataset_version(params: LearningParams, root: Path) -> float:
+    """Changes when the data set's file does (its mtime; 0 for digits): part of every cache key."""
+    return 0.0 if params.dataset == "digits" else _npz_path(params, root).stat().st_mtime
+
+
+def _npz_path(params: LearningParams, root: Path) -> Path:
+    path = Path(params.dataset) if Path(params.dataset).is_absolute() else root / params.dataset
+    if path.suffix != ".npz" or not path.is_file():
+        raise InputError(f"the learning check's dataset must be \"digits\" or an existing .npz file; {path} is neither.")
+    return path.resolve()
+
+
 def load_learning_data(params: LearningParams, root: Path) -> LearningData:
-    """The rubric's data set, cut to `max_samples` (cached per process: batch grading reads it once)."""
+    """The rubric's data set, cut to `max_samples`."""
     if params.dataset == "digits":
         data = _split_digits(params)
     else:
-        path = Path(params.dataset) if Path(params.dataset).is_absolute() else root / params.dataset
-        if path.suffix != ".npz" or not path.is_file():
-            raise InputError(f"the learning check's dataset must be \"digits\" or an existing .npz file; {path} is neither.")
-        data = _read_npz(path.resolve(), path.stat().st_mtime)
+        data = _read_npz(_npz_path(params, root))
     n = params.max_samples
     return LearningData(data.X_train[:n], data.y_train[:n], data.X_val[:n], data.y_val[:n], data.name)

@@ -26,19 +26,21 @@ the rubric's threshold refers to.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..compare import relative_error
 from ..errors import InputError, StudentFailure
-from ..learning_data import LearningData, LearningParams, load_learning_data
+from ..learning_data import LearningData, LearningParams, dataset_version, load_learning_data
 from ..sandbox.session import Remote
 from . import register
 from .base import CheckContext, Outcome, Recorder, new_dense, require_class, require_function, set_params
-from .learning_plan import Params, Plan, accuracy, make_plan, reference_forward, reference_run, reference_step
+from .learning_plan import Params, Plan, ReferenceRun, accuracy, make_plan, reference_forward, reference_run, reference_step
 
 __all__ = ["check_network_learns", "DRIVER_SOURCE"]
 
@@ -304,13 +306,20 @@ def explain(ctx: CheckContext, plan: Plan, step: int, before: Params, after: Par
     raise AssertionError("grader bug: a step was found to differ but no part of it does")
 
 
+@functools.lru_cache(maxsize=4)
+def prepare(params: LearningParams, root: Path, convention: str, version: float) -> tuple[LearningData, Plan, ReferenceRun]:
+    """The data, the plan and the reference's own run: the same for every submission a process grades
+    (until the rubric or the data set's file changes: both are in the key)."""
+    data = load_learning_data(params, root)
+    plan = make_plan(params, data, convention)
+    return data, plan, reference_run(plan, data)
+
+
 @register("network.learns")
 def check_network_learns(ctx: CheckContext) -> Outcome:
     """Train the student's own network on real digits; every step as a correct one, then the held-out accuracy."""
     params = LearningParams.from_params(ctx.spec.params, f"{ctx.assignment.root / 'assignment.toml'}: check {ctx.spec.name}")
-    data = load_learning_data(params, ctx.assignment.root)
-    plan = make_plan(params, data, ctx.convention)
-    reference = reference_run(plan, data)
+    data, plan, reference = prepare(params, ctx.assignment.root, ctx.convention, dataset_version(params, ctx.assignment.root))
     if reference.accuracy < params.min_accuracy:
         raise InputError(f"check {ctx.spec.name}: min_accuracy {params.min_accuracy:g} is above what the reference reaches "
                          f"({reference.accuracy:.3f}) on {data.name}; lower it (with a margin) or train longer.")
