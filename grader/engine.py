@@ -71,6 +71,7 @@ def run_checks(session: StudentSession, assignment: Assignment, checks: list[tup
     for index, spec in checks:
         rng = np.random.default_rng([seed, index])
         results.append(run_check(CheckContext(session, assignment, spec, rng, seed, device, cache)))
+        cache.setdefault("results", {})[spec.name] = results[-1]  # later checks may cite earlier verdicts
     return results
 
 
