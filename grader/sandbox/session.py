@@ -26,7 +26,8 @@ WorkerFactory = Callable[[SandboxConfig], WorkerProcess]
 
 MAX_LOAD_REPLAYS = 10
 """Replays of the notebook after a statement killed or hung the worker while loading; past
-this, the cell that failed and every later cell are skipped whole (so loading always ends)."""
+this, the statement that failed, the rest of its cell and every later cell are not run (so
+loading always ends; the definitions before them survive)."""
 MAX_RESTARTS = 50
 """Worker restarts per submission (each replays the notebook); past this, requests fail at once."""
 MAX_ISSUES = 200
@@ -119,6 +120,8 @@ class StudentSession:
         """The overall time limit of this grading run (grader/deadline.py)."""
         self.load_replays = 0
         self.dropped_issues = 0
+        self.stop_at: dict[int, int] = {}
+        """Per cell index: the statement from which on nothing runs (set when replaying gives up)."""
         self.config = config
         self.worker_factory = worker_factory
         self.seed = seed
@@ -153,23 +156,23 @@ class StudentSession:
                 return
             except _ReplayNeeded as replay:
                 if self.deadline.expired:
-                    self._note(StatementIssue(replay.cell, 0, "timeout", f"{self.deadline.describe()} while the notebook was loading; the rest of it was not run."))
+                    self._note(StatementIssue(replay.cell.label, 0, "timeout", f"{self.deadline.describe()} while the notebook was loading; the rest of it was not run."))
                     return
                 self.load_replays += 1
                 if self.load_replays > MAX_LOAD_REPLAYS:
-                    self._give_up_from(replay.cell)
+                    self._give_up_from(replay.cell, replay.statement)
                 if self.restarts >= MAX_RESTARTS:
                     return  # ensure_alive() reports it to the checks
                 self._restart_worker()
 
-    def _give_up_from(self, label: str) -> None:
-        """Skip the cell `label` and every later cell whole: loading must end."""
-        later = False
-        for cell in self.submission.cells:
-            later = later or cell.label == label
-            if later:
-                self.bad_statements.setdefault(cell.index, set()).add(-1)
-        self._note(StatementIssue(label, 0, "crash", f"the notebook stopped the process {self.load_replays} times while loading; {label} and the cells after it were not run (at most {MAX_LOAD_REPLAYS} replays)."))
+    def _give_up_from(self, cell: Any, statement: int) -> None:
+        """Run nothing from `statement` of `cell` on, nor any later cell: loading must end."""
+        self.stop_at[cell.index] = max(0, statement)
+        for later in self.submission.cells:
+            if later.index > cell.index:
+                self.bad_statements.setdefault(later.index, set()).add(-1)
+        issue = StatementIssue(cell.label, 0, "crash", f"the notebook stopped the process {self.load_replays} times while loading; from statement {statement + 1} of {cell.label} on, nothing more was run (at most {MAX_LOAD_REPLAYS} replays).")
+        self.issues[(issue.cell, issue.line)] = issue  # replaces the first kill's note: this one says more
 
     def _load_cell(self, cell: Any) -> None:
         current: list[int] = [-1]
@@ -178,7 +181,7 @@ class StudentSession:
             return
         try:
             reply, _ = self._worker().request(
-                {"op": "exec_cell", "label": cell.label, "source": cell.source, "skip": sorted(skip), "timeout": self.config.statement_timeout},
+                {"op": "exec_cell", "label": cell.label, "source": cell.source, "skip": sorted(skip), "timeout": self.config.statement_timeout, "stop_at": self.stop_at.get(cell.index)},
                 timeout=self.config.statement_timeout + 2.0,
                 on_progress=lambda index: current.__setitem__(0, index) if _is_index(index) else None,
                 deadline=self.deadline.at(),
@@ -192,7 +195,7 @@ class StudentSession:
                 where = f"a statement of the cell" if current[0] >= 0 else "the cell"
                 self._note(StatementIssue(cell.label, 0, status, f"{where} stopped the process: {failure}"))
             self.flag_flood(failure)
-            raise _ReplayNeeded(cell.label) from None
+            raise _ReplayNeeded(cell, current[0]) from None
         results = reply.get("statements")
         for result in results if isinstance(results, list) else []:
             if not isinstance(result, dict) or not _is_index(result.get("stmt")):
@@ -423,9 +426,9 @@ def _is_index(value: Any) -> bool:
 class _ReplayNeeded(Exception):
     """A cell killed the worker while loading: restart and replay from the first cell."""
 
-    def __init__(self, cell: str) -> None:
-        super().__init__(cell)
-        self.cell = cell
+    def __init__(self, cell: Any, statement: int) -> None:
+        super().__init__(cell.label)
+        self.cell, self.statement = cell, statement
 
 
 class _Missing:
