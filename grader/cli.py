@@ -62,7 +62,7 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
     else:
         sys.stdout.write(rendered + "\n")
     if args.output:
-        Path(args.output).write_text(rendered if rendered is not None else _plain_text(report))
+        Path(args.output).write_text(rendered if rendered is not None else _plain_text(report), encoding="utf-8")
     if args.html:
         from .report.html import write_html
 
