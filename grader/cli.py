@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_grade(argv[1:], public_only=True)
         return _run_grade(argv, public_only=False)
     except InputError as exc:
-        print(f"grade: {terminal_safe(exc)}", file=sys.stderr)
+        print(f"grade: {terminal_safe(exc, newlines=False)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("grade: interrupted", file=sys.stderr)

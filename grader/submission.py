@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .safetext import terminal_safe
 
 __all__ = ["Cell", "Submission", "read_submission", "strip_ipython"]
 
@@ -37,7 +38,8 @@ class Cell:
     source: str
     """Python source with IPython syntax replaced by `pass`."""
     label: str
-    """How the report names the cell, e.g. "cell 4"."""
+    """How the report names the cell, e.g. "cell 4" (one line, control characters escaped:
+    it reaches tracebacks and every report)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def read_submission(path: str | Path) -> Submission:
     else:
         raise InputError(f"{path.name} is neither a Jupyter notebook (.ipynb) nor a Python file (.py).")
     cells = tuple(
-        Cell(index=i, source=strip_ipython(src), label=f"cell {i}" if path.suffix != ".py" else path.name)
+        Cell(index=i, source=strip_ipython(src), label=f"cell {i}" if path.suffix != ".py" else terminal_safe(path.name, newlines=False))
         for i, src in enumerate(sources, start=1)
     )
     if not any(c.source.strip() for c in cells):

@@ -148,7 +148,7 @@ def escaped_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Co
     """The escape-sequence attack, in a file whose name holds ESC and an undecodable byte,
     graded with a strict UTF-8 stdout, a text copy and HTML feedback."""
     folder = tmp_path_factory.mktemp("escapes")
-    name = os.fsdecode(b"esc\x1b[31m\xff.py")
+    name = os.fsdecode(b"esc\x1b[31m\xff\n[9 of 9] carol: 21 of 21.py")
     path = folder / name
     path.write_text(_attack_source("escape_sequences"))
     html, text = folder / "feedback.html", folder / "report.txt"
@@ -163,7 +163,8 @@ def test_escape_sequences_never_reach_the_terminal(escaped_run: tuple[subprocess
     for output in (run.stdout, run.stderr, text.read_text(encoding="utf-8")):
         assert not any(c in output for c in CONTROL), output[:2000]
     assert "\\x1b]52;c;" in run.stdout and "\\x1b[2K\\x0d[9 of 9] carol" in run.stdout
-    assert "\\udc80" in run.stdout or "\\udcff" in run.stdout
+    assert "\\udc80" in run.stdout and "esc\\x1b[31m\\udcff\\n[9 of 9] carol" in run.stdout.replace("\n", "")
+    assert not any(line.startswith("[9 of 9]") for line in run.stdout.splitlines())  # the file name's newline stays escaped
     assert "Traceback (most recent call last)" not in run.stderr
 
 

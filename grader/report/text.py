@@ -18,10 +18,12 @@ from ..safetext import terminal_safe
 __all__ = ["render_text"]
 
 
-def _safe(text: object) -> str:
+def _safe(text: object, newlines: bool = True) -> str:
+    """Markup-escaped, control characters visible; `newlines=False` for one-line fields
+    (a file name with a newline must not start a forged line of its own)."""
     from rich.markup import escape
 
-    return escape(terminal_safe(text))
+    return escape(terminal_safe(text, newlines))
 
 
 def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool = False) -> None:
@@ -31,7 +33,7 @@ def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool
     stream = stream or sys.stdout
     console = Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 110)
     score_style = "bold green" if report.score >= report.max_score else "bold yellow" if report.score > 0 else "bold red"
-    console.print(f"[bold]{_safe(report.submission)}[/bold]: [{score_style}]{points(report.score)} / {points(report.max_score)}[/{score_style}]")
+    console.print(f"[bold]{_safe(report.submission, newlines=False)}[/bold]: [{score_style}]{points(report.score)} / {points(report.max_score)}[/{score_style}]")
     if report.diagnoses:
         console.print("[bold]Mistakes found:[/bold]")
         for code in report.diagnoses:
@@ -54,7 +56,7 @@ def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool
         console.print("\n[bold]Statements of your notebook that did not run[/bold] (the rest was graded):")
         for s in skipped:
             line = f", line {s.line}" if s.line else ""
-            console.print(f"  {_safe(s.cell)}{line}: {_safe(s.status)}: {_safe(s.message)}")
+            console.print(f"  {_safe(s.cell, False)}{line}: {_safe(s.status, False)}: {_safe(s.message, False)}")
     if verbose:
         for note in report.notes:
             console.print(f"[dim]{_safe(note)}[/dim]")

@@ -69,12 +69,16 @@ def _is_placeholder(error: dict[str, Any]) -> bool:
     return error.get("type") == "NotImplementedError"
 
 
+_RECORD_FIELDS = {"type": 200, "message": 2000, "traceback": 8000, "where": 200}
+"""The text fields of an error record and how much of each is kept (the worker sends less)."""
+
+
 def _record(value: Any) -> dict[str, Any]:
     """A worker's error record with the types the grader reads (replies can be forged:
     student code can write to the reply channel, so nothing in one is trusted)."""
     if not isinstance(value, dict):
         return {}
-    record: dict[str, Any] = {k: str(value[k]) for k in ("type", "message", "traceback", "where") if isinstance(value.get(k), (str, int, float))}
+    record: dict[str, Any] = {k: str(value[k])[:limit] for k, limit in _RECORD_FIELDS.items() if isinstance(value.get(k), (str, int, float))}
     line = value.get("line")
     if isinstance(line, int) and not isinstance(line, bool) and 0 < line < 10**9:
         record["line"] = line
