@@ -27,7 +27,8 @@ from typing import Any, Callable, ContextManager
 import numpy as np
 
 from .errors import StudentFailure
-from .sandbox.session import StudentSession, reply_int
+from .sandbox.replies import reply_int
+from .sandbox.session import StudentSession
 
 __all__ = ["TimingSettings", "OutputSummary", "Side", "BenchResult", "run_benchmark", "timing_fraction", "expected_outputs", "relative_error"]
 

@@ -19,6 +19,7 @@ from ..errors import StudentFailure
 from ..submission import Submission
 from . import protocol
 from .client import SandboxConfig, WorkerFailure, WorkerProcess
+from .replies import description, error_fields, is_index
 
 __all__ = ["StudentSession", "Remote", "StatementIssue"]
 
@@ -69,27 +70,9 @@ def _is_placeholder(error: dict[str, Any]) -> bool:
     return error.get("type") == "NotImplementedError"
 
 
-_RECORD_FIELDS = {"type": 200, "message": 2000, "traceback": 8000, "where": 200}
-"""The text fields of an error record and how much of each is kept (the worker sends less)."""
-
-
-def _record(value: Any) -> dict[str, Any]:
-    """A worker's error record with the types the grader reads (replies can be forged:
-    student code can write to the reply channel, so nothing in one is trusted)."""
-    if not isinstance(value, dict):
-        return {}
-    record: dict[str, Any] = {k: str(value[k])[:limit] for k, limit in _RECORD_FIELDS.items() if isinstance(value.get(k), (str, int, float))}
-    line = value.get("line")
-    if isinstance(line, int) and not isinstance(line, bool) and 0 < line < 10**9:
-        record["line"] = line
-    if isinstance(value.get("locals"), dict):
-        record["locals"] = value["locals"]
-    return record
-
-
 def failure_from_error(error: Any, what: str, arrays: list[np.ndarray] = ()) -> StudentFailure:
     """Turn the worker's error record into a StudentFailure with the right code."""
-    error = _record(error)
+    error = error_fields(error)
     failure = _failure_from_error(error, what)
     failure.error_type = str(error.get("type", ""))
     for name, encoded in error.get("locals", {}).items():
@@ -149,9 +132,9 @@ class StudentSession:
     def _load_all(self) -> None:
         """Run every cell; a statement that kills or hangs the worker is skipped on replay.
 
-        Bounded: after MAX_LOAD_REPLAYS replays a cell that fails again is skipped whole with
-        every cell after it, so each further replay gets strictly shorter; the overall
-        deadline stops loading where it is.
+        Bounded: after MAX_LOAD_REPLAYS replays, a statement that fails again stops loading
+        there (it, the rest of its cell and the later cells are not run), so each further
+        replay gets strictly shorter; the overall deadline stops loading where it is.
         """
         while True:
             try:
@@ -187,7 +170,7 @@ class StudentSession:
             reply, _ = self._worker().request(
                 {"op": "exec_cell", "label": cell.label, "source": cell.source, "skip": sorted(skip), "timeout": self.config.statement_timeout, "stop_at": self.stop_at.get(cell.index)},
                 timeout=self.config.statement_timeout + 2.0,
-                on_progress=lambda index: current.__setitem__(0, index) if _is_index(index) else None,
+                on_progress=lambda index: current.__setitem__(0, index) if is_index(index) else None,
                 deadline=self.deadline.at(),
             )
         except WorkerFailure as failure:
@@ -202,17 +185,17 @@ class StudentSession:
             raise _ReplayNeeded(cell, current[0]) from None
         results = reply.get("statements")
         for result in results if isinstance(results, list) else []:
-            if not isinstance(result, dict) or not _is_index(result.get("stmt")):
+            if not isinstance(result, dict) or not is_index(result.get("stmt")):
                 continue  # a forged reply (student code can write to the channel): ignore it
             status = str(result.get("status"))[:40]
             if status in ("ok", "skipped"):
                 continue
             if status == "timeout":
                 skip.add(result["stmt"])
-            error = _record(result.get("error"))
+            error = error_fields(result.get("error"))
             message = f"{error.get('type', status)}: {error.get('message', 'took longer than the statement limit and was skipped')}"
             line = result.get("line")
-            line = line if _is_index(line) else 0
+            line = line if is_index(line) else 0
             self._note(StatementIssue(cell.label, line, status, message[:300], error.get("traceback", "")))
 
     def _note(self, issue: StatementIssue) -> None:
@@ -328,7 +311,7 @@ class StudentSession:
         for result in results:
             status = result.get("status") if isinstance(result, dict) else "malformed"
             if status != "ok":
-                detail = _record(result.get("error") if isinstance(result, dict) else None).get("message", str(status)[:80])
+                detail = error_fields(result.get("error") if isinstance(result, dict) else None).get("message", str(status)[:80])
                 raise StudentFailure("crash", f"the grader's {label} could not be defined in the student's process ({detail}).")
 
     def describe(self, names: list[str]) -> dict[str, dict[str, Any]]:
@@ -337,7 +320,7 @@ class StudentSession:
         found = reply.get("names")
         if not isinstance(found, dict) or not all(isinstance(found.get(n), dict) for n in names):
             raise StudentFailure("crash", "the student's process sent a malformed description (replies are forged only by hostile code).")
-        return {n: _description(found[n]) for n in names}
+        return {n: description(found[n]) for n in names}
 
     def call(self, target: str | Remote, *args: Any, method: str | None = None, what: str | None = None, keep: bool = False, return_args: bool = False, timeout: float | None = None, **kwargs: Any) -> Any:
         """Call a function or class by name, or a method of a remote object."""
@@ -403,28 +386,6 @@ class StudentSession:
         """Send a timing request (grader/sandbox/ops_timing.py); the caller reads the clock
         around it, so call `ensure_alive()` first to keep a replay out of the timed region."""
         return self._request(header, list(arrays), what, timeout)
-
-
-def _description(entry: dict[str, Any]) -> dict[str, Any]:
-    """One name's description with the types the checks read (kind, signature, methods)."""
-    text = lambda v: str(v)[:500] if isinstance(v, str) else None  # noqa: E731
-    methods = entry.get("methods")
-    clean: dict[str, Any] = {"kind": text(entry.get("kind")) or "other", "signature": text(entry.get("signature"))}
-    if isinstance(methods, dict):
-        clean["methods"] = {str(k)[:100]: text(v) or "" for k, v in list(methods.items())[:500]}
-    return clean
-
-
-def reply_int(value: Any, what: str) -> int:
-    """An integer field of a reply (a handle, a count), or a StudentFailure for a forged one."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise StudentFailure("crash", f"{what}: the student's process sent a malformed reply.")
-
-
-def _is_index(value: Any) -> bool:
-    """A statement number or line as the worker sends it (bool is an int, a forger's too)."""
-    return isinstance(value, int) and not isinstance(value, bool) and -1 <= value < 10**9
 
 
 class _ReplayNeeded(Exception):
