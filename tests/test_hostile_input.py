@@ -147,15 +147,17 @@ def test_terminal_safe_and_utf8_safe() -> None:
     pytest.param("a string", id="string"),
     pytest.param([1, 2], id="list"),
     pytest.param({"type": ["x"], "message": {"a": 1}, "line": "12", "where": 5, "locals": [1], "traceback": "t" * 10**6}, id="wrong-types"),
-    pytest.param({"line": True, "message": "m"}, id="bool-line"),
+    pytest.param({"line": True, "message": "m"}, id="no-type"),
+    pytest.param({"type": "ValueError", "message": {"a": 1}, "line": "12", "where": 5, "locals": [1], "traceback": "t" * 10**6}, id="wrong-field-types"),
 ])
 def test_forged_error_records_become_student_failures(forged: object) -> None:
     from grader.sandbox.replies import description, reply_int
     from grader.sandbox.session import failure_from_error
 
     failure = failure_from_error(forged, "Dense.forward")
-    assert failure.code == "exception" and len(failure.traceback) <= 8000
-    assert failure.message.startswith("Dense.forward raised") and ", line" not in failure.message
+    well_typed = isinstance(forged, dict) and isinstance(forged.get("type"), str)
+    assert failure.code == ("exception" if well_typed else "crash") and len(failure.traceback) <= 8000
+    assert failure.message.startswith("Dense.forward") and ", line" not in failure.message
     assert description({"kind": ["class"], "methods": [1], "signature": 3}) == {"kind": "other", "signature": None}
     assert description({"kind": "class", "methods": {"forward": 5}})["methods"] == {"forward": ""}
     from grader.errors import StudentFailure

@@ -71,7 +71,10 @@ def _is_placeholder(error: dict[str, Any]) -> bool:
 
 
 def failure_from_error(error: Any, what: str, arrays: list[np.ndarray] = ()) -> StudentFailure:
-    """Turn the worker's error record into a StudentFailure with the right code."""
+    """Turn the worker's error record into a StudentFailure with the right code (`crash`
+    for a record the worker cannot have written: only student code forges replies)."""
+    if not isinstance(error, dict) or not isinstance(error.get("type"), str):
+        return StudentFailure("crash", f"{what} got a malformed error reply from the student's process (replies are forged only by hostile code).")
     error = error_fields(error)
     failure = _failure_from_error(error, what)
     failure.error_type = str(error.get("type", ""))
