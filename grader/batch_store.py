@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import InputError
+from .safetext import utf8_safe
 
 __all__ = ["ResultsDir", "atomic_write", "error_record", "is_current", "grading_fingerprint"]
 
@@ -43,7 +44,7 @@ def error_record(student: str, submission: str, sha256: str, assignment: str, ma
     `score`/`max_score` still work, plus `status: "error"`, `error` and `error_kind`
     (input, timeout, crashed-worker, grader, missing).
     """
-    return {
+    return utf8_safe({  # file names and messages may hold undecodable bytes
         "submission": submission,
         "assignment": assignment,
         "score": 0.0,
@@ -58,7 +59,7 @@ def error_record(student: str, submission: str, sha256: str, assignment: str, ma
         "error_kind": kind,
         "error": message,
         "student": student,
-    }
+    })
 
 
 _SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints"}

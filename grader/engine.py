@@ -16,6 +16,7 @@ from . import __version__
 from .assignment import Assignment, CheckSpec, load_assignment
 from .checks import CheckContext, Outcome, get_check
 from .convention import describe, detect_notebook_convention, version_note
+from .deadline import DEFAULT_TIMEOUT, Deadline
 from .diagnose import advice, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
@@ -64,11 +65,14 @@ def run_check(ctx: CheckContext) -> CheckResult:
     )
 
 
-def run_checks(session: StudentSession, assignment: Assignment, checks: list[tuple[int, CheckSpec]], seed: int, device: str) -> list[CheckResult]:
+def run_checks(session: StudentSession, assignment: Assignment, checks: list[tuple[int, CheckSpec]], seed: int, device: str, deadline: Deadline) -> list[CheckResult]:
     """Run (index, check) pairs; the index seeds the check's data, so a rerun sees the same data."""
     cache: dict = {}
     results = []
     for index, spec in checks:
+        if deadline.expired:
+            results.append(_not_run(spec, deadline, assignment.batch_convention))
+            continue
         rng = np.random.default_rng([seed, index])
         results.append(run_check(CheckContext(session, assignment, spec, rng, seed, device, cache)))
         cache.setdefault("results", {})[spec.name] = results[-1]  # later checks may cite earlier verdicts
@@ -77,6 +81,15 @@ def run_checks(session: StudentSession, assignment: Assignment, checks: list[tup
 
 def _graded_names(assignment: Assignment) -> set[str]:
     return set(assignment.graded_names) | {"Dense", "ReLU", "forward", "train"}
+
+
+def _not_run(spec: CheckSpec, deadline: Deadline, convention: str) -> CheckResult:
+    """A check the overall deadline left no time for: zero, with a timeout note."""
+    return CheckResult(
+        name=spec.name, score=0.0, max_score=spec.points, status="failed",
+        output=f"Not run: {deadline.describe()} (your code took too long in earlier checks or statements).",
+        visibility=GRADESCOPE_VISIBILITY[spec.visibility], diagnoses=("timeout",), description=describe(spec.description, convention),
+    )
 
 
 def select_checks(assignment: Assignment, visibility: str) -> list[CheckSpec]:
@@ -90,36 +103,45 @@ def grade_file(
     visibility: str = "all",
     device: str = "cpu",
     worker_factory: Callable[..., WorkerProcess] = WorkerProcess,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> GradeReport:
-    """Grade one .ipynb/.py file. Raises InputError (one sentence) when it cannot be read."""
+    """Grade one .ipynb/.py file. Raises InputError (one sentence) when it cannot be read.
+
+    `timeout`: seconds of work in all (grader/deadline.py); checks it leaves no time for score 0.
+    """
     started = time.perf_counter()
     assignment = assignment or load_assignment()
     submission = read_submission(path)
-    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed)
+    deadline = Deadline(timeout)
+    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=deadline)
     checks = list(enumerate(select_checks(assignment, visibility)))
     try:
-        with grading_phase():
+        with deadline.not_counting_wait(grading_phase()):
             session.start()
-            results = run_checks(session, assignment, checks, seed, device)
-            notebook_convention = _notebook_convention(session, seed)
+            results = run_checks(session, assignment, checks, seed, device, deadline)
+            notebook_convention = None if deadline.expired else _notebook_convention(session, seed)
             session.close()
 
             def regrade(skip: dict[int, set[int]], subset: list[tuple[int, CheckSpec]]) -> list[CheckResult]:
                 """The same checks on the same data, with the later definitions' statements skipped."""
-                again = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed)
+                again = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=deadline)
                 again.bad_statements = {cell: set(stmts) for cell, stmts in session.bad_statements.items()}
                 for cell, stmts in skip.items():
                     again.bad_statements.setdefault(cell, set()).update(stmts)
                 try:
                     again.start()
-                    return run_checks(again, assignment, subset, seed, device)
+                    return run_checks(again, assignment, subset, seed, device, deadline)
                 finally:
                     again.close()
 
-            redefinitions = redefinition_notes(session.definitions, _graded_names(assignment), checks, results, regrade)
+            redefinitions = () if deadline.expired else redefinition_notes(session.definitions, _graded_names(assignment), checks, results, regrade)
+            if deadline.expired:  # a rerun the deadline cut short compares a partial grade: say nothing
+                redefinitions = ()
     finally:
         session.close()
     statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in session.issues.values())
+    if session.dropped_issues:
+        statements += (StatementNote("notebook", 0, "error", f"... and {session.dropped_issues} more statements that did not run (not listed)."),)
     # Submission-wide codes only when they can explain lost points (a broken plotting
     # cell in an otherwise perfect notebook is listed, not diagnosed).
     lost_points = any(r.score < r.max_score for r in results)
@@ -140,7 +162,7 @@ def grade_file(
         statements=statements,
         student_output=session.student_output()[:4000],
         sha256=submission.sha256,
-        notes=sandbox_notes(),
+        notes=sandbox_notes() + ((deadline.describe() + ": the checks it left no time for scored 0.",) if deadline.expired else ()),
         batch_convention=assignment.batch_convention,
         version_note=version_note(notebook_convention, assignment.batch_convention),
         redefinitions=redefinitions,

@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 
 from .assignment import CheckSpec
 from .results import CheckResult, points
-from .sandbox.session import DefinitionSite
+from .sandbox.definitions import DefinitionSite, Definitions
 
 __all__ = ["CHECK_USES", "uses", "redefinition_notes", "Regrade"]
 
@@ -48,7 +48,7 @@ def _where(site: DefinitionSite, other: DefinitionSite) -> str:
 
 
 def redefinition_notes(
-    definitions: dict[str, dict[tuple[int, int], DefinitionSite]],
+    definitions: Definitions,
     graded_names: Iterable[str],
     checks: Sequence[tuple[int, CheckSpec]],
     results: Sequence[CheckResult],
