@@ -220,7 +220,7 @@ def test_a_3000_level_home_tree_is_removed(tmp_path: Path) -> None:
     worker = WorkerProcess(SandboxConfig())
     try:
         reply, _ = worker.request({"op": "exec_cell", "label": "deep", "source": _attack_source("deep_home_tree"), "timeout": 20.0}, timeout=30.0)
-        assert reply["statements"] == [], reply
+        assert all(s["status"] == "ok" for s in reply["statements"]), reply  # ok statements travel only to say what they defined
         assert (Path(worker.workdir) / "deep-hostile" / "d" / "d").is_dir()
     finally:
         worker.close()
