@@ -15,12 +15,15 @@ import numpy as np
 from . import __version__
 from .assignment import Assignment, CheckSpec, load_assignment
 from .checks import CheckContext, Outcome, get_check
+from .checks.base import graded_names
 from .diagnose import ADVICE, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
+from .profiling import Profile
 from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
 from .sandbox.client import WorkerProcess, sandbox_notes
 from .sandbox.session import StudentSession
+from .sandbox.slicing import NOT_RUN
 from .submission import read_submission
 
 __all__ = ["grade_file", "DEFAULT_SEED"]
@@ -76,9 +79,12 @@ def grade_file(
 ) -> GradeReport:
     """Grade one .ipynb/.py file. Raises InputError (one sentence) when it cannot be read."""
     started = time.perf_counter()
+    profile = Profile()
     assignment = assignment or load_assignment()
-    submission = read_submission(path)
-    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed)
+    with profile.phase("read"):
+        submission = read_submission(path)
+    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, graded_names=graded_names(assignment))
+    session.profile = profile
     results: list[CheckResult] = []
     cache: dict = {}
     try:
@@ -87,10 +93,14 @@ def grade_file(
             for index, spec in enumerate(select_checks(assignment, visibility)):
                 rng = np.random.default_rng([seed, index])
                 ctx = CheckContext(session, assignment, spec, rng, seed, device, cache)
-                results.append(run_check(ctx))
+                with profile.phase(f"check:{spec.name}"):
+                    results.append(run_check(ctx))
     finally:
-        session.close()
-    statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in session.issues.values())
+        with profile.phase("close"):
+            session.close()
+    # Statements that failed first; those left out by the slicing plan after them.
+    issues = sorted(session.issues.values(), key=lambda i: i.status == NOT_RUN)
+    statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in issues)
     # Submission-wide codes only when they can explain lost points (a broken plotting
     # cell in an otherwise perfect notebook is listed, not diagnosed).
     lost_points = any(r.score < r.max_score for r in results)
@@ -112,4 +122,5 @@ def grade_file(
         student_output=session.student_output()[:4000],
         sha256=submission.sha256,
         notes=sandbox_notes(),
+        profile=profile.to_dict(),
     )

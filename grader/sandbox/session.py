@@ -15,9 +15,11 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import StudentFailure
+from ..profiling import Profile
 from ..submission import Submission
 from . import protocol
 from .client import SandboxConfig, WorkerFailure, WorkerProcess
+from .slicing import plan_statements
 
 __all__ = ["StudentSession", "Remote", "StatementIssue"]
 
@@ -89,8 +91,13 @@ def _failure_from_error(error: dict[str, Any], what: str) -> StudentFailure:
 class StudentSession:
     """The submission, running in a worker, behind a small typed API."""
 
-    def __init__(self, submission: Submission, config: SandboxConfig, worker_factory: WorkerFactory = WorkerProcess, seed: int = 0) -> None:
+    def __init__(self, submission: Submission, config: SandboxConfig, worker_factory: WorkerFactory = WorkerProcess, seed: int = 0, graded_names: tuple[str, ...] = ()) -> None:
         self.submission = submission
+        self.graded_names = graded_names
+        """Slicing roots: only the statements these names need are run (none given: every statement)."""
+        self.not_needed: dict[int, set[int]] | None = None
+        """Per cell index, the statements the slicing plan leaves out (None: not planned yet)."""
+        self.statement_counts: dict[int, int] = {}
         self.config = config
         self.worker_factory = worker_factory
         self.seed = seed
@@ -104,15 +111,24 @@ class StudentSession:
         self.hung: dict[str, StudentFailure] = {}
         """Calls that timed out once: later calls of the same kind fail at once, not after another timeout."""
         self.last_failure_code = "crash"
+        self.profile: Profile = Profile()
+        """Per-phase counters (the engine passes its own); see grader/profiling.py."""
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
-        """Start a worker and run every cell of the submission in it."""
+        """Start a worker and run the cells of the submission in it (what grading needs of them)."""
         self._restart_worker()
+        if self.not_needed is None:
+            with self.profile.phase("plan"):
+                self.not_needed = plan_statements(self)
         self._load_all()
 
     def _load_all(self) -> None:
         """Run every cell; a statement that kills or hangs the worker is skipped on replay."""
+        with self.profile.phase("statements"):
+            self._replay()
+
+    def _replay(self) -> None:
         while True:
             try:
                 for cell in self.submission.cells:
@@ -124,11 +140,12 @@ class StudentSession:
     def _load_cell(self, cell: Any) -> None:
         current: list[int] = [-1]
         skip = self.bad_statements.setdefault(cell.index, set())
-        if -1 in skip:
+        unused = (self.not_needed or {}).get(cell.index, set())
+        if -1 in skip or (unused and len(unused) == self.statement_counts.get(cell.index)):
             return
         try:
             reply, _ = self._worker().request(
-                {"op": "exec_cell", "label": cell.label, "source": cell.source, "skip": sorted(skip), "timeout": self.config.statement_timeout},
+                {"op": "exec_cell", "label": cell.label, "source": cell.source, "skip": sorted(skip | unused), "timeout": self.config.statement_timeout},
                 timeout=self.config.statement_timeout + 2.0,
                 on_progress=lambda index: current.__setitem__(0, index),
             )
@@ -158,12 +175,25 @@ class StudentSession:
 
     def _restart_worker(self) -> None:
         if self.worker is not None:
-            self._outputs.append(self.worker.student_output())
-            self.worker.close()
+            self._retire(self.worker)
             self.restarts += 1
         self.generation += 1
-        self.worker = self.worker_factory(self.config)
-        self.worker.request({"op": "seed", "seed": self.seed})
+        with self.profile.phase("worker-start"):
+            self.worker = self.worker_factory(self.config)
+            self.worker.request({"op": "seed", "seed": self.seed})
+
+    def _retire(self, worker: WorkerProcess) -> None:
+        """Close a worker, keeping its output and (when it still answers) its CPU seconds."""
+        if worker.alive:
+            try:
+                reply, _ = worker.request({"op": "stats"}, timeout=1.0)
+                cpu = reply.get("cpu")
+                if isinstance(cpu, (int, float)) and 0 <= cpu < 1e6:
+                    self.profile.count("worker-cpu", float(cpu))
+            except WorkerFailure:
+                pass
+        self._outputs.append(worker.student_output())
+        worker.close()
 
     def _worker(self) -> WorkerProcess:
         if self.worker is None:
@@ -182,8 +212,7 @@ class StudentSession:
 
     def close(self) -> None:
         if self.worker is not None:
-            self._outputs.append(self.worker.student_output())
-            self.worker.close()
+            self._retire(self.worker)
             self.worker = None
 
     def student_output(self) -> str:
@@ -214,6 +243,7 @@ class StudentSession:
             raise self.hung[what]
         self.ensure_alive()
         limit = self.config.request_timeout if timeout is None else timeout
+        self.profile.count("requests")
         try:
             reply, out = self._worker().request(header, arrays, timeout=limit)
         except WorkerFailure as failure:
