@@ -185,7 +185,7 @@ def _weights_transposed(ctx: CheckContext) -> bool:
 def set_params(ctx: CheckContext, layer: Remote, W: np.ndarray, b: np.ndarray) -> None:
     """Give the layer exactly these parameters (in the student's storage convention)."""
     stored = W.T if _weights_transposed(ctx) else W
-    ctx.session.set(layer, weights=stored.copy(), biases=b.copy())
+    ctx.session.set(layer, defer=True, weights=stored.copy(), biases=b.copy())  # travels with the next call
 
 
 def get_params(ctx: CheckContext, layer: Remote) -> tuple[Any, Any]:

@@ -274,6 +274,21 @@ class Worker:
         np.random.seed(int(req["seed"]) % 2**32)
         return {}
 
+    def run_pre(self, req: dict[str, Any], arrays: list[np.ndarray]) -> tuple[int, BaseException] | None:
+        """Assignments sent ahead of a request (the grader's deferred `set`s), in order; the
+        first that raises stops the request: (its index, the exception)."""
+        pre = req.get("pre") or []
+        if not isinstance(pre, list):
+            raise protocol.ProtocolError("bad pre list")
+        for index, item in enumerate(pre):
+            try:
+                self.op_set(item, arrays)
+            except protocol.ProtocolError:
+                raise
+            except BaseException as exc:  # the student's setter raised
+                return index, exc
+        return None
+
     def serve(self, request_fd: int, reply_fd: int) -> None:
         self.reply_fd = reply_fd
         stream = os.fdopen(request_fd, "rb", buffering=1 << 16)
@@ -294,6 +309,12 @@ class Worker:
             try:
                 if op is None:
                     raise protocol.ProtocolError(f"unknown op {req.get('op')!r}")
+                failed_pre = self.run_pre(req, arrays)
+                if failed_pre is not None:
+                    index, exc = failed_pre
+                    out = []
+                    protocol.write_message(reply_fd, {"ok": False, "pre_failed": index, "error": error_record(exc, out)}, out)
+                    continue
                 reply = op(req, arrays)
                 out = reply.pop("_arrays", [])
                 reply["ok"] = True
