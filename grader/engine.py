@@ -95,6 +95,7 @@ def grade_file(
                 ctx = CheckContext(session, assignment, spec, rng, seed, device, cache)
                 with profile.phase(f"check:{spec.name}"):
                     results.append(run_check(ctx))
+                cache.setdefault("results", {})[spec.name] = results[-1]  # later checks may cite earlier verdicts
     finally:
         with profile.phase("close"):
             session.close()
