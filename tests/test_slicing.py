@@ -166,10 +166,11 @@ def test_a_long_training_cell_is_not_run_and_is_listed(tmp_path: Path) -> None:
 
 
 def _quick_assignment(slicing: bool = True, request_timeout: float = 2.0):
-    """The real rubric without the timing race (its own tests cover it), with short hang limits."""
+    """The real rubric without its two slow checks (the timing race and network-learns' training
+    run, each tested on its own; they call the same definitions), with short hang limits."""
     assignment = load_assignment()
     sandbox = dataclasses.replace(assignment.sandbox, request_timeout=request_timeout, slicing=slicing)
-    return dataclasses.replace(assignment, sandbox=sandbox, checks=tuple(c for c in assignment.checks if c.name != "dense-timing"))
+    return dataclasses.replace(assignment, sandbox=sandbox, checks=tuple(c for c in assignment.checks if c.name not in ("dense-timing", "network-learns")))
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +180,8 @@ def both_ways():
 
 @pytest.fixture(scope="module")
 def both_ways_patient():
-    """Growing memory until the limit takes longer than 2 s on a busy machine: then it reads as a timeout."""
-    return _quick_assignment(True, 10.0), _quick_assignment(False, 10.0)
+    """Growing memory to the limit can take over 2 s on a busy machine: then it would read as a timeout."""
+    return _quick_assignment(True, 5.0), _quick_assignment(False, 5.0)
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.name) for p, _ in expected_results()])
