@@ -15,15 +15,18 @@ import numpy as np
 from . import __version__
 from .assignment import Assignment, CheckSpec, load_assignment
 from .checks import CheckContext, Outcome, get_check
+from .checks.base import graded_names
 from .convention import describe, detect_notebook_convention, version_note
 from .deadline import DEFAULT_TIMEOUT, Deadline
 from .diagnose import advice, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
+from .profiling import Profile
 from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
 from .sandbox.client import WorkerProcess, sandbox_notes
 from .redefinitions import redefinition_notes
 from .sandbox.session import StudentSession
+from .sandbox.slicing import NOT_RUN
 from .submission import read_submission
 
 __all__ = ["grade_file", "DEFAULT_SEED"]
@@ -74,13 +77,10 @@ def run_checks(session: StudentSession, assignment: Assignment, checks: list[tup
             results.append(_not_run(spec, deadline, assignment.batch_convention))
             continue
         rng = np.random.default_rng([seed, index])
-        results.append(run_check(CheckContext(session, assignment, spec, rng, seed, device, cache)))
+        with session.profile.phase(f"check:{spec.name}"):
+            results.append(run_check(CheckContext(session, assignment, spec, rng, seed, device, cache)))
         cache.setdefault("results", {})[spec.name] = results[-1]  # later checks may cite earlier verdicts
     return results
-
-
-def _graded_names(assignment: Assignment) -> set[str]:
-    return set(assignment.graded_names) | {"Dense", "ReLU", "forward", "train"}
 
 
 def _not_run(spec: CheckSpec, deadline: Deadline, convention: str) -> CheckResult:
@@ -110,10 +110,13 @@ def grade_file(
     `timeout`: seconds of work in all (grader/deadline.py); checks it leaves no time for score 0.
     """
     started = time.perf_counter()
+    profile = Profile()
     assignment = assignment or load_assignment()
-    submission = read_submission(path)
+    with profile.phase("read"):
+        submission = read_submission(path)
     deadline = Deadline(timeout)
-    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=deadline)
+    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=deadline, graded_names=graded_names(assignment))
+    session.profile = profile
     checks = list(enumerate(select_checks(assignment, visibility)))
     try:
         with deadline.not_counting_wait(grading_phase()):
@@ -123,8 +126,10 @@ def grade_file(
             session.close()
 
             def regrade(skip: dict[int, set[int]], subset: list[tuple[int, CheckSpec]]) -> list[CheckResult]:
-                """The same checks on the same data, with the later definitions' statements skipped."""
-                again = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=deadline)
+                """The same checks on the same data, with the later definitions' statements skipped
+                (and the same slicing plan: every definition of a graded name is in it)."""
+                again = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=deadline, graded_names=session.graded_names)
+                again.not_needed, again.statement_counts = session.not_needed, dict(session.statement_counts)
                 again.bad_statements = {cell: set(stmts) for cell, stmts in session.bad_statements.items()}
                 for cell, stmts in skip.items():
                     again.bad_statements.setdefault(cell, set()).update(stmts)
@@ -134,12 +139,16 @@ def grade_file(
                 finally:
                     again.close()
 
-            redefinitions = () if deadline.expired else redefinition_notes(session.definitions, _graded_names(assignment), checks, results, regrade)
+            with profile.phase("redefinitions"):
+                redefinitions = () if deadline.expired else redefinition_notes(session.definitions, graded_names(assignment), checks, results, regrade)
             if deadline.expired:  # a rerun the deadline cut short compares a partial grade: say nothing
                 redefinitions = ()
     finally:
-        session.close()
-    statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in session.issues.values())
+        with profile.phase("close"):
+            session.close()
+    # Statements that failed first; those left out by the slicing plan after them.
+    issues = sorted(session.issues.values(), key=lambda i: i.status == NOT_RUN)
+    statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in issues)
     if session.dropped_issues:
         statements += (StatementNote("notebook", 0, "error", f"... and {session.dropped_issues} more statements that did not run (not listed)."),)
     # Submission-wide codes only when they can explain lost points (a broken plotting
@@ -166,6 +175,7 @@ def grade_file(
         batch_convention=assignment.batch_convention,
         version_note=version_note(notebook_convention, assignment.batch_convention),
         redefinitions=redefinitions,
+        profile=profile.to_dict(),
     )
 
 

@@ -96,6 +96,8 @@ class GradeReport:
     """Set when the notebook is the other version of the assignment than the rubric's (said once, at the top)."""
     redefinitions: tuple[str, ...] = ()
     """Graded names defined more than once where an earlier definition would have scored more."""
+    profile: dict[str, Any] = field(default_factory=dict)
+    """Where the grading time went: {"phases": {name: {"wall", "cpu"}}, "counts": {...}} (grader/profiling.py)."""
 
     def __post_init__(self) -> None:
         _utf8_fields(self)
