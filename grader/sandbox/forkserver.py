@@ -83,22 +83,37 @@ class ForkedProcess:
         """Ask the server to kill the worker, everything it started, and reap them (synchronous)."""
         self.server.kill(self.ident)
 
+    def control(self, op: str) -> str:
+        """prune / freeze / thaw the worker's tree (see _Server); returns how it was done."""
+        return str(self.server.control(op, self.ident).get("how", ""))
+
+    def stopped(self) -> bool:
+        """True when a process of the worker's tree is stopped, traced or a zombie (not serving)."""
+        for pid in _tree([self.pid]):
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state in "TtZX":
+                return True
+        return False
+
 
 class ForkServer:
     """Grader-side handle: starts the server process, asks it to fork workers and to kill them."""
 
-    def __init__(self, hide: list[str] | None = None) -> None:
+    def __init__(self) -> None:
         from . import limits
 
         self.lock = threading.Lock()
         self.counter = 0
         self.owner = os.getpid()
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        project_root = str(SANDBOX_DIR.parent.parent)
-        self.hide = limits.default_hidden_paths(project_root) if hide is None else hide
-        # Other instructor material on this machine (another checkout, a data folder):
-        self.hide += [p for p in os.environ.get("GRADER_SANDBOX_HIDE", "").split(os.pathsep) if os.path.isdir(p)]
-        self.keep = sorted({*limits.python_paths(), str(SANDBOX_DIR)})
+        # The allow-list: the Python install and the worker's own code (rootfs.py adds system
+        # libraries and /dev basics); GRADER_SANDBOX_ALLOW adds read-only folders a course needs.
+        extra = [p for p in os.environ.get("GRADER_SANDBOX_ALLOW", "").split(os.pathsep) if os.path.exists(p)]
+        self.keep = sorted({*limits.python_paths(), str(SANDBOX_DIR), *extra})
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", "-u", str(Path(__file__)), str(theirs.fileno())],
@@ -129,7 +144,7 @@ class ForkServer:
         with self.lock:
             self.counter += 1
             ident = self.counter
-            plan.hide, plan.keep = list(self.hide), list(self.keep)
+            plan.keep = list(self.keep)
             message = json.dumps({"op": "spawn", "id": ident, "plan": plan.to_dict(), "env": env}).encode()
             try:
                 socket.send_fds(self.sock, [message], [*fds, status_w])
@@ -142,12 +157,16 @@ class ForkServer:
         return ForkedProcess(self, ident, int(reply["pid"]), status_r)
 
     def kill(self, ident: int) -> None:
+        self.control("kill", ident)
+
+    def control(self, op: str, ident: int) -> dict[str, Any]:
+        """kill, prune (everything of the worker but the worker), freeze or thaw its tree."""
         with self.lock:
             try:
-                self.sock.sendall(json.dumps({"op": "kill", "id": ident}).encode())
-                self._receive()
+                self.sock.sendall(json.dumps({"op": op, "id": ident}).encode())
+                return self._receive()
             except (OSError, RuntimeError, ValueError):
-                pass
+                return {}
 
     def close(self) -> None:
         """Closing the channel makes the server kill every worker and exit."""
@@ -230,19 +249,23 @@ class _Server:
         self.workers: dict[int, dict[str, Any]] = {}
         self.me = os.getpid()
         self.root = os.geteuid() == 0
-        self.free_cgroups: list[str] = []
-        self.all_cgroups: set[str] = set()
+        import resources
+
+        self.resources = resources
+        self.busy_cgroups: list[Any] = []
+        """cgroups whose removal failed: retried, never handed to another worker."""
 
     # -- children ---------------------------------------------------------------------
     def spawn(self, message: dict[str, Any], fds: list[int]) -> dict[str, Any]:
         request_r, reply_w, output_w, status_w = fds
         ident = int(message["id"])
         plan = self.limits.SandboxPlan(**message["plan"])
+        lease, cgroups = None, None
         if self.root:
-            plan.uid = 200_000 + (self.me % 4000) * 100 + ident % 100
-            # Joining an existing cgroup costs microseconds, creating one milliseconds: reuse.
-            plan.cgroup = self.free_cgroups.pop() if self.free_cgroups else f"grader-{self.me}-{ident}"
-            self.all_cgroups.add(plan.cgroup)
+            lease = self.resources.lease_uid(plan.role)
+            plan.uid = lease.uid
+            cgroups = self.resources.Cgroups(f"grader-{self.me}-{ident}", plan.memory_bytes + 256 * 1024**2, plan.nproc)
+            plan.cgroups = list(cgroups.paths)
         pid = os.fork()
         if pid == 0:
             try:
@@ -251,7 +274,7 @@ class _Server:
                 os._exit(70)
         for fd in (request_r, reply_w, output_w):
             os.close(fd)
-        self.workers[ident] = {"pid": pid, "status_w": status_w, "uid": plan.uid, "cgroup": plan.cgroup}
+        self.workers[ident] = {"pid": pid, "status_w": status_w, "lease": lease, "cgroups": cgroups}
         return {"pid": pid}
 
     def _child(self, plan: Any, env: dict[str, str], request_r: int, reply_w: int, output_w: int) -> None:
@@ -267,7 +290,11 @@ class _Server:
         os.closerange(5, 1 << 16)
         os.environ.clear()
         os.environ.update(env)
-        layers = self.limits.enter_sandbox(plan)
+        try:
+            layers = self.limits.enter_sandbox(plan)
+        except self.limits.SandboxError as exc:
+            os.write(2, f"sandbox: {exc}\n".encode())
+            os._exit(71)
         self.worker.protocol.write_message(4, {"sandbox_layers": layers})
         sys.argv = ["worker.py", "3", "4"]
         self.worker.Worker().serve(3, 4)
@@ -302,30 +329,74 @@ class _Server:
         if entry is None:
             return
         deadline = time.monotonic() + 5.0
-        targets = [entry["pid"], *self._targets(ident)]
+        targets = [entry["pid"], *self._targets(ident), *self._members(entry)]
         while time.monotonic() < deadline:
             for pid in targets:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
+            self._thaw(entry)  # a frozen (or stopped) process dies only once thawed
             self.reap()
-            targets = self._targets(ident)
+            targets = [*self._targets(ident), *self._members(entry)]
             if entry["status_w"] < 0 and not targets:
                 break
             time.sleep(0.001)
-        if entry["status_w"] < 0:
+        if entry["status_w"] < 0 and not targets:
             del self.workers[ident]
-            if entry.get("cgroup"):
-                self.free_cgroups.append(entry["cgroup"])
+            if entry.get("lease") is not None:
+                entry["lease"].release()  # nothing of that uid lives any more
+            if entry.get("cgroups") is not None:
+                self.busy_cgroups.append(entry["cgroups"])
+            self.remove_cgroups()
 
     def remove_cgroups(self) -> None:
-        for name in self.all_cgroups:
-            for controller in ("pids", "memory"):
-                try:
-                    os.rmdir(os.path.join(self.limits.CGROUP_V1, controller, name))
-                except OSError:
-                    pass
+        self.busy_cgroups = [c for c in self.busy_cgroups if c.remove()]
+
+    @staticmethod
+    def _members(entry: dict[str, Any]) -> list[int]:
+        return sorted(entry["cgroups"].procs()) if entry.get("cgroups") is not None else []
+
+    def _worker_tree(self, entry: dict[str, Any]) -> list[int]:
+        """The worker's processes: its tree (complete inside a PID namespace) and its cgroups'."""
+        return sorted({*_tree([entry["pid"]]), *self._members(entry)})
+
+    def _thaw(self, entry: dict[str, Any]) -> None:
+        if not (entry.get("cgroups") is not None and entry["cgroups"].set_frozen(False)):
+            self.resources.signal_all(self._worker_tree(entry), signal.SIGCONT)
+
+    def prune(self, ident: int) -> str:
+        """Kill every process of the worker's tree except the worker itself (before timing)."""
+        entry = self.workers.get(ident)
+        if entry is None:
+            return ""
+        keep = {entry["pid"], *_children(entry["pid"])[:1]}  # the namespace's parent and PID 1: the worker
+        for _ in range(50):
+            others = [p for p in self._worker_tree(entry) if p not in keep]
+            if not others:
+                break
+            self.resources.signal_all(others, signal.SIGKILL)
+            self._thaw(entry)
+            self.reap()
+            time.sleep(0.001)
+        return "pruned"
+
+    def freeze(self, ident: int, frozen: bool) -> str:
+        """Stop (or resume) the worker's whole tree: the cgroup freezer, else SIGSTOP/SIGCONT."""
+        entry = self.workers.get(ident)
+        if entry is None:
+            return ""
+        if entry.get("cgroups") is not None and entry["cgroups"].set_frozen(frozen):
+            return "cgroup freezer"
+        sig = signal.SIGSTOP if frozen else signal.SIGCONT
+        seen: set[int] = set()
+        for _ in range(20):  # until no new process appears (a fork racing the signal)
+            pids = set(self._worker_tree(entry))
+            self.resources.signal_all(sorted(pids - seen), sig)
+            if pids <= seen:
+                break
+            seen |= pids
+        return "SIGSTOP/SIGCONT of every process"
 
     # -- loop -------------------------------------------------------------------------
     def run(self) -> None:
@@ -346,17 +417,24 @@ class _Server:
                     self.kill(ident)
                 self.remove_cgroups()
                 return
+            if self.busy_cgroups:
+                self.remove_cgroups()
             message = json.loads(data)
             if message.get("op") == "spawn" and len(fds) == 4:
                 try:
                     reply = self.spawn(message, fds)
                 except OSError as exc:
                     reply = {"error": str(exc)}
+                    for fd in fds:
+                        os.close(fd)
             else:
                 for fd in fds:
                     os.close(fd)
-                self.kill(int(message.get("id", -1)))
-                reply = {"done": True}
+                ident, op = int(message.get("id", -1)), message.get("op")
+                how = {"prune": lambda: self.prune(ident), "freeze": lambda: self.freeze(ident, True), "thaw": lambda: self.freeze(ident, False)}.get(op)
+                if how is None:
+                    self.kill(ident)
+                reply = {"done": True, "how": how() if how else ""}
             self.sock.sendall(json.dumps(reply).encode())
 
 
