@@ -113,7 +113,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> float:
 def _marker_files(token: str) -> list[str]:
     """Files an attack left outside its (removed) working directory."""
     hits = []
-    places = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path.home(), ROOT, ROOT / "results", ROOT / "tests", ROOT / "grader", ROOT / "grader" / "sandbox", Path("/autograder/results")]
+    places = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"), Path("/var/lock"), Path.home(), ROOT, ROOT / "results", ROOT / "tests", ROOT / "grader", ROOT / "grader" / "sandbox", Path("/autograder/results")]
     for place in places:
         try:
             entries = list(place.iterdir())
@@ -135,6 +135,23 @@ def _marker_files(token: str) -> list[str]:
         except OSError:
             pass
     return hits
+
+
+TIMING_GAMES = {"burn_cpu_while_reference_runs", "zeros_for_big_batches"}
+"""Attacks on the benchmark: their timing check must score 0, as their honest code would."""
+
+
+def _sysv_objects(token: str) -> list[str]:
+    """SysV IPC objects on the host whose key comes from the attack's token (see sysv_ipc_and_lock_folders.py)."""
+    first = int(token[:7], 16)
+    found = []
+    for kind in ("shm", "msg", "sem"):
+        try:
+            rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found += [f"{kind} {row.split()[0]}" for row in rows if row.split() and first <= int(row.split()[0]) < first + 64]
+    return found
 
 
 @pytest.mark.parametrize("attack", [pytest.param(name, id=name) for name in ATTACK_NAMES])
@@ -167,6 +184,10 @@ def test_attack_is_contained(attack: str, baseline: float, tmp_path: Path) -> No
     assert strays == [], f"processes left behind: {strays}"
     assert not reached, "the submission reached a server on 127.0.0.1"
     assert _marker_files(token) == []
+    assert _sysv_objects(token) == [], "SysV IPC objects outlived grading"
+    assert honest["checks"]["dense-timing"][0] == honest["checks"]["dense-timing"][1], f"the next student's timing was harmed: {honest['checks']}"
+    if attack in TIMING_GAMES:
+        assert attacked["checks"]["dense-timing"][0] == 0, f"{attack} earned timing points: {attacked['checks']['dense-timing']}"
     notes = "\n".join(attacked["notes"])
     assert "safe protocol" in notes
     if IS_ROOT:
@@ -192,7 +213,7 @@ def test_reference_is_not_reachable_from_the_worker() -> None:
         assert all(r["status"] == "ok" for r in reply["statements"])
         layers = worker.layers
     output = worker.student_output()
-    if not any("mount namespace: reference" in layer for layer in layers):
+    if not any("file system: allow-list" in layer for layer in layers):
         pytest.skip(f"no mount namespace here: {layers}")
     assert "SEEN [] []" in output, output
     assert _reap_strays() == []

@@ -13,6 +13,7 @@ reason in the report.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import hashlib
 import importlib.util
 import math
@@ -27,7 +28,7 @@ from ..sandbox.session import StudentSession
 from ..submission import Cell, Submission
 from ..timing import BenchResult, OutputSummary, Side, TimingSettings, expected_outputs, run_benchmark
 from . import register
-from .base import CheckContext, DenseCase, Outcome, _weights_transposed, call_method, make_dense
+from .base import CheckContext, DenseCase, Outcome, _weights_transposed, call_method, make_dense, new_dense
 
 __all__ = ["timing_check", "reference_session", "REFERENCE_SOURCE"]
 
@@ -45,14 +46,16 @@ def reference_session(ctx: CheckContext) -> StudentSession:
     session = ctx.session
     key = f"{session.worker_factory!r}|{session.config!r}"
     held = _references.get(key)
-    if held is not None and held[1][0] < REFERENCE_REUSES and held[0].worker is not None and held[0].worker.alive:
+    # Healthy, not just alive: a stopped or zombie twin would stall every later timing.
+    if held is not None and held[1][0] < REFERENCE_REUSES and held[0].worker is not None and held[0].worker.healthy():
         held[1][0] += 1
         return held[0]
     if held is not None:
         held[0].close()
     source = REFERENCE_SOURCE.read_text()
     submission = Submission(REFERENCE_SOURCE, (Cell(1, source, "reference"),), hashlib.sha256(source.encode()).hexdigest())
-    reference = StudentSession(submission, session.config, worker_factory=session.worker_factory, seed=0)
+    # role=reference: a uid range of its own, so no student process can signal or trace it.
+    reference = StudentSession(submission, dataclasses.replace(session.config, role="reference"), worker_factory=session.worker_factory, seed=0)
     reference.start()
     if reference.issues:
         reference.close()
@@ -92,13 +95,23 @@ def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, in
     student = Side(ctx.session, "your Dense", device, transposed=_weights_transposed(ctx))
     ref = Side(reference, "reference Dense", device)
 
-    def replay(W: np.ndarray, b: np.ndarray, k: int) -> tuple[Any, Any]:
+    def replay(W: np.ndarray, b: np.ndarray, k: int, rows: list[int]) -> tuple[Any, Any, Any, Any]:
+        """k ordinary steps on the timed batch, then the k-th step on just `rows` (a small
+        batch, from the parameters the student's own layer had before that step)."""
         layer = make_dense(ctx, DenseCase(X, W, b, G), lr)
         Z = grad_input = None
-        for _ in range(k):
+        for step in range(k):
+            if step == k - 1:
+                W_k, b_k = ctx.session.get(layer, "weights", "biases")
             Z = call_method(ctx, layer, "forward", X)
             grad_input = call_method(ctx, layer, "backward", X, G)
-        return Z, grad_input
+        if not (isinstance(W_k, np.ndarray) and isinstance(b_k, np.ndarray)):
+            return Z, grad_input, None, None  # parameters not where the assignment keeps them: unverifiable
+        small = new_dense(ctx, n_in, n_out, learning_rate=lr)
+        ctx.session.set(small, weights=W_k, biases=b_k)
+        z_small = call_method(ctx, small, "forward", X[rows])
+        gi_small = call_method(ctx, small, "backward", X[rows], G[rows])
+        return Z, grad_input, z_small, gi_small
 
     try:
         return run_benchmark(student, ref, X, G, params, settings, ctx.rng, ctx.convention, replay, exclusive=exclusive_phase)

@@ -249,4 +249,16 @@ def python_paths() -> list[str]:
     paths = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}
     paths.update(p for p in sysconfig.get_paths().values() if p)
     paths.update(site.getsitepackages() if hasattr(site, "getsitepackages") else [])
+    # numpy (and CuPy) wherever they were found, e.g. through a .pth file of another install.
+    import importlib.util
+
+    for name in ("numpy", "numpy.libs", "cupy", "cupy_backends", "fastrlock", "nvidia"):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            paths.add(os.path.realpath(location))
+    if os.path.isdir("/usr/share/zoneinfo"):
+        paths.add("/usr/share/zoneinfo")
     return sorted(p for p in paths if os.path.isdir(p))

@@ -86,6 +86,7 @@ def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool) -> lis
         os.makedirs(inside(os.path.dirname(link)), exist_ok=True)
         os.symlink(target, inside(link))
     targets = sorted({*paths, *WRITABLE, "/proc", workdir}, key=lambda p: (p.count("/"), p))
+    proc_note = "/proc: empty"
     for path in targets:
         at = inside(path)
         if os.path.islink(at) or any(os.path.islink(inside(path[: i])) for i in range(1, len(path)) if path[i] == "/"):
@@ -105,8 +106,9 @@ def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool) -> lis
         elif path == workdir:
             os.makedirs(at, exist_ok=True)
             mount(f"/proc/self/fd/{work_fd}", at, None, MS_BIND)
-        else:  # /proc: mounted after the pivot (a new proc needs the new PID namespace's view)
+        else:  # /proc, before the pivot: in a user namespace a new proc needs a visible one beside it
             os.makedirs(at, exist_ok=True)
+            proc_note = _proc(mount, new_proc, at)
     for fd in [*fds.values(), work_fd]:
         os.close(fd)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
@@ -114,7 +116,7 @@ def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool) -> lis
             os.symlink(target, inside(f"/dev/{name}"))
     notes = ["file system: allow-list (Python install, system libraries, grader/sandbox read-only; private /tmp, /var/tmp, /run/lock, /var/lock, /dev/shm; nothing else)"]
     notes.append(_pivot(libc, mount, root))
-    notes.append(_proc(mount, new_proc))
+    notes.append(proc_note)
     mount("none", "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     return notes
 
@@ -136,17 +138,17 @@ def _pivot(libc: Any, mount: Callable[..., None], root: str) -> str:
     return "root: chroot (pivot_root refused here)"
 
 
-def _proc(mount: Callable[..., None], new_proc: bool) -> str:
+def _proc(mount: Callable[..., None], new_proc: bool, at: str) -> str:
     """A proc of the worker's own PID namespace; where refused, an empty read-only /proc."""
     if new_proc:
         try:
-            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            mount("proc", at, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             return "/proc: private (own PID namespace: only the worker's processes)"
         except OSError as exc:
             why = str(exc)
     else:
         why = "no PID namespace"
-    mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=4k,mode=555")
+    mount("tmpfs", at, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=4k,mode=555")
     return f"/proc: empty ({why})"
 
 
