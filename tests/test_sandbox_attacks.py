@@ -165,8 +165,15 @@ def test_attack_is_contained(attack: str, baseline: float, tmp_path: Path) -> No
     source = source.replace("__TOKEN__", token).replace("__PORT__", str(listener.getsockname()[1])).replace("__ROOT__", str(ROOT))
     submission = tmp_path / f"{attack}.py"
     submission.write_text(source)
+    # The next student's file sits in a class folder outside the old deny-list (issue 9's
+    # /var/local case, as root), named on the grader's command line: read_other_students hunts it.
+    class_folder = Path(f"/var/local/grader-class-{token}") if IS_ROOT and Path("/var/local").is_dir() else tmp_path / "class"
+    class_folder.mkdir(mode=0o755)
+    next_student = class_folder / "alice.py"
+    next_student.write_text(CORRECT.read_text())
+    next_student.chmod(0o644)
     try:
-        results = _grade(submission, CORRECT)
+        results = _grade(submission, next_student)
         if attack == "detached_writer":
             time.sleep(2.0)  # the daemon would have written its file by now
         strays = _reap_strays()
@@ -178,6 +185,8 @@ def test_attack_is_contained(attack: str, baseline: float, tmp_path: Path) -> No
             reached = False
     finally:
         listener.close()
+        next_student.unlink()
+        class_folder.rmdir()
     attacked, honest = results
     assert attacked["score"] <= baseline + 1e-9, f"{attack} scored {attacked['score']} > honest {baseline}"
     assert honest["score"] == honest["max_score"], f"the next submission was harmed: {honest}"

@@ -114,6 +114,7 @@ class ForkServer:
         # libraries and /dev basics); GRADER_SANDBOX_ALLOW adds read-only folders a course needs.
         extra = [p for p in os.environ.get("GRADER_SANDBOX_ALLOW", "").split(os.pathsep) if os.path.exists(p)]
         self.keep = sorted({*limits.python_paths(), str(SANDBOX_DIR), *extra})
+        self.hide = limits.instructor_paths(str(SANDBOX_DIR.parent.parent))
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", "-u", str(Path(__file__)), str(theirs.fileno())],
@@ -144,7 +145,7 @@ class ForkServer:
         with self.lock:
             self.counter += 1
             ident = self.counter
-            plan.keep = list(self.keep)
+            plan.keep, plan.hide = list(self.keep), list(self.hide)
             message = json.dumps({"op": "spawn", "id": ident, "plan": plan.to_dict(), "env": env}).encode()
             try:
                 socket.send_fds(self.sock, [message], [*fds, status_w])

@@ -56,6 +56,8 @@ class SandboxPlan:
     keep: list[str] = field(default_factory=list)
     """The allow-list: paths bound read-only into the worker's otherwise empty root (the Python
     install, the worker's own code); see rootfs.py for what else it gets."""
+    hide: list[str] = field(default_factory=list)
+    """Folders inside the allow-list kept out of sight (an installed reference package)."""
     cgroups: list[str] = field(default_factory=list)
     """The worker's fresh cgroup directories (v1 pids/memory/freezer), made by the fork server."""
     role: str = "student"
@@ -161,7 +163,7 @@ def _file_system(plan: SandboxPlan, mount_ns: bool, new_pid: bool) -> list[str]:
     import rootfs
 
     try:
-        return rootfs.build_root(_libc(), plan.keep, plan.workdir, new_pid)
+        return rootfs.build_root(_libc(), plan.keep, plan.workdir, new_pid, plan.hide)
     except OSError as exc:  # half-built: never run student code over a root in an unknown state
         raise SandboxError(f"file system isolation failed: {exc}") from None
 
@@ -239,6 +241,20 @@ def enter_sandbox(plan: SandboxPlan) -> list[str]:
     notes += _no_new_privileges(libc)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it
     return notes
+
+
+def instructor_paths(project_root: str) -> list[str]:
+    """Instructor material that an allowed folder may contain: the reference package wherever
+    it is installed, and the checkout's reference/ and assignments/."""
+    import importlib.util
+
+    found = [os.path.join(project_root, "reference"), os.path.join(project_root, "assignments")]
+    try:
+        spec = importlib.util.find_spec("reference")
+    except (ImportError, ValueError):
+        spec = None
+    found += list(spec.submodule_search_locations or []) if spec else []
+    return sorted({os.path.realpath(p) for p in found if os.path.isdir(p)})
 
 
 def python_paths() -> list[str]:

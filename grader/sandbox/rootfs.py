@@ -65,8 +65,11 @@ def _allowed(paths: list[str]) -> tuple[list[str], dict[str, str]]:
     return kept, links
 
 
-def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool) -> list[str]:
-    """Make the allow-listed root and enter it; return notes. Raises OSError on failure."""
+def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool, hide: list[str] = ()) -> list[str]:
+    """Make the allow-listed root and enter it; return notes. Raises OSError on failure.
+
+    `hide`: folders inside allowed ones that must stay out of sight all the same (the
+    reference package when the grader is installed into the same site-packages)."""
     def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
         if libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags, data.encode() if data else None) != 0:
             import ctypes
@@ -111,6 +114,9 @@ def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool) -> lis
             proc_note = _proc(mount, new_proc, at)
     for fd in [*fds.values(), work_fd]:
         os.close(fd)
+    for path in hide:
+        if os.path.isdir(inside(path)):
+            mount("tmpfs", inside(path), "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         if not os.path.lexists(inside(f"/dev/{name}")):
             os.symlink(target, inside(f"/dev/{name}"))
