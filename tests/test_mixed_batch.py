@@ -52,7 +52,7 @@ def _class_folder(tmp_path: Path) -> tuple[Path, list[str]]:
     for attack in sorted(p for p in ATTACKS.glob("*.py") if not p.name.startswith("_")):
         source = honest_code + "\n\n" + attack.read_text()
         source = source.replace("__TOKEN__", uuid.uuid4().hex[:12]).replace("__PORT__", "9").replace("__ROOT__", str(ROOT))
-        (folder / f"zz_attack_{attack.stem}.py").write_text(source)
+        (folder / f"a_attack_{attack.stem}.py").write_text(source)  # named to be graded before the honest ones
     names = []
     for name in HONEST:
         shutil.copy(SUBMISSIONS / name, folder / name)
@@ -86,5 +86,5 @@ def test_honest_students_get_their_solo_grade_in_a_hostile_batch(tmp_path: Path)
         graded = _summary(json.loads((out / f"{name}.json").read_text()))
         assert graded == alone, f"{name}: in the batch {graded}\nalone {alone}"
         assert alone["checks"]["dense-timing"][0] > 0, f"{name}: no timing points even alone: {alone}"
-    attacks = sorted(out.glob("zz_attack_*.json"))
+    attacks = sorted(out.glob("a_attack_*.json"))
     assert len(attacks) == len([p for p in ATTACKS.glob("*.py") if not p.name.startswith("_")]), "an attack was not graded"

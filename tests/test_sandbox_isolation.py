@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import forkserver
+from grader.sandbox import forkserver, resources
 from grader.sandbox.client import SandboxConfig, WorkerFailure, WorkerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +97,7 @@ def test_cgroup_is_fresh_and_removed_with_the_worker() -> None:
     paths = []
     for _ in range(2):
         with WorkerProcess(SandboxConfig()) as worker:
-            tree = forkserver._tree([worker.process.pid])
+            tree = resources.tree([worker.process.pid])
             memory = [line.split(":", 2)[2] for line in Path(f"/proc/{tree[-1]}/cgroup").read_text().splitlines() if ":memory:" in line]
             if not memory or "grader-" not in memory[0]:
                 pytest.skip(f"no memory cgroup here: {memory}")
@@ -113,7 +113,7 @@ def test_cgroup_is_fresh_and_removed_with_the_worker() -> None:
 
 
 def _stop_tree(pid: int) -> None:
-    for p in forkserver._tree([pid]):
+    for p in resources.tree([pid]):
         os.kill(p, signal.SIGSTOP)
 
 

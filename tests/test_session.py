@@ -124,10 +124,10 @@ def test_close_kills_the_process_group(tmp_path: Path) -> None:
     path = _notebook(tmp_path, "import os, time\nif os.fork() == 0:\n    time.sleep(60)\n    os._exit(0)\ndef ready():\n    return 1")
     session = _session(path)
     assert session.call("ready") == 1
-    from grader.sandbox import forkserver
+    from grader.sandbox import forkserver, resources
 
     process = session.worker.process
-    tree = forkserver._tree([process.pid]) if isinstance(process, forkserver.ForkedProcess) else [process.pid]
+    tree = resources.tree([process.pid]) if isinstance(process, forkserver.ForkedProcess) else [process.pid]
     pid = tree[-1]
     os.kill(pid, 0)  # alive while grading
     session.close()

@@ -89,7 +89,9 @@ class ForkedProcess:
 
     def stopped(self) -> bool:
         """True when a process of the worker's tree is stopped, traced or a zombie (not serving)."""
-        for pid in _tree([self.pid]):
+        from .resources import tree
+
+        for pid in tree([self.pid]):
             try:
                 with open(f"/proc/{pid}/stat") as handle:
                     state = handle.read().rsplit(")", 1)[1].split()[0]
@@ -205,34 +207,6 @@ def shared_server() -> ForkServer | None:
 
 
 # --------------------------------------------------------------------------- server side
-def _children(pid: int) -> list[int]:
-    """Direct children of `pid`, from /proc/PID/task/*/children (no scan of every process)."""
-    found: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as handle:
-                found += [int(c) for c in handle.read().split()]
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def _tree(roots: list[int]) -> list[int]:
-    out, stack, seen = [], list(roots), set()
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        out.append(pid)
-        stack += _children(pid)
-    return out
-
-
 class _Server:
     def __init__(self, sock: socket.socket) -> None:
         import limits
@@ -275,7 +249,7 @@ class _Server:
                 os._exit(70)
         for fd in (request_r, reply_w, output_w):
             os.close(fd)
-        self.workers[ident] = {"pid": pid, "status_w": status_w, "lease": lease, "cgroups": cgroups}
+        self.workers[ident] = {"pid": pid, "status_w": status_w, "lease": lease, "cgroups": cgroups, "tree": self.resources.Tree(pid, cgroups)}
         return {"pid": pid}
 
     def _child(self, plan: Any, env: dict[str, str], request_r: int, reply_w: int, output_w: int) -> None:
@@ -321,8 +295,9 @@ class _Server:
         Orphans (setsid, double fork, daemons) are reparented to this subreaper, so they
         are our direct children; no process of a worker can leave this tree.
         """
-        protected = set(_tree([e["pid"] for i, e in self.workers.items() if i != dying and e["status_w"] >= 0]))
-        return [pid for pid in _tree(_children(self.me)) if pid not in protected]
+        tree, children = self.resources.tree, self.resources.children
+        protected = set(tree([e["pid"] for i, e in self.workers.items() if i != dying and e["status_w"] >= 0]))
+        return [pid for pid in tree(children(self.me)) if pid not in protected]
 
     def kill(self, ident: int) -> None:
         """SIGKILL until nothing of the worker is left (a fork bomb's new children included), then reap."""
@@ -330,16 +305,16 @@ class _Server:
         if entry is None:
             return
         deadline = time.monotonic() + 5.0
-        targets = [entry["pid"], *self._targets(ident), *self._members(entry)]
+        targets = [entry["pid"], *self._targets(ident), *entry["tree"].members()]
         while time.monotonic() < deadline:
             for pid in targets:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            self._thaw(entry)  # a frozen (or stopped) process dies only once thawed
+            entry["tree"].thaw()  # a frozen (or stopped) process dies only once thawed
             self.reap()
-            targets = [*self._targets(ident), *self._members(entry)]
+            targets = [*self._targets(ident), *entry["tree"].members()]
             if entry["status_w"] < 0 and not targets:
                 break
             time.sleep(0.001)
@@ -354,50 +329,15 @@ class _Server:
     def remove_cgroups(self) -> None:
         self.busy_cgroups = [c for c in self.busy_cgroups if c.remove()]
 
-    @staticmethod
-    def _members(entry: dict[str, Any]) -> list[int]:
-        return sorted(entry["cgroups"].procs()) if entry.get("cgroups") is not None else []
-
-    def _worker_tree(self, entry: dict[str, Any]) -> list[int]:
-        """The worker's processes: its tree (complete inside a PID namespace) and its cgroups'."""
-        return sorted({*_tree([entry["pid"]]), *self._members(entry)})
-
-    def _thaw(self, entry: dict[str, Any]) -> None:
-        if not (entry.get("cgroups") is not None and entry["cgroups"].set_frozen(False)):
-            self.resources.signal_all(self._worker_tree(entry), signal.SIGCONT)
-
     def prune(self, ident: int) -> str:
         """Kill every process of the worker's tree except the worker itself (before timing)."""
         entry = self.workers.get(ident)
-        if entry is None:
-            return ""
-        keep = {entry["pid"], *_children(entry["pid"])[:1]}  # the namespace's parent and PID 1: the worker
-        for _ in range(50):
-            others = [p for p in self._worker_tree(entry) if p not in keep]
-            if not others:
-                break
-            self.resources.signal_all(others, signal.SIGKILL)
-            self._thaw(entry)
-            self.reap()
-            time.sleep(0.001)
-        return "pruned"
+        return entry["tree"].prune(self.reap) if entry is not None else ""
 
     def freeze(self, ident: int, frozen: bool) -> str:
         """Stop (or resume) the worker's whole tree: the cgroup freezer, else SIGSTOP/SIGCONT."""
         entry = self.workers.get(ident)
-        if entry is None:
-            return ""
-        if entry.get("cgroups") is not None and entry["cgroups"].set_frozen(frozen):
-            return "cgroup freezer"
-        sig = signal.SIGSTOP if frozen else signal.SIGCONT
-        seen: set[int] = set()
-        for _ in range(20):  # until no new process appears (a fork racing the signal)
-            pids = set(self._worker_tree(entry))
-            self.resources.signal_all(sorted(pids - seen), sig)
-            if pids <= seen:
-                break
-            seen |= pids
-        return "SIGSTOP/SIGCONT of every process"
+        return entry["tree"].freeze(frozen) if entry is not None else ""
 
     # -- loop -------------------------------------------------------------------------
     def run(self) -> None:

@@ -20,8 +20,9 @@ import fcntl
 import os
 import signal
 import time
+from typing import Callable
 
-__all__ = ["UidLease", "lease_uid", "Cgroups", "live_uids"]
+__all__ = ["UidLease", "lease_uid", "Cgroups", "Tree", "live_uids", "children", "tree"]
 
 UID_RANGES = {"student": (200_000, 50_000), "reference": (300_000, 10_000)}
 UID_DIR = "/run/dense-grader-uids"
@@ -172,4 +173,75 @@ def signal_all(pids: list[int], sig: int) -> None:
             pass
 
 
-STOP, CONT = signal.SIGSTOP, signal.SIGCONT
+def children(pid: int) -> list[int]:
+    """Direct children of `pid`, from /proc/PID/task/*/children (no scan of every process)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as handle:
+                found += [int(c) for c in handle.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def tree(roots: list[int]) -> list[int]:
+    """`roots` and all their descendants."""
+    out, stack, seen = [], list(roots), set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        out.append(pid)
+        stack += children(pid)
+    return out
+
+
+class Tree:
+    """One worker's processes: its tree (complete inside a PID namespace, where orphans go to
+    the worker, not to the server) and whatever its cgroups hold."""
+
+    def __init__(self, pid: int, cgroups: Cgroups | None) -> None:
+        self.pid, self.cgroups = pid, cgroups
+
+    def members(self) -> list[int]:
+        return sorted(self.cgroups.procs()) if self.cgroups is not None else []
+
+    def pids(self) -> list[int]:
+        return sorted({*tree([self.pid]), *self.members()})
+
+    def thaw(self) -> None:
+        if not (self.cgroups is not None and self.cgroups.set_frozen(False)):
+            signal_all(self.pids(), signal.SIGCONT)
+
+    def prune(self, reap: Callable[[], None]) -> str:
+        """Kill everything but the worker: the namespace's parent (our child) and its PID 1."""
+        keep = {self.pid, *children(self.pid)[:1]}
+        for _ in range(50):
+            others = [p for p in self.pids() if p not in keep]
+            if not others:
+                break
+            signal_all(others, signal.SIGKILL)
+            self.thaw()
+            reap()
+            time.sleep(0.001)
+        return "pruned"
+
+    def freeze(self, frozen: bool) -> str:
+        """The cgroup freezer, else SIGSTOP/SIGCONT of every process until no new one appears."""
+        if self.cgroups is not None and self.cgroups.set_frozen(frozen):
+            return "cgroup freezer"
+        sig = signal.SIGSTOP if frozen else signal.SIGCONT
+        seen: set[int] = set()
+        for _ in range(20):  # a fork racing the signal: go round until the set is stable
+            pids = set(self.pids())
+            signal_all(sorted(pids - seen), sig)
+            if pids <= seen:
+                break
+            seen |= pids
+        return "SIGSTOP/SIGCONT of every process"
