@@ -1,7 +1,8 @@
 # Issue 9, classes 1 and 2: SysV shared memory, a message queue and a semaphore made to
 # outlive grading (readable by the next student without an IPC namespace), files left in the
 # shared lock folders, and shared memory filled up to the memory limit, so a worker that
-# reused this cgroup (or this IPC namespace) would start nearly full and die in the benchmark.
+# reused this cgroup (or this IPC namespace) would start full (18 x 128 MiB: past the 2.25 GiB
+# cgroup limit) and die in the benchmark.
 import ctypes
 import os
 
@@ -33,7 +34,12 @@ for _folder in ("/run/lock", "/var/lock", "/dev/shm", "/var/tmp", "/tmp"):
             _out.write(b"x" * (1 << 20))
     except OSError:
         pass
-_fill(0, 4)
-_fill(4, 4)
-_fill(8, 4)
-_fill(12, 4)
+_fill(0, 2)
+_fill(2, 2)
+_fill(4, 2)
+_fill(6, 2)
+_fill(8, 2)
+_fill(10, 2)
+_fill(12, 2)
+_fill(14, 2)
+_fill(16, 2)
