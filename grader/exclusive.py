@@ -34,8 +34,8 @@ __all__ = ["grading_phase", "exclusive_phase", "LOCK_ENV", "LEASE_ENV", "holders
 
 LOCK_ENV = "GRADER_LOCK_FILE"
 LEASE_ENV = "GRADER_LOCK_LEASE"
-DEFAULT_LEASE = 900.0
-"""Seconds one grading may hold the shared lock (the exclusive lease is a tenth of it)."""
+DEFAULT_LEASE = 600.0
+"""Seconds one grading may hold the shared lock (the batch default --timeout; a measurement: a tenth)."""
 SAY_AFTER = 2.0
 """Seconds of waiting before the wait is reported (then every 30 s)."""
 _state: dict[str, object] = {"main": -1, "turnstile": -1, "depth": 0, "path": "", "timer": None}
