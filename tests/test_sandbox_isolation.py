@@ -206,3 +206,39 @@ def test_unprivileged_worker_gets_the_same_isolation(nobody_python: str) -> None
     assert "IPC namespace (" in joined and "file system: allow-list" in joined, joined
     assert seen["visible"] == [] and seen["procs"] == [1], seen
     assert 0x5EED not in _host_sysv_keys()
+
+
+def _cpu_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def test_freeze_stops_the_whole_tree_and_prune_keeps_only_the_worker() -> None:
+    """Class 4a: what timing relies on. A forked helper spins; frozen it burns nothing; after
+    prune only the worker is left, and it still serves."""
+    spin = "import os\nif os.fork() == 0:\n    while True:\n        pass\n"
+    with WorkerProcess(SandboxConfig()) as worker:
+        reply, _ = worker.request({"op": "exec_cell", "label": "spin", "source": spin, "timeout": 5.0})
+        pids = resources.tree([worker.process.pid])
+        assert len(pids) >= 3, pids  # the namespace's parent, the worker, the helper
+        how = worker.control("freeze")
+        assert how in ("cgroup freezer", "SIGSTOP/SIGCONT of every process"), how
+        before = _cpu_ticks(pids)
+        time.sleep(0.5)
+        frozen_ticks = _cpu_ticks(pids) - before
+        worker.control("thaw")
+        before = _cpu_ticks(pids)
+        time.sleep(0.5)
+        running_ticks = _cpu_ticks(pids) - before
+        assert frozen_ticks <= 1 and running_ticks >= 5, (frozen_ticks, running_ticks)
+        assert worker.control("prune") == "pruned"
+        left = [p for p in resources.tree([worker.process.pid]) if Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        assert len(left) == 2, left
+        reply, _ = worker.request({"op": "seed", "seed": 3})
+        assert reply.get("ok"), reply

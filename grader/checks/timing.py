@@ -26,7 +26,7 @@ from ..errors import StudentFailure
 from ..exclusive import exclusive_phase
 from ..sandbox.session import StudentSession
 from ..submission import Cell, Submission
-from ..timing import BenchResult, OutputSummary, Side, TimingSettings, expected_outputs, run_benchmark
+from ..timing import BenchResult, OutputSummary, Side, TimingSettings, expected_outputs, relative_error, run_benchmark
 from . import register
 from .base import CheckContext, DenseCase, Outcome, _weights_transposed, call_method, make_dense, new_dense
 
@@ -95,23 +95,31 @@ def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, in
     student = Side(ctx.session, "your Dense", device, transposed=_weights_transposed(ctx))
     ref = Side(reference, "reference Dense", device)
 
-    def replay(W: np.ndarray, b: np.ndarray, k: int, rows: list[int]) -> tuple[Any, Any, Any, Any]:
-        """k ordinary steps on the timed batch, then the k-th step on just `rows` (a small
-        batch, from the parameters the student's own layer had before that step)."""
+    def replay(W: np.ndarray, b: np.ndarray, k: int, rows: list[int]) -> tuple[Any, Any, Any]:
+        """k ordinary steps on the timed batch and, in step with it, on just `rows` (a small
+        batch) and on half of them: before each step the small layers get the parameters the
+        big one has, so their state (caches, counters) evolves the same way. Returns (Z,
+        grad_input, (Z rows, grad_input rows)) of the k-th step, or (..., "coupled") when
+        the layer's rows depend on each other anyway, or (..., None) if unverifiable."""
+        half = len(rows) // 2
         layer = make_dense(ctx, DenseCase(X, W, b, G), lr)
-        Z = grad_input = None
-        for step in range(k):
-            if step == k - 1:
-                W_k, b_k = ctx.session.get(layer, "weights", "biases")
+        small, halved = new_dense(ctx, n_in, n_out, learning_rate=lr), new_dense(ctx, n_in, n_out, learning_rate=lr)
+        Z = grad_input = z_small = gi_small = z_half = None
+        for _ in range(k):
+            W_i, b_i = ctx.session.get(layer, "weights", "biases")
+            if not (isinstance(W_i, np.ndarray) and isinstance(b_i, np.ndarray)):
+                return Z, grad_input, None  # parameters not where the assignment keeps them: unverifiable
+            for other in (small, halved):
+                ctx.session.set(other, weights=W_i, biases=b_i)
             Z = call_method(ctx, layer, "forward", X)
             grad_input = call_method(ctx, layer, "backward", X, G)
-        if not (isinstance(W_k, np.ndarray) and isinstance(b_k, np.ndarray)):
-            return Z, grad_input, None, None  # parameters not where the assignment keeps them: unverifiable
-        small = new_dense(ctx, n_in, n_out, learning_rate=lr)
-        ctx.session.set(small, weights=W_k, biases=b_k)
-        z_small = call_method(ctx, small, "forward", X[rows])
-        gi_small = call_method(ctx, small, "backward", X[rows], G[rows])
-        return Z, grad_input, z_small, gi_small
+            z_small = call_method(ctx, small, "forward", X[rows])
+            gi_small = call_method(ctx, small, "backward", X[rows], G[rows])
+            z_half = call_method(ctx, halved, "forward", X[rows[:half]])
+            call_method(ctx, halved, "backward", X[rows[:half]], G[rows[:half]])
+        if isinstance(z_small, np.ndarray) and relative_error(z_half, z_small[:half]) > settings.rtol:
+            return Z, grad_input, "coupled"  # rows depend on the other rows even in small batches (a real mistake)
+        return Z, grad_input, (z_small, gi_small)
 
     try:
         return run_benchmark(student, ref, X, G, params, settings, ctx.rng, ctx.convention, replay, exclusive=exclusive_phase)

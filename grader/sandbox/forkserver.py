@@ -241,7 +241,13 @@ class _Server:
             plan.uid = lease.uid
             cgroups = self.resources.Cgroups(f"grader-{self.me}-{ident}", plan.memory_bytes + 256 * 1024**2, plan.nproc)
             plan.cgroups = list(cgroups.paths)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            if lease is not None:
+                lease.release()
+                self.busy_cgroups.append(cgroups)
+            raise
         if pid == 0:
             try:
                 self._child(plan, message["env"], request_r, reply_w, output_w)
