@@ -1,6 +1,7 @@
-# Issue 9, class 4a: a per-sample loop (honestly far too slow for timing points) whose forked
-# helpers burn every core while the reference twin is timed and pause while this layer runs,
-# so the reference looks slow and the ratio good. Timing must score it 0, as it does honestly.
+# Issue 9, class 4a: a Python loop over samples and outputs (honestly far too slow for timing
+# points, ~100x the reference) whose forked helpers burn every core while the reference twin
+# is timed and pause while this layer runs, so the reference looks slow and the ratio good.
+# Timing must score it 0, as it does honestly.
 import mmap
 import os
 import time
@@ -40,7 +41,8 @@ class Dense(Dense):
         try:
             out = np.empty((input.shape[0], self.weights.shape[1]))
             for n in range(input.shape[0]):
-                out[n] = input[n] @ self.weights
+                for j in range(self.weights.shape[1]):
+                    out[n, j] = input[n] @ self.weights[:, j]
             return out
         finally:
             _busy[0] = 0
@@ -50,7 +52,8 @@ class Dense(Dense):
         try:
             grad_input = np.empty(input.shape)
             for n in range(input.shape[0]):
-                grad_input[n] = grad_output[n] @ self.weights.T
+                for i in range(input.shape[1]):
+                    grad_input[n, i] = grad_output[n] @ self.weights[i]
             return grad_input
         finally:
             _busy[0] = 0
