@@ -224,9 +224,13 @@ class _Server:
         self.workers: dict[int, dict[str, Any]] = {}
         self.me = os.getpid()
         self.root = os.geteuid() == 0
-        import resources
+        import platform  # noqa: F401  (rootfs uses it in every child: import it once here)
 
-        self.resources = resources
+        import resources
+        import rootfs
+
+        self.resources, self.rootfs = resources, rootfs
+        limits._libc()  # find_library runs a subprocess: once here, not in every child
         self.busy_cgroups: list[Any] = []
         """cgroups whose removal failed: retried, never handed to another worker."""
 
@@ -242,6 +246,7 @@ class _Server:
             cgroups = self.resources.Cgroups(f"grader-{self.me}-{ident}", plan.memory_bytes + 256 * 1024**2, plan.nproc)
             plan.cgroups = list(cgroups.paths)
         try:
+            self.rootfs.allowed(tuple(plan.keep))  # computed once, inherited by every child
             pid = os.fork()
         except OSError:
             if lease is not None:

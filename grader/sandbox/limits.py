@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import signal
 import sys
@@ -67,7 +68,9 @@ class SandboxPlan:
         return asdict(self)
 
 
+@functools.lru_cache(maxsize=1)
 def _libc() -> Any:
+    """Loaded once (by the fork server, before it forks): find_library runs a subprocess."""
     return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 

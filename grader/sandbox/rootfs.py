@@ -16,10 +16,11 @@ standard library only (imported beside `limits.py` by the fork server).
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable
 
-__all__ = ["build_root", "WRITABLE", "DEV_NODES", "ETC_FILES", "SYSTEM_LIBS"]
+__all__ = ["build_root", "allowed", "WRITABLE", "DEV_NODES", "ETC_FILES", "SYSTEM_LIBS"]
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
@@ -65,6 +66,12 @@ def _allowed(paths: list[str]) -> tuple[list[str], dict[str, str]]:
     return kept, links
 
 
+@functools.lru_cache(maxsize=4)
+def allowed(allow: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    """What to bind and which links to recreate; the fork server calls it once before forking."""
+    return _allowed([*allow, *SYSTEM_LIBS, *ETC_FILES, *DEV_NODES, *_nvidia_nodes()])
+
+
 def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool, hide: list[str] = ()) -> list[str]:
     """Make the allow-listed root and enter it; return notes. Raises OSError on failure.
 
@@ -78,7 +85,7 @@ def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool, hide: 
             raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
 
     mount("none", "/", None, MS_REC | MS_PRIVATE)
-    paths, links = _allowed([*allow, *SYSTEM_LIBS, *ETC_FILES, *DEV_NODES, *[p for p in _nvidia_nodes()]])
+    paths, links = allowed(tuple(allow))
     # Open every source before covering anything: /tmp (and the workdir in it) is covered next.
     fds = {p: os.open(p, os.O_PATH) for p in paths}
     work_fd = os.open(workdir, os.O_PATH | os.O_DIRECTORY)
