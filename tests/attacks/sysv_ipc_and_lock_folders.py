@@ -26,20 +26,31 @@ def _fill(first, count):
         _libc.shmdt(address)
 
 
-_libc.msgget(_KEY, 0o1000 | 0o666)
-_libc.semget(_KEY, 1, 0o1000 | 0o666)
-for _folder in ("/run/lock", "/var/lock", "/dev/shm", "/var/tmp", "/tmp"):
-    try:
-        with open(os.path.join(_folder, "sandbox-attack-__TOKEN__"), "wb") as _out:
-            _out.write(b"x" * (1 << 20))
-    except OSError:
-        pass
-_fill(0, 2)
-_fill(2, 2)
-_fill(4, 2)
-_fill(6, 2)
-_fill(8, 2)
-_fill(10, 2)
-_fill(12, 2)
-_fill(14, 2)
-_fill(16, 2)
+_queue = _libc.msgget(_KEY, 0o1000 | 0o666)
+_semaphore = _libc.semget(_KEY, 1, 0o1000 | 0o666)
+
+
+def _leave_files():
+    for folder in ("/run/lock", "/var/lock", "/dev/shm", "/var/tmp", "/tmp"):
+        try:
+            with open(os.path.join(folder, "sandbox-attack-__TOKEN__"), "wb") as out:
+                out.write(b"x" * (1 << 20))
+        except OSError:
+            pass
+
+
+_files = _leave_files()
+_fill0 = _fill(0, 2)
+_fill2 = _fill(2, 2)
+_fill4 = _fill(4, 2)
+_fill6 = _fill(6, 2)
+_fill8 = _fill(8, 2)
+_fill10 = _fill(10, 2)
+_fill12 = _fill(12, 2)
+_fill14 = _fill(14, 2)
+_fill16 = _fill(16, 2)
+
+
+class Dense(Dense):
+    def _attack(self):  # reads every name above, so statement slicing keeps (and runs) them
+        return (_queue, _semaphore, _files, _fill0, _fill2, _fill4, _fill6, _fill8, _fill10, _fill12, _fill14, _fill16)
