@@ -231,6 +231,8 @@ class _Server:
 
         self.resources, self.rootfs = resources, rootfs
         limits._libc()  # find_library runs a subprocess: once here, not in every child
+        if self.root:
+            resources.sweep_stale()  # cgroups left by a server that was killed before its clean-up
         self.busy_cgroups: list[Any] = []
         """cgroups whose removal failed: retried, never handed to another worker."""
 

@@ -22,7 +22,7 @@ import signal
 import time
 from typing import Callable
 
-__all__ = ["UidLease", "lease_uid", "Cgroups", "Tree", "live_uids", "children", "tree"]
+__all__ = ["UidLease", "lease_uid", "Cgroups", "Tree", "sweep_stale", "live_uids", "children", "tree"]
 
 UID_RANGES = {"student": (200_000, 50_000), "reference": (300_000, 10_000)}
 UID_DIR = "/run/dense-grader-uids"
@@ -153,6 +153,26 @@ class Cgroups:
         self.set_frozen(False)
         self.paths = [p for p in self.paths if not _rmdir(p)]
         return self.paths
+
+
+def sweep_stale(prefix: str = "grader-") -> int:
+    """Remove empty worker cgroups whose fork server is gone (it was killed before it could
+    clean up: names are grader-SERVERPID-N). Run by every fork server when it starts."""
+    removed = 0
+    for controller in ("pids", "memory", "freezer"):
+        parent = _own_cgroup(controller)
+        try:
+            names = os.listdir(parent) if parent else []
+        except OSError:
+            continue
+        for name in names:
+            parts = name.split("-")
+            if not name.startswith(prefix) or len(parts) != 3 or not parts[1].isdigit() or os.path.exists(f"/proc/{parts[1]}"):
+                continue
+            path = os.path.join(parent, name)
+            if os.path.isdir(path) and _rmdir(path):
+                removed += 1
+    return removed
 
 
 def _rmdir(path: str) -> bool:
