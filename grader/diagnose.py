@@ -15,7 +15,10 @@ import numpy as np
 
 from .compare import relative_error
 
-__all__ = ["match_mutants", "ADVICE", "GENERIC_CODES", "resolve_codes"]
+__all__ = ["match_mutants", "ADVICE", "ADVICE_PREFIX", "GENERIC_CODES", "resolve_codes"]
+
+ADVICE_PREFIX = "What to do: "
+"""Starts the line of a check's output that repeats the fixes (reports print each fix once)."""
 
 ADVICE: dict[str, str] = {
     "forward-missing-bias": "Your forward pass leaves out the bias: return input @ self.weights + self.biases.",

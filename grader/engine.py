@@ -15,7 +15,7 @@ import numpy as np
 from . import __version__
 from .assignment import Assignment, CheckSpec, load_assignment
 from .checks import CheckContext, Outcome, get_check
-from .diagnose import ADVICE, resolve_codes
+from .diagnose import ADVICE, ADVICE_PREFIX, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
 from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
@@ -34,7 +34,7 @@ def _check_output(outcome: Outcome, codes: list[str]) -> str:
     lines = list(outcome.messages)
     advice = [ADVICE[c] for c in codes if c in ADVICE]
     if advice:
-        lines.append("What to do: " + " ".join(dict.fromkeys(advice)))
+        lines.append(ADVICE_PREFIX + " ".join(dict.fromkeys(advice)))
     return "\n".join(lines)
 
 
@@ -59,6 +59,7 @@ def run_check(ctx: CheckContext) -> CheckResult:
         diagnoses=tuple(codes),
         description=spec.description,
         details=outcome.details,
+        cases=(outcome.passed, outcome.total),
     )
 
 

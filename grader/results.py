@@ -37,6 +37,8 @@ class CheckResult:
     """What the check verifies, one line."""
     details: dict[str, Any] = field(default_factory=dict)
     """Extra data for rich reports (plots); JSON-compatible."""
+    cases: tuple[int, ...] = ()
+    """(passed, total): the cases behind a partial score, so reports can say "5 of 7 cases"."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Iterable, Union
 
 from ..diagnose import ADVICE
 from ..results import CheckResult, GradeReport, points
+from .digest import checks_by_mistake, digest_checks, result_phrase
 from .plots import Plot, plots_for
 
 __all__ = ["render_html", "write_html"]
@@ -69,13 +70,19 @@ section.check h2 { font-size: 1.05rem; margin: 0 0 4px; }
 pre { background: #1e2230; color: #e8eaf0; padding: 10px 12px; border-radius: 6px; overflow-x: auto; white-space: pre-wrap; word-break: break-word; font-size: 0.85rem; }
 figure { margin: 12px 0; }
 figure img { max-width: 100%; border: 1px solid #e3e6eb; border-radius: 4px; background: #fff; }
+.where { color: #7a8090; font-size: 0.85em; }
 figcaption { color: #555c6b; font-size: 0.9rem; }
 footer { color: #7a8090; font-size: 0.8rem; margin-top: 24px; }
 """
 
 
-def _advice_items(codes: Iterable[str]) -> Markup:
-    return _el("ul", [_el("li", _el("code", code, class_="tag"), " ", ADVICE.get(code, "")) for code in codes])
+def _advice_items(where: dict[str, list[str]]) -> Markup:
+    """Each mistake once, with its fix and the checks that found it."""
+    return _el("ul", [
+        _el("li", _el("code", code, class_="tag", id=f"mistake-{code}"), " ", ADVICE.get(code, ""),
+            _el("span", " (", ", ".join(checks), ")", class_="where") if checks else None)
+        for code, checks in where.items()
+    ])
 
 
 def _figure(plot: Plot) -> Markup:
@@ -86,16 +93,19 @@ def _figure(plot: Plot) -> Markup:
     )
 
 
-def _check_section(test: CheckResult, plots: list[Plot]) -> Markup:
+def _check_section(test: CheckResult, plots: list[Plot], lines: tuple[str, ...]) -> Markup:
     status = "passed" if test.status == "passed" else "failed"
+    phrase = result_phrase(test)
     body: list[Content] = [
-        _el("h2", test.name, " ", _el("span", f"{status} ({points(test.score)}/{points(test.max_score)})", class_=status)),
+        _el("h2", test.name, " ", _el("span", f"{status} ({points(test.score)} of {points(test.max_score)} points{'; ' + phrase if phrase else ''})", class_=status)),
         _el("p", test.description, class_="description") if test.description else None,
     ]
-    if test.output:
-        body.append(_el("pre", test.output))
+    if lines:
+        body.append(_el("pre", "\n".join(lines)))
     if test.diagnoses:
-        body.append(_el("div", _el("strong", "Mistakes named here:"), _advice_items(test.diagnoses)))
+        body.append(_el("p", _el("strong", "Mistakes named here: "),
+                        [[", " if i else "", _el("a", _el("code", code, class_="tag"), href=f"#mistake-{code}")] for i, code in enumerate(test.diagnoses)],
+                        " (each fix is listed once, at the top)"))
     body += [_figure(p) for p in plots]
     return _el("section", body, class_=f"check {status}-check", id=f"check-{test.name}")
 
@@ -112,20 +122,22 @@ def _header(report: GradeReport) -> Markup:
 
 def render_html(report: GradeReport) -> str:
     """The whole page as a string."""
-    sections = [_check_section(t, plots_for(t.details) if t.details else []) for t in report.tests]
+    folded = {d.test.name: d.lines for d in digest_checks(report.tests)}
+    sections = [_check_section(t, plots_for(t.details) if t.details else [], folded.get(t.name, ())) for t in report.tests]
     summary = _el(
         "table",
-        _el("tr", _el("th", "check"), _el("th", "score"), _el("th", "result"), _el("th", "mistakes")),
+        _el("tr", _el("th", "check"), _el("th", "score"), _el("th", "result"), _el("th", "what the score stands for"), _el("th", "mistakes")),
         [
             _el("tr", _el("td", _el("a", t.name, href=f"#check-{t.name}")), _el("td", f"{points(t.score)}/{points(t.max_score)}"),
-                _el("td", t.status, class_="passed" if t.status == "passed" else "failed"), _el("td", ", ".join(t.diagnoses)))
+                _el("td", t.status, class_="passed" if t.status == "passed" else "failed"), _el("td", result_phrase(t)), _el("td", ", ".join(t.diagnoses)))
             for t in report.tests
         ],
         class_="summary",
     )
     parts: list[Content] = [_header(report)]
-    if report.diagnoses:
-        parts.append(_el("div", _el("strong", "Mistakes found"), _advice_items(report.diagnoses), class_="mistakes"))
+    where = checks_by_mistake(report)
+    if where:
+        parts.append(_el("div", _el("strong", "Mistakes found, each with its fix"), _advice_items(where), class_="mistakes"))
     elif report.score >= report.max_score:
         parts.append(_el("div", _el("strong", "Every check passed."), " Well done.", class_="mistakes"))
     parts += [summary, sections]
