@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds one submission may take in all before it is stopped and recorded as an error (default: {DEFAULT_TIMEOUT:g}; local pool only)")
     parser.add_argument("--no-html", action="store_true", help="write no HTML feedback")
     parser.add_argument("--retry-errors", action="store_true", help="regrade submissions recorded as errors even if unchanged")
+    parser.add_argument("--version", action="version", version=f"grade batch {__version__}")
     return parser
 
 
