@@ -26,6 +26,7 @@ from . import __version__
 from .batch_exec import Job, Options, TaskResult, default_lock_file, run_dask, run_local
 from .batch_inputs import Entry, discover, file_sha256, safe_name
 from .batch_store import ResultsDir, atomic_write, is_current
+from .lms import recognise
 from .errors import InputError
 from .exclusive import LOCK_ENV
 
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds one submission may take in all before it is stopped and recorded as an error (default: {DEFAULT_TIMEOUT:g}; local pool only)")
     parser.add_argument("--no-html", action="store_true", help="write no HTML feedback")
     parser.add_argument("--retry-errors", action="store_true", help="regrade submissions recorded as errors even if unchanged")
+    parser.add_argument("--lms", choices=("generic", "canvas", "moodle"), default="generic",
+                        help="also write gradebook-<lms>.csv with the id columns that LMS imports (default: generic, gradebook.csv only)")
     parser.add_argument("--version", action="version", version=f"grade batch {__version__}")
     return parser
 
@@ -170,6 +173,7 @@ def run_batch(args: argparse.Namespace) -> int:
         assignment = load_assignment(args.assignment)
         seed = DEFAULT_SEED if args.seed is None else args.seed
         entries, notes = discover(args.submissions, results.extract_dir, preferred_name=assignment.notebook)
+        entries, identities = recognise(entries, notes)
         for note in notes:
             print(f"note: {note}", flush=True)
         jobs, rows_order = _plan(entries, results, seed, assignment, args.retry_errors)
@@ -201,15 +205,18 @@ def run_batch(args: argparse.Namespace) -> int:
         finally:
             progress.close()
         elapsed = time.perf_counter() - started
-        rows = [(entry.student, results.load(safe_name(entry.student))) for entry in rows_order]
+        rows = [(safe_name(entry.student), results.load(safe_name(entry.student))) for entry in rows_order]
         from .report.csv_report import gradebook_csv
 
         rubric = [c.name for c in assignment.checks]
         atomic_write(results.root / "gradebook.csv", gradebook_csv(rows, rubric, assignment.max_score))
+        lms_note = _write_lms_gradebook(args.lms, results.root, rows, identities, assignment)
         rate = len(jobs) / elapsed if elapsed > 0 and jobs else 0.0
         print(f"Graded {len(jobs)} submission(s) in {elapsed:.1f} s ({rate:.2f}/s); reused {reused}.", flush=True)
         print(BatchSummary(rows, assignment.max_score).render(), flush=True)
         print(f"Gradebook: {results.root / 'gradebook.csv'}", flush=True)
+        if lms_note:
+            print(lms_note, flush=True)
         return 0
     except KeyboardInterrupt:
         print("grade batch: interrupted; results so far are saved. Run the same command again to finish (only what is missing is graded).", file=sys.stderr, flush=True)
@@ -217,6 +224,20 @@ def run_batch(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         results.release()
+
+
+def _write_lms_gradebook(lms: str, root: Path, rows: list[tuple[str, dict[str, Any] | None]], identities: dict[str, Any], assignment: Any) -> str:
+    """gradebook-<lms>.csv beside gradebook.csv; returns the line that tells where (and who lacks an id)."""
+    if lms == "generic":
+        return ""
+    from .report.lms_gradebook import lms_gradebook
+
+    by_file = {safe_name(student): identity for student, identity in identities.items()}
+    text, missing = lms_gradebook(lms, rows, by_file, assignment.title, assignment.max_score)
+    path = root / f"gradebook-{lms}.csv"
+    atomic_write(path, text)
+    warning = f"; {missing} student(s) have no {lms} id (their files were not named by a {lms} export): fill them in before importing" if missing else ""
+    return f"{lms} gradebook: {path}{warning}"
 
 
 def _term_as_interrupt(signum: int, frame: Any) -> None:

@@ -18,7 +18,7 @@ from .checks import CheckContext, Outcome, get_check
 from .diagnose import ADVICE, ADVICE_PREFIX, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
-from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
+from .results import GRADESCOPE_VISIBILITY, SCORE_DECIMALS, CheckResult, GradeReport, StatementNote, round_points
 from .sandbox.client import WorkerProcess, sandbox_notes
 from .sandbox.session import StudentSession
 from .submission import read_submission
@@ -48,12 +48,15 @@ def run_check(ctx: CheckContext) -> CheckResult:
     codes = resolve_codes(outcome.diagnoses)
     if outcome.passed < outcome.total and not outcome.messages:
         outcome.messages.append("Some cases failed.")
-    score = round(spec.points * outcome.fraction, 4)
+    passed = outcome.fraction >= 1.0
+    score = round_points(spec.points * outcome.fraction)
+    if not passed:  # a failed case never rounds up to full points
+        score = min(score, round_points(spec.points - 10.0**-SCORE_DECIMALS))
     return CheckResult(
         name=spec.name,
         score=score,
         max_score=spec.points,
-        status="passed" if score >= spec.points else "failed",
+        status="passed" if passed else "failed",
         output=_check_output(outcome, codes) if score < spec.points or codes else "",
         visibility=GRADESCOPE_VISIBILITY[spec.visibility],
         diagnoses=tuple(codes),
@@ -102,7 +105,7 @@ def grade_file(
     return GradeReport(
         submission=str(path),
         assignment=assignment.name,
-        score=round(sum(r.score for r in results), 4),
+        score=round_points(sum(r.score for r in results)),
         max_score=sum(r.max_score for r in results),
         tests=tuple(results),
         diagnoses=tuple(diagnoses),

@@ -5,14 +5,26 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CheckResult", "StatementNote", "GradeReport", "GRADESCOPE_VISIBILITY", "points"]
+__all__ = ["CheckResult", "StatementNote", "GradeReport", "GRADESCOPE_VISIBILITY", "points", "round_points", "SCORE_DECIMALS"]
 
 GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
 
 
+SCORE_DECIMALS = 2
+"""The one rounding rule for points: a check's score is rounded to this many decimals when it
+is scored (grader/engine.py), the total is the sum of those, and every output (text, HTML,
+JSON, Gradescope, gradebooks) shows that same number."""
+
+
+def round_points(value: float) -> float:
+    """Points rounded by the one rule (SCORE_DECIMALS)."""
+    return round(float(value), SCORE_DECIMALS) + 0.0
+
+
 def points(value: float) -> str:
-    """Points as people read them: 18.33, 2, 0.5 (the JSON keeps full precision)."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+    """Points as people read them: 17.76, 2, 0.5 (already rounded by `round_points`)."""
+    text = f"{round_points(value):.{SCORE_DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 @dataclass(frozen=True)
