@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = (base / "results" / "gradebook.csv").read_text().splitlines()[1:]
         errors = sum(1 for row in rows if ",error," in row)
         print(f"\n{args.n} submissions graded in {elapsed:.1f} s: {args.n / elapsed:.2f} submissions/s "
-              f"({len(rows)} gradebook rows, {errors} errors); command: {' '.join(command[1:])}")
+              f"({len(rows)} gradebook rows, {errors} errors); load average {os.getloadavg()[0]:.1f} at the end; "
+              f"command: {' '.join(command[1:])}")
         return 0
     finally:
         if not args.keep:

@@ -18,7 +18,6 @@ import os
 import signal
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from .lms import recognise
 from .errors import InputError
 from .exclusive import LOCK_ENV
 
-__all__ = ["run_batch_cli", "run_batch", "BatchSummary"]
+__all__ = ["run_batch_cli", "run_batch"]
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -98,60 +97,6 @@ class Progress:
             self._bar = None
 
 
-class BatchSummary:
-    """What the instructor acts on: how scores spread and which mistakes are common."""
-
-    def __init__(self, rows: list[tuple[str, dict[str, Any] | None]], max_score: float) -> None:
-        self.rows = rows
-        self.max_score = max_score
-
-    def histogram(self, bins: int = 10, width: int = 40) -> list[str]:
-        counts = [0] * bins
-        for _, record in self.rows:
-            if record is None or record.get("status") == "error":
-                continue
-            fraction = float(record.get("score", 0)) / self.max_score if self.max_score else 0.0
-            counts[min(bins - 1, max(0, int(fraction * bins)))] += 1
-        top = max(counts) or 1
-        lines = []
-        for i, count in enumerate(counts):
-            low, high = i * 100 // bins, (i + 1) * 100 // bins
-            label = f"{low:3d}-{high}%" + (" " if high < 100 else "")
-            lines.append(f"  {label:>9} |{'█' * round(width * count / top):<{width}} {count}")
-        return lines
-
-    def mistakes(self, top: int = 10) -> list[tuple[str, int]]:
-        counter: Counter[str] = Counter()
-        for _, record in self.rows:
-            if record:
-                counter.update(set(record.get("diagnoses", []) or []))
-        return counter.most_common(top)
-
-    def render(self) -> str:
-        from .diagnose import ADVICE
-
-        ok = sum(1 for _, r in self.rows if r and r.get("status") != "error")
-        errors = [(s, r) for s, r in self.rows if not r or r.get("status") == "error"]
-        lines = [f"Score distribution ({ok} graded, out of {self.max_score:g} points):", *self.histogram()]
-        mistakes = self.mistakes()
-        if mistakes:
-            lines.append("Most common mistakes (students per diagnosis):")
-            width = max(len(code) for code, _ in mistakes)
-            for code, count in mistakes:
-                advice = ADVICE.get(code, "")
-                lines.append(f"  {count:5d}  {code:<{width}}  {advice[:80] + ('...' if len(advice) > 80 else '')}")
-        else:
-            lines.append("No mistakes diagnosed.")
-        if errors:
-            lines.append(f"Not graded ({len(errors)}): see their JSON and the gradebook's error column:")
-            for student, record in errors[:20]:
-                reason = str(record.get("error", "")).splitlines()[0] if record else "no result"
-                lines.append(f"  {student}: {reason}")
-            if len(errors) > 20:
-                lines.append(f"  ... and {len(errors) - 20} more")
-        return "\n".join(lines)
-
-
 def run_batch_cli(argv: list[str]) -> int:
     """Entry point of `grade batch` (routed from grader/cli.py); returns the exit status."""
     args = _parser().parse_args(argv)
@@ -213,7 +158,7 @@ def run_batch(args: argparse.Namespace) -> int:
         lms_note = _write_lms_gradebook(args.lms, results.root, rows, identities, assignment)
         rate = len(jobs) / elapsed if elapsed > 0 and jobs else 0.0
         print(f"Graded {len(jobs)} submission(s) in {elapsed:.1f} s ({rate:.2f}/s); reused {reused}.", flush=True)
-        print(BatchSummary(rows, assignment.max_score).render(), flush=True)
+        print(_class_report(results.root, rows, rubric, assignment), flush=True)
         print(f"Gradebook: {results.root / 'gradebook.csv'}", flush=True)
         if lms_note:
             print(lms_note, flush=True)
@@ -224,6 +169,18 @@ def run_batch(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         results.release()
+
+
+def _class_report(root: Path, rows: list[tuple[str, dict[str, Any] | None]], rubric: list[str], assignment: Any) -> str:
+    """Write class.html (the dashboard) and return the terminal summary; both from one pass."""
+    from .report.class_stats import class_stats
+    from .report.class_summary import render_class_summary
+    from .report.dashboard import linked_students, render_dashboard
+
+    stats = class_stats(rows, rubric, assignment.max_score)
+    dashboard = root / "class.html"
+    atomic_write(dashboard, render_dashboard(stats, assignment.title, linked_students(root, [s for s, _ in rows])))
+    return render_class_summary(stats, str(dashboard))
 
 
 def _write_lms_gradebook(lms: str, root: Path, rows: list[tuple[str, dict[str, Any] | None]], identities: dict[str, Any], assignment: Any) -> str:

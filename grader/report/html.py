@@ -19,7 +19,7 @@ from ..results import CheckResult, GradeReport, points
 from .digest import checks_by_mistake, digest_checks, result_phrase
 from .plots import Plot, plots_for
 
-__all__ = ["render_html", "write_html"]
+__all__ = ["render_html", "write_html", "el", "Markup", "CSS"]
 
 
 class Markup(str):
@@ -45,6 +45,10 @@ def _el(tag: str, *children: Content, **attrs: str) -> Markup:
     if tag in ("img", "meta"):
         return Markup(f"<{tag}{rendered}>")
     return Markup(f"<{tag}{rendered}>{_render(children)}</{tag}>")
+
+
+el = _el
+"""The element builder, for other pages of the same style (grader/report/dashboard.py)."""
 
 
 CSS = """
