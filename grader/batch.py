@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds one submission may take in all before it is stopped and recorded as an error (default: {DEFAULT_TIMEOUT:g}; local pool only)")
     parser.add_argument("--no-html", action="store_true", help="write no HTML feedback")
     parser.add_argument("--retry-errors", action="store_true", help="regrade submissions recorded as errors even if unchanged")
+    parser.add_argument("--feedback", choices=("full", "public"), default="full",
+                        help="what each student's HTML shows: full (every check, after the deadline) or public (hidden checks' results left out; before it)")
     parser.add_argument("--lms", choices=("generic", "canvas", "moodle"), default="generic",
                         help="also write gradebook-<lms>.csv with the id columns that LMS imports (default: generic, gradebook.csv only)")
     parser.add_argument("--version", action="version", version=f"grade batch {__version__}")
@@ -121,10 +123,10 @@ def run_batch(args: argparse.Namespace) -> int:
         entries, identities = recognise(entries, notes)
         for note in notes:
             print(f"note: {note}", flush=True)
-        jobs, rows_order = _plan(entries, results, seed, assignment, args.retry_errors)
+        jobs, rows_order = _plan(entries, results, seed, assignment, args.retry_errors, "" if args.no_html else args.feedback)
         lock_file = os.environ.get(LOCK_ENV) or default_lock_file()
         os.environ[LOCK_ENV] = lock_file
-        options = Options(str(args.assignment), seed, args.device, args.timeout, not args.no_html, None if args.scheduler else lock_file)
+        options = Options(str(args.assignment), seed, args.device, args.timeout, not args.no_html, None if args.scheduler else lock_file, args.feedback)
         n_jobs = args.jobs or _cores()
         reused = len(entries) - len(jobs)
         where = f"on the Dask cluster {args.scheduler}" if args.scheduler else f"with {min(n_jobs, max(1, len(jobs)))} process(es)"
@@ -202,13 +204,18 @@ def _term_as_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _plan(entries: list[Entry], results: ResultsDir, seed: int, assignment: Any, retry_errors: bool) -> tuple[list[Job], list[Entry]]:
-    """The jobs still to do: students with no result, or whose file, seed, rubric or grader changed."""
+def _plan(entries: list[Entry], results: ResultsDir, seed: int, assignment: Any, retry_errors: bool, feedback: str = "") -> tuple[list[Job], list[Entry]]:
+    """The jobs still to do: students with no result, or whose file, seed, rubric or grader changed,
+    or whose feedback page was written for another --feedback (public before the deadline, full after)."""
+    from .report.html import feedback_mode
+
     rubric = tuple(c.name for c in assignment.checks)
     jobs = []
     for entry in entries:
         name = safe_name(entry.student)
         digest = "" if entry.error else file_sha256(entry.path)
-        if not is_current(results.load(name), digest, seed, assignment.name, __version__, rubric, assignment.max_score, retry_errors):
+        record = results.load(name)
+        stale_page = bool(feedback) and bool(record) and record.get("status") != "error" and feedback_mode(results.root / f"{name}.html") != feedback
+        if stale_page or not is_current(record, digest, seed, assignment.name, __version__, rubric, assignment.max_score, retry_errors):
             jobs.append(Job(entry.student, name, str(entry.path), digest, error=entry.error))
     return jobs, entries

@@ -11,15 +11,19 @@ HTML.
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Union
 
 from ..diagnose import ADVICE
-from ..results import CheckResult, GradeReport, points
+from ..results import CheckResult, GradeReport, points, round_points
 from .digest import checks_by_mistake, digest_checks, result_phrase
 from .plots import Plot, plots_for
 
-__all__ = ["render_html", "write_html", "el", "Markup", "CSS"]
+__all__ = ["render_html", "write_html", "public_view", "el", "Markup", "CSS", "FEEDBACK"]
+
+FEEDBACK = ("full", "public")
+"""What a student's page shows: everything (after the deadline) or the public checks only (before)."""
 
 
 class Markup(str):
@@ -114,18 +118,38 @@ def _check_section(test: CheckResult, plots: list[Plot], lines: tuple[str, ...])
     return _el("section", body, class_=f"check {status}-check", id=f"check-{test.name}")
 
 
-def _header(report: GradeReport) -> Markup:
+def _header(report: GradeReport, hidden: tuple[CheckResult, ...] = ()) -> Markup:
     fraction = report.score / report.max_score if report.max_score else 0.0
+    held_back = sum(t.max_score for t in hidden)
     return _el(
         "header",
         _el("h1", "Feedback for ", _el("code", Path(report.submission).name)),
-        _el("div", f"{points(report.score)} / {points(report.max_score)}", class_="score"),
+        _el("div", f"{points(report.score)} / {points(report.max_score)}", " on the public checks" if hidden else "", class_="score"),
         _el("div", _el("div", style=f"width: {max(0.0, min(1.0, fraction)) * 100:.1f}%"), class_="bar"),
+        _el("p", f"{len(hidden)} hidden checks ({points(held_back)} points) are graded too; their results are released after the deadline.",
+            class_="description") if hidden else None,
     )
 
 
-def render_html(report: GradeReport) -> str:
-    """The whole page as a string."""
+def public_view(report: GradeReport) -> tuple[GradeReport, tuple[CheckResult, ...]]:
+    """The report without its hidden checks (their messages hold the reference's values), and those checks.
+
+    Mistakes named only by hidden checks go too; submission-wide ones (a syntax error) stay."""
+    hidden = tuple(t for t in report.tests if t.visibility != "visible")
+    shown = tuple(t for t in report.tests if t.visibility == "visible")
+    hidden_codes = {c for t in hidden for c in t.diagnoses} - {c for t in shown for c in t.diagnoses}
+    public = replace(report, tests=shown, score=round_points(sum(t.score for t in shown)), max_score=sum(t.max_score for t in shown),
+                     diagnoses=tuple(c for c in report.diagnoses if c not in hidden_codes))
+    return public, hidden
+
+
+def render_html(report: GradeReport, feedback: str = "full") -> str:
+    """The whole page as a string; feedback="public" leaves out the hidden checks (before the deadline)."""
+    if feedback not in FEEDBACK:
+        raise ValueError(f"feedback must be one of {FEEDBACK}, not {feedback!r}")
+    hidden: tuple[CheckResult, ...] = ()
+    if feedback == "public":
+        report, hidden = public_view(report)
     folded = {d.test.name: d.lines for d in digest_checks(report.tests)}
     sections = [_check_section(t, plots_for(t.details) if t.details else [], folded.get(t.name, ())) for t in report.tests]
     summary = _el(
@@ -138,7 +162,7 @@ def render_html(report: GradeReport) -> str:
         ],
         class_="summary",
     )
-    parts: list[Content] = [_header(report)]
+    parts: list[Content] = [_header(report, hidden)]
     where = checks_by_mistake(report)
     if where:
         parts.append(_el("div", _el("strong", "Mistakes found, each with its fix"), _advice_items(where), class_="mistakes"))
@@ -157,6 +181,7 @@ def render_html(report: GradeReport) -> str:
     page = _el(
         "html",
         _el("head", _el("meta", charset="utf-8"), _el("meta", name="viewport", content="width=device-width, initial-scale=1"),
+            _el("meta", name="feedback", content=feedback),
             _el("title", "Feedback: ", Path(report.submission).name), _el("style", Markup(CSS))),
         _el("body", _el("main", parts)),
         lang="en",
@@ -164,9 +189,22 @@ def render_html(report: GradeReport) -> str:
     return "<!DOCTYPE html>\n" + page + "\n"
 
 
-def write_html(report: GradeReport, path: str | Path) -> Path:
+def feedback_mode(page: Path) -> str:
+    """The `feedback` a written page was rendered with ("" when there is no page)."""
+    try:
+        with open(page, encoding="utf-8", errors="replace") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return ""
+    for mode in FEEDBACK:
+        if f'<meta name="feedback" content="{mode}">' in head:
+            return mode
+    return "full"  # pages from before the option showed everything
+
+
+def write_html(report: GradeReport, path: str | Path, feedback: str = "full") -> Path:
     """Write the page to `path` (parents created) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report), encoding="utf-8")
+    path.write_text(render_html(report, feedback), encoding="utf-8")
     return path
