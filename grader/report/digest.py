@@ -94,7 +94,14 @@ def digest_checks(tests: Sequence[CheckResult]) -> list[CheckDigest]:
 
 def result_phrase(test: CheckResult) -> str:
     """What a partial score stands for: "5 of 7 cases passed", or the timing's measured ratio."""
-    summary = test.details.get("summary") if isinstance(test.details, dict) else None
+    details = test.details if isinstance(test.details, dict) else {}
+    slowdown = details.get("slowdown")
+    if isinstance(slowdown, (int, float)):
+        return f"took {slowdown:.2f}× the reference's time ({details.get('device', 'cpu')})"
+    partial = details.get("partial_slowdown")
+    if isinstance(partial, (int, float)):
+        return f"took about {partial:.0f}× the reference's time ({details.get('device', 'cpu')}; timing stopped early)"
+    summary = details.get("summary")
     if isinstance(summary, str) and summary:
         return summary
     cases = tuple(test.cases or ())
