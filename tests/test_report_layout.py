@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,15 @@ def test_summary_is_last_and_each_fix_is_printed_once(sample_text: str) -> None:
     fix_line = next(line for line in lines if FIX in line)
     assert fix_line.startswith("  grad-weights-mean [dense-update-weights, dense-batch-semantics]: ") and fix_line.endswith("don't average.")
     assert len(fix_line) > 150, "piped output is not hard-wrapped to a terminal width"
+
+
+def test_readme_tells_what_the_sample_scores_and_how_to_grade_the_mean_version(sample_text: str) -> None:
+    readme = (ROOT / "README.md").read_text()
+    claimed = re.search(r"scores \*\*([\d.]+ / \d+)\*\*", readme)
+    assert claimed and f"{claimed.group(1)} points" in sample_text.rstrip().splitlines()[-1]
+    assert "(`grad-weights-mean`)" in readme and "grad-weights-mean [" in sample_text
+    assert "`grade SUBMISSION --assignment dense_layer_mean`" in readme
+    assert re.search(r"The whole suite takes about \d", readme), "the README says how long the tests take"
 
 
 def test_fractions_say_what_they_count(sample_text: str) -> None:
