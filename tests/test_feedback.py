@@ -39,4 +39,4 @@ def test_public_feedback_hides_hidden_checks_until_full_is_asked_for(tmp_path: P
     second = run_grade("batch", str(folder), "--out", str(out), "--feedback", "full", "--jobs", "1", timeout=300)
     assert second.returncode == 0 and "grading 1 " in second.stdout, second.stdout
     full = (out / "ada.html").read_text()
-    assert "dense-update-weights" in full and "grad-weights-mean" in full and "17.76 / 21" in full and "expected 5.24062" in full
+    assert "dense-update-weights" in full and "grad-weights-mean" in full and "17.76 / " in full and "expected 5.24062" in full
