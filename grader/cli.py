@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .deadline import DEFAULT_TIMEOUT
 from .errors import InputError
+from .safetext import terminal_safe
 
 __all__ = ["main"]
 
@@ -46,6 +48,7 @@ def _grade_parser(prog: str, public_only: bool) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=None, help="seed of the random test data (default: fixed, so runs agree)")
     parser.add_argument("--assignment", default="dense_layer", help="assignment folder name or path (default: dense_layer)")
     parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto", help="where the timing benchmark runs (default: auto)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds of work in all; checks left without time score 0 with a timeout note (default: {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--verbose", "-v", action="store_true", help="say which sandbox layers are active, the seed and the time")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -56,6 +59,8 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
     from .engine import DEFAULT_SEED, grade_file
 
     args = _grade_parser("grade check" if public_only else "grade", public_only).parse_args(argv)
+    if args.timeout <= 0:
+        raise InputError("--timeout must be a positive number of seconds.")
     for option, target in (("--output", args.output), ("--html", args.html)):
         if target:
             _check_writable(option, Path(target))
@@ -67,6 +72,7 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
             seed=DEFAULT_SEED if args.seed is None else args.seed,
             visibility="public" if public_only else "all",
             device=args.device,
+            timeout=args.timeout,
         )
     except InputError as exc:
         if args.format == "gradescope" and args.output:
@@ -141,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             return getattr(importlib.import_module(module), function)(argv[1:])
         return _run_grade(argv, public_only=False)
     except InputError as exc:
-        print(f"grade: {exc}", file=sys.stderr)
+        print(f"grade: {terminal_safe(exc, newlines=False)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("grade: interrupted", file=sys.stderr)

@@ -15,6 +15,7 @@ import numpy as np
 from . import __version__
 from .assignment import Assignment, CheckSpec, load_assignment
 from .checks import CheckContext, Outcome, get_check
+from .deadline import DEFAULT_TIMEOUT, Deadline
 from .diagnose import ADVICE, ADVICE_PREFIX, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
@@ -66,6 +67,15 @@ def run_check(ctx: CheckContext) -> CheckResult:
     )
 
 
+def _not_run(spec: CheckSpec, deadline: Deadline) -> CheckResult:
+    """A check the overall deadline left no time for: zero, with a timeout note."""
+    return CheckResult(
+        name=spec.name, score=0.0, max_score=spec.points, status="failed",
+        output=f"Not run: {deadline.describe()} (your code took too long in earlier checks or statements).",
+        visibility=GRADESCOPE_VISIBILITY[spec.visibility], diagnoses=("timeout",), description=spec.description,
+    )
+
+
 def select_checks(assignment: Assignment, visibility: str) -> list[CheckSpec]:
     return [c for c in assignment.checks if visibility == "all" or c.visibility == visibility]
 
@@ -77,18 +87,26 @@ def grade_file(
     visibility: str = "all",
     device: str = "cpu",
     worker_factory: Callable[..., WorkerProcess] = WorkerProcess,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> GradeReport:
-    """Grade one .ipynb/.py file. Raises InputError (one sentence) when it cannot be read."""
+    """Grade one .ipynb/.py file. Raises InputError (one sentence) when it cannot be read.
+
+    `timeout`: seconds of work in all (grader/deadline.py); checks it leaves no time for score 0.
+    """
     started = time.perf_counter()
     assignment = assignment or load_assignment()
     submission = read_submission(path)
-    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed)
+    deadline = Deadline(timeout)
+    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=deadline)
     results: list[CheckResult] = []
     cache: dict = {}
     try:
-        with grading_phase():
+        with deadline.not_counting_wait(grading_phase()):
             session.start()
             for index, spec in enumerate(select_checks(assignment, visibility)):
+                if deadline.expired:
+                    results.append(_not_run(spec, deadline))
+                    continue
                 rng = np.random.default_rng([seed, index])
                 ctx = CheckContext(session, assignment, spec, rng, seed, device, cache)
                 results.append(run_check(ctx))
@@ -96,6 +114,8 @@ def grade_file(
     finally:
         session.close()
     statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in session.issues.values())
+    if session.dropped_issues:
+        statements += (StatementNote("notebook", 0, "error", f"... and {session.dropped_issues} more statements that did not run (not listed)."),)
     # Submission-wide codes only when they can explain lost points (a broken plotting
     # cell in an otherwise perfect notebook is listed, not diagnosed).
     lost_points = any(r.score < r.max_score for r in results)
@@ -116,5 +136,5 @@ def grade_file(
         statements=statements,
         student_output=session.student_output()[:4000],
         sha256=submission.sha256,
-        notes=sandbox_notes(),
+        notes=sandbox_notes() + ((deadline.describe() + ": the checks it left no time for scored 0.",) if deadline.expired else ()),
     )

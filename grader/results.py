@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .safetext import utf8_safe
+
 __all__ = ["CheckResult", "StatementNote", "GradeReport", "GRADESCOPE_VISIBILITY", "points", "round_points", "SCORE_DECIMALS"]
 
 GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
@@ -19,6 +21,13 @@ JSON, Gradescope, gradebooks) shows that same number."""
 def round_points(value: float) -> float:
     """Points rounded by the one rule (SCORE_DECIMALS)."""
     return round(float(value), SCORE_DECIMALS) + 0.0
+
+
+def _utf8_fields(result: object) -> None:
+    """Make every string field UTF-8-safe once, here, so no renderer can crash on one."""
+    for name, value in vars(result).items():
+        if isinstance(value, (str, tuple, list, dict)):
+            object.__setattr__(result, name, utf8_safe(value))
 
 
 def points(value: float) -> str:
@@ -52,6 +61,9 @@ class CheckResult:
     cases: tuple[int, ...] = ()
     """(passed, total): the cases behind a partial score, so reports can say "5 of 7 cases"."""
 
+    def __post_init__(self) -> None:
+        _utf8_fields(self)
+
 
 @dataclass(frozen=True)
 class StatementNote:
@@ -61,6 +73,9 @@ class StatementNote:
     line: int
     status: str
     message: str
+
+    def __post_init__(self) -> None:
+        _utf8_fields(self)
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,9 @@ class GradeReport:
     """Messages about the grading itself (sandbox layers, device)."""
     sha256: str = ""
     """Content hash of the submission file."""
+
+    def __post_init__(self) -> None:
+        _utf8_fields(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

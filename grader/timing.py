@@ -27,6 +27,7 @@ from typing import Any, Callable, ContextManager
 import numpy as np
 
 from .errors import StudentFailure
+from .sandbox.replies import reply_int
 from .sandbox.session import StudentSession
 
 __all__ = ["TimingSettings", "OutputSummary", "Side", "BenchResult", "run_benchmark", "timing_fraction", "expected_outputs", "relative_error"]
@@ -129,7 +130,10 @@ class OutputSummary:
         if not isinstance(encoded, dict) or encoded.get("shape") is None:
             return cls(None)
         rows = session._decode(encoded.get("rows"), arrays)  # noqa: SLF001 - the session's reply decoder
-        return cls(tuple(int(n) for n in encoded["shape"]), float(encoded.get("sum", math.nan)), float(encoded.get("abs", math.nan)), rows)
+        shape, total, abs_total = encoded.get("shape"), encoded.get("sum", math.nan), encoded.get("abs", math.nan)
+        if not isinstance(shape, list) or not all(type(n) is int for n in shape) or not all(type(v) in (int, float) for v in (total, abs_total)):
+            return cls(None)  # forged: unverifiable, so it matches nothing
+        return cls(tuple(shape), float(total), float(abs_total), rows)
 
     def matches(self, desired: OutputSummary, rtol: float) -> bool:
         """Same shape, chosen rows within rtol (norm-wise), sums within rtol of Σ|desired|."""
@@ -170,7 +174,7 @@ class Side:
     def stash(self, X: np.ndarray, G: np.ndarray) -> None:
         """Send the inputs once."""
         reply, _ = self.request({"op": "bench_data", "x": {"t": "a", "i": 0}, "g": {"t": "a", "i": 1}, "device": self.device}, [X, G], "loading the benchmark data")
-        self.data = int(reply["data"])
+        self.data = reply_int(reply.get("data"), f"{self.label}: loading the benchmark data")
         self.made.append(self.data)
 
     def prepare(self, params: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
@@ -182,7 +186,8 @@ class Side:
         header = {"op": "bench_layers", "n_in": n_in, "n_out": n_out, "lr": lr, "device": self.device,
                   "ws": [{"t": "a", "i": i} for i in range(0, len(arrays), 2)], "bs": [{"t": "a", "i": i} for i in range(1, len(arrays), 2)]}
         reply, _ = self.request(header, arrays, f"building {len(params)} Dense layers")
-        handles = [int(h) for h in reply["layers"]]
+        layers = reply.get("layers")
+        handles = [reply_int(h, f"{self.label}: building layers") for h in (layers if isinstance(layers, list) else [None])]
         self.made += handles
         self.layers += [(h, W, b) for h, (W, b) in zip(handles, params)]
 

@@ -8,6 +8,7 @@ in class.html and the gradebook, and the summary says so instead of dropping the
 from __future__ import annotations
 
 from ..diagnose import ADVICE
+from ..safetext import terminal_safe
 from .class_stats import ClassStats
 
 __all__ = ["render_class_summary"]
@@ -42,4 +43,4 @@ def render_class_summary(stats: ClassStats, dashboard: str = "") -> str:
             lines.append(f"  {student} ({kind}): {reason}")
         if len(stats.failed) > _ERRORS_SHOWN:
             lines.append(f"  ... {len(stats.failed) - _ERRORS_SHOWN} more are listed in {dashboard or 'class.html'} and gradebook.csv")
-    return "\n".join(lines)
+    return "\n".join(terminal_safe(line, newlines=False) for line in lines)  # ids and reasons come from students

@@ -5,6 +5,8 @@ acts on: the table of checks, each mistake once with its fix, and the score as t
 last line. Above it: each failed check's explanation (tracebacks shared by several cases
 shown once) and the notebook statements that did not run. Colour only on a terminal (rich
 decides); on a terminal long lines wrap with an indent, piped output is never hard-wrapped.
+Every line goes through `_safe`: rich markup escaped and control characters (ANSI/OSC
+sequences from a student's exception message) made visible, one logical line per line.
 """
 
 from __future__ import annotations
@@ -16,19 +18,13 @@ from typing import TextIO
 
 from ..diagnose import ADVICE
 from ..results import GradeReport, points
+from ..safetext import terminal_safe
 from .digest import checks_by_mistake, digest_checks, result_phrase, score_line
 
 __all__ = ["render_text", "text_report"]
 
 PIPE_RULE_WIDTH = 88
 """Width of the ==== rules when the output is not a terminal (nothing else is cut to it)."""
-
-
-def _plain(text: str) -> str:
-    """Text from the student or the grader, made safe to print through rich markup."""
-    from rich.markup import escape
-
-    return escape(text)
 
 
 class _Writer:
@@ -47,7 +43,7 @@ class _Writer:
             text, width=max(20, self.width - len(indent)), subsequent_indent=hang, break_long_words=True, drop_whitespace=True
         ) or [""]
         for piece in pieces:
-            rendered = _plain(indent + piece)
+            rendered = _safe(indent + piece, newlines=False)
             self.console.print(f"[{style}]{rendered}[/{style}]" if style else rendered)
 
     def markup(self, markup: str) -> None:
@@ -58,6 +54,14 @@ class _Writer:
         title = f" {title} " if title else ""
         side = max(3, (width - len(title)) // 2)
         self.line(char * side + title + char * max(3, width - side - len(title)), style)
+
+
+def _safe(text: object, newlines: bool = True) -> str:
+    """Markup-escaped, control characters visible; `newlines=False` for one-line fields
+    (a file name with a newline must not start a forged line of its own)."""
+    from rich.markup import escape
+
+    return escape(terminal_safe(text, newlines))
 
 
 def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool = False) -> None:

@@ -92,7 +92,7 @@ def read_message(stream: BinaryIO, max_array_bytes: int = MAX_ARRAY_BYTES) -> tu
         raise ProtocolError("header too large")
     try:
         header = json.loads(_read_exact(stream, length))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a forged header nested too deeply
         raise ProtocolError("header is not JSON") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not an object")
