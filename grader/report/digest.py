@@ -53,7 +53,9 @@ def _key(block: list[str]) -> tuple[str, ...]:
 
 
 def _body(output: str) -> list[str]:
-    lines = [line for line in output.splitlines() if not line.startswith(ADVICE_PREFIX)]
+    # Split on "\n" only: str.splitlines() also breaks at "\r" and other separators a student's
+    # message may carry, and a line of its own is how a forged "[9 of 9] carol: 21 of 21" starts.
+    lines = [line for line in output.split("\n") if not line.startswith(ADVICE_PREFIX)]
     while lines and not lines[-1].strip():
         lines.pop()
     return lines

@@ -5,8 +5,9 @@ acts on: the table of checks, each mistake once with its fix, and the score as t
 last line. Above it: each failed check's explanation (tracebacks shared by several cases
 shown once) and the notebook statements that did not run. Colour only on a terminal (rich
 decides); on a terminal long lines wrap with an indent, piped output is never hard-wrapped.
-Every line goes through `_safe`: rich markup escaped and control characters (ANSI/OSC
-sequences from a student's exception message) made visible, one logical line per line.
+Every line goes through `_Writer.line`: control characters (ANSI/OSC sequences from a
+student's exception message) made visible with `safetext.terminal_safe`, one logical line
+per line, and rich markup escaped.
 """
 
 from __future__ import annotations
@@ -38,16 +39,17 @@ class _Writer:
         self.width = self.console.width if self.tty else 0
 
     def line(self, text: str = "", style: str = "", indent: str = "", hang: str = "    ") -> None:
-        """One logical line: `text` is plain (escaped here), `style` a rich style for all of it."""
-        pieces = [text] if not self.width or len(indent + text) <= self.width else textwrap.wrap(
-            text, width=max(20, self.width - len(indent)), subsequent_indent=hang, break_long_words=True, drop_whitespace=True
+        """One logical line: `text` is plain (made safe here), `style` a rich style for all of it.
+
+        Control characters are made visible before wrapping, so a student's "\\r" can neither
+        start a line of its own nor be turned into a space by the wrapper."""
+        visible = terminal_safe(text, newlines=False)
+        pieces = [visible] if not self.width or len(indent + visible) <= self.width else textwrap.wrap(
+            visible, width=max(20, self.width - len(indent)), subsequent_indent=hang, break_long_words=True, drop_whitespace=True
         ) or [""]
         for piece in pieces:
-            rendered = _safe(indent + piece, newlines=False)
+            rendered = _markup_escape(indent + piece)
             self.console.print(f"[{style}]{rendered}[/{style}]" if style else rendered)
-
-    def markup(self, markup: str) -> None:
-        self.console.print(markup)
 
     def rule(self, title: str, char: str = "=", style: str = "bold") -> None:
         width = min(self.width, 100) if self.width else PIPE_RULE_WIDTH
@@ -56,12 +58,11 @@ class _Writer:
         self.line(char * side + title + char * max(3, width - side - len(title)), style)
 
 
-def _safe(text: object, newlines: bool = True) -> str:
-    """Markup-escaped, control characters visible; `newlines=False` for one-line fields
-    (a file name with a newline must not start a forged line of its own)."""
+def _markup_escape(text: str) -> str:
+    """Rich markup in student text ("[red]") printed as text, not interpreted."""
     from rich.markup import escape
 
-    return escape(terminal_safe(text, newlines))
+    return escape(text)
 
 
 def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool = False) -> None:
