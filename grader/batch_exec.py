@@ -175,8 +175,11 @@ def grade_task(job: Job, options: Options) -> TaskResult:
         if options.html:
             from .exclusive import grading_phase
 
+            wall, cpu = time.perf_counter(), time.process_time()
             with grading_phase():  # plotting is CPU work: never beside a timing measurement
                 html, notes = _render_html(report, scratch, options.feedback)
+            phases = record.setdefault("profile", {}).setdefault("phases", {})
+            phases["html"] = {"wall": round(time.perf_counter() - wall, 5), "cpu": round(time.process_time() - cpu, 5)}
     return TaskResult(job.student, job.name, record, html, notes)
 
 

@@ -15,13 +15,16 @@ import numpy as np
 from . import __version__
 from .assignment import Assignment, CheckSpec, load_assignment
 from .checks import CheckContext, Outcome, get_check
+from .checks.base import graded_names
 from .deadline import DEFAULT_TIMEOUT, Deadline
 from .diagnose import ADVICE, ADVICE_PREFIX, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
+from .profiling import Profile
 from .results import GRADESCOPE_VISIBILITY, SCORE_DECIMALS, CheckResult, GradeReport, StatementNote, round_points
 from .sandbox.client import WorkerProcess, sandbox_notes
 from .sandbox.session import StudentSession
+from .sandbox.slicing import NOT_RUN
 from .submission import read_submission
 
 __all__ = ["grade_file", "DEFAULT_SEED"]
@@ -94,10 +97,13 @@ def grade_file(
     `timeout`: seconds of work in all (grader/deadline.py); checks it leaves no time for score 0.
     """
     started = time.perf_counter()
+    profile = Profile()
     assignment = assignment or load_assignment()
-    submission = read_submission(path)
+    with profile.phase("read"):
+        submission = read_submission(path)
     deadline = Deadline(timeout)
-    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=deadline)
+    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=deadline, graded_names=graded_names(assignment))
+    session.profile = profile
     results: list[CheckResult] = []
     cache: dict = {}
     try:
@@ -109,11 +115,15 @@ def grade_file(
                     continue
                 rng = np.random.default_rng([seed, index])
                 ctx = CheckContext(session, assignment, spec, rng, seed, device, cache)
-                results.append(run_check(ctx))
+                with profile.phase(f"check:{spec.name}"):
+                    results.append(run_check(ctx))
                 cache.setdefault("results", {})[spec.name] = results[-1]  # later checks may cite earlier verdicts
     finally:
-        session.close()
-    statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in session.issues.values())
+        with profile.phase("close"):
+            session.close()
+    # Statements that failed first; those left out by the slicing plan after them.
+    issues = sorted(session.issues.values(), key=lambda i: i.status == NOT_RUN)
+    statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in issues)
     if session.dropped_issues:
         statements += (StatementNote("notebook", 0, "error", f"... and {session.dropped_issues} more statements that did not run (not listed)."),)
     # Submission-wide codes only when they can explain lost points (a broken plotting
@@ -137,4 +147,5 @@ def grade_file(
         student_output=session.student_output()[:4000],
         sha256=submission.sha256,
         notes=sandbox_notes() + ((deadline.describe() + ": the checks it left no time for scored 0.",) if deadline.expired else ()),
+        profile=profile.to_dict(),
     )

@@ -104,6 +104,8 @@ class GradeReport:
     """Messages about the grading itself (sandbox layers, device)."""
     sha256: str = ""
     """Content hash of the submission file."""
+    profile: dict[str, Any] = field(default_factory=dict)
+    """Where the grading time went: {"phases": {name: {"wall", "cpu"}}, "counts": {...}} (grader/profiling.py)."""
 
     def __post_init__(self) -> None:
         _utf8_fields(self)

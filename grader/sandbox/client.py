@@ -71,6 +71,9 @@ class SandboxConfig:
     """CPU seconds the worker may use in total (RLIMIT_CPU)."""
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment variables for the worker."""
+    slicing: bool = True
+    """Run only the top-level statements the graded names need (training loops, plots and
+    downloads are left out, grader/sandbox/ops_plan.py); false runs every statement."""
 
 
 class WorkerFailure(Exception):

@@ -16,10 +16,12 @@ import numpy as np
 
 from ..deadline import Deadline
 from ..errors import StudentFailure
+from ..profiling import Profile
 from ..submission import Submission
 from . import protocol
 from .client import SandboxConfig, WorkerFailure, WorkerProcess
 from .replies import description, error_fields, is_index
+from .slicing import plan_statements
 
 __all__ = ["StudentSession", "Remote", "StatementIssue"]
 
@@ -104,7 +106,15 @@ def _failure_from_error(error: dict[str, Any], what: str) -> StudentFailure:
 class StudentSession:
     """The submission, running in a worker, behind a small typed API."""
 
-    def __init__(self, submission: Submission, config: SandboxConfig, worker_factory: WorkerFactory = WorkerProcess, seed: int = 0, deadline: Deadline | None = None) -> None:
+    def __init__(
+        self,
+        submission: Submission,
+        config: SandboxConfig,
+        worker_factory: WorkerFactory = WorkerProcess,
+        seed: int = 0,
+        deadline: Deadline | None = None,
+        graded_names: tuple[str, ...] = (),
+    ) -> None:
         self.submission = submission
         self.deadline = deadline or Deadline(None)
         """The overall time limit of this grading run (grader/deadline.py)."""
@@ -112,6 +122,11 @@ class StudentSession:
         self.dropped_issues = 0
         self.stop_at: dict[int, int] = {}
         """Per cell index: the statement from which on nothing runs (set when replaying gives up)."""
+        self.graded_names = graded_names
+        """Slicing roots: only the statements these names need are run (none given: every statement)."""
+        self.not_needed: dict[int, set[int]] | None = None
+        """Per cell index, the statements the slicing plan leaves out (None: not planned yet)."""
+        self.statement_counts: dict[int, int] = {}
         self.config = config
         self.worker_factory = worker_factory
         self.seed = seed
@@ -125,11 +140,18 @@ class StudentSession:
         self.hung: dict[str, StudentFailure] = {}
         """Calls that timed out once: later calls of the same kind fail at once, not after another timeout."""
         self.last_failure_code = "crash"
+        self._deferred: list[tuple[dict[str, Any], list[np.ndarray], str, int]] = []
+        """`set` requests waiting to travel with the next request: (header, arrays, what, generation)."""
+        self.profile: Profile = Profile()
+        """Per-phase counters (the engine passes its own); see grader/profiling.py."""
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
-        """Start a worker and run every cell of the submission in it."""
+        """Start a worker and run the cells of the submission in it (what grading needs of them)."""
         self._restart_worker()
+        if self.not_needed is None:
+            with self.profile.phase("plan"):
+                self.not_needed = plan_statements(self)
         self._load_all()
 
     def _load_all(self) -> None:
@@ -139,6 +161,10 @@ class StudentSession:
         there (it, the rest of its cell and the later cells are not run), so each further
         replay gets strictly shorter; the overall deadline stops loading where it is.
         """
+        with self.profile.phase("statements"):
+            self._replay()
+
+    def _replay(self) -> None:
         while True:
             try:
                 for cell in self.submission.cells:
@@ -167,11 +193,12 @@ class StudentSession:
     def _load_cell(self, cell: Any) -> None:
         current: list[int] = [-1]
         skip = self.bad_statements.setdefault(cell.index, set())
-        if -1 in skip:
+        unused = (self.not_needed or {}).get(cell.index, set())
+        if -1 in skip or (unused and len(unused) == self.statement_counts.get(cell.index)):
             return
         try:
             reply, _ = self._worker().request(
-                {"op": "exec_cell", "label": cell.label, "source": cell.source, "skip": sorted(skip), "timeout": self.config.statement_timeout, "stop_at": self.stop_at.get(cell.index)},
+                {"op": "exec_cell", "label": cell.label, "source": cell.source, "skip": sorted(skip | unused), "timeout": self.config.statement_timeout, "stop_at": self.stop_at.get(cell.index)},
                 timeout=self.config.statement_timeout + 2.0,
                 on_progress=lambda index: current.__setitem__(0, index) if is_index(index) else None,
                 deadline=self.deadline.at(),
@@ -209,12 +236,25 @@ class StudentSession:
 
     def _restart_worker(self) -> None:
         if self.worker is not None:
-            self._outputs.append(self.worker.student_output())
-            self.worker.close()
+            self._retire(self.worker)
             self.restarts += 1
         self.generation += 1
-        self.worker = self.worker_factory(self.config)
-        self.worker.request({"op": "seed", "seed": self.seed})
+        with self.profile.phase("worker-start"):
+            self.worker = self.worker_factory(self.config)
+            self.worker.request({"op": "seed", "seed": self.seed})
+
+    def _retire(self, worker: WorkerProcess) -> None:
+        """Close a worker, keeping its output and (when it still answers) its CPU seconds."""
+        if worker.alive:
+            try:
+                reply, _ = worker.request({"op": "stats"}, timeout=1.0)
+                cpu = reply.get("cpu")
+                if isinstance(cpu, (int, float)) and 0 <= cpu < 1e6:
+                    self.profile.count("worker-cpu", float(cpu))
+            except WorkerFailure:
+                pass
+        self._outputs.append(worker.student_output())
+        worker.close()
 
     def _worker(self) -> WorkerProcess:
         if self.worker is None:
@@ -237,8 +277,7 @@ class StudentSession:
 
     def close(self) -> None:
         if self.worker is not None:
-            self._outputs.append(self.worker.student_output())
-            self.worker.close()
+            self._retire(self.worker)
             self.worker = None
 
     def student_output(self) -> str:
@@ -268,10 +307,12 @@ class StudentSession:
         if what in self.hung:
             raise self.hung[what]
         self.ensure_alive()
+        header, arrays, deferred = self._with_deferred(header, arrays)
         limit = self.config.request_timeout if timeout is None else timeout
         if self.deadline.expired:
             raise StudentFailure("timeout", f"{what} was not run: {self.deadline.describe()}.")
         limit = self.deadline.cap(limit)
+        self.profile.count("requests")
         try:
             reply, out = self._worker().request(header, arrays, timeout=limit)
         except WorkerFailure as failure:
@@ -284,8 +325,31 @@ class StudentSession:
                 self.hung[what] = student_failure
             raise student_failure from None
         if not reply.get("ok"):
+            failed = reply.get("pre_failed")
+            if is_index(failed) and 0 <= failed < len(deferred):
+                what = deferred[failed]
             raise failure_from_error(reply.get("error"), what, out)
         return reply, out
+
+    def _with_deferred(self, header: dict[str, Any], arrays: list[np.ndarray]) -> tuple[dict[str, Any], list[np.ndarray], list[str]]:
+        """Attach the deferred `set`s to this request (the worker runs them first): one round
+        trip instead of two. Timed requests go alone: the sets are sent ahead of them."""
+        if not self._deferred:
+            return header, arrays, []
+        pending, self._deferred = self._deferred, []
+        if any(generation != self.generation for *_, generation in pending):
+            raise StudentFailure(self.last_failure_code, "an earlier failure in this check restarted the student's process, so this check cannot go on.")
+        if header.get("op") == "bench":
+            for pre, pre_arrays, what, _ in pending:
+                self._request(pre, pre_arrays, what)
+            return header, arrays, []
+        arrays = list(arrays)
+        pre_headers = []
+        for pre, pre_arrays, _, _ in pending:
+            offset = len(arrays)
+            arrays += pre_arrays
+            pre_headers.append(dict(pre, values={k: _shift(v, offset) for k, v in pre["values"].items()}))
+        return dict(header, pre=pre_headers), arrays, [what for _, _, what, _ in pending]
 
     def _decode(self, encoded: Any, arrays: list[np.ndarray]) -> Any:
         try:
@@ -378,17 +442,33 @@ class StudentSession:
         values = tuple(self._decode(found.get(a), out) for a in attrs)
         return values[0] if len(values) == 1 else values
 
-    def set(self, obj: Remote, **values: Any) -> None:
-        """Assign attributes of a remote object (the grader sets weights and biases)."""
+    def set(self, obj: Remote, defer: bool = False, **values: Any) -> None:
+        """Assign attributes of a remote object (the grader sets weights and biases).
+
+        `defer`: send the assignment with the next request instead of on its own (its
+        failure, if any, is then raised by that request, under this assignment's name)."""
         self.ensure_alive()  # before encoding: a restart must never meet an old handle
         arrays: list[np.ndarray] = []
         header = {"op": "set", "handle": self._encode(obj, arrays)["h"], "values": {k: self._encode(v, arrays) for k, v in values.items()}}
-        self._request(header, arrays, f"setting {', '.join(values)}")
+        what = f"setting {', '.join(values)}"
+        if defer:
+            self._deferred.append((header, arrays, what, self.generation))
+            return
+        self._request(header, arrays, what)
 
     def bench(self, header: dict[str, Any], arrays: list[np.ndarray], what: str, timeout: float | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
         """Send a timing request (grader/sandbox/ops_timing.py); the caller reads the clock
         around it, so call `ensure_alive()` first to keep a replay out of the timed region."""
         return self._request(header, list(arrays), what, timeout)
+
+
+def _shift(encoded: Any, offset: int) -> Any:
+    """An encoded value whose array indices move by `offset` (its arrays join another message's)."""
+    if isinstance(encoded, dict) and encoded.get("t") == "a":
+        return dict(encoded, i=encoded["i"] + offset)
+    if isinstance(encoded, dict) and encoded.get("t") == "l":
+        return dict(encoded, items=[_shift(v, offset) for v in encoded["items"]])
+    return encoded
 
 
 class _ReplayNeeded(Exception):

@@ -26,11 +26,10 @@ import numpy as np  # noqa: E402
 import protocol  # noqa: E402
 
 CELL_PREFIX = "<submission "
-MAX_STATEMENTS = 10_000
-"""Statements of one cell run one by one; the rest of a longer cell runs as one last statement."""
+MAX_STATEMENTS = protocol.MAX_STATEMENTS
 MAX_DETAILED_ERRORS = 100
 """Error records per cell that carry a message and traceback; later ones only their status (the reply stays small)."""
-EXTRA_OP_MODULES = ("ops_timing",)
+EXTRA_OP_MODULES = ("ops_timing", "ops_plan")
 """Sibling modules that add requests: each defines OPS = {name: fn(worker, request, arrays) -> reply}."""
 
 
@@ -168,8 +167,9 @@ class Worker:
         return [(unit[0].lineno, compile(ast.Module(body=unit, type_ignores=[]), filename, "exec")) for unit in units]
 
     @staticmethod
-    def _chunks_by_top_level_lines(source: str, filename: str) -> list[tuple[int, Any]]:
-        """Linear in the source: each chunk is compiled on its own and its line numbers shifted
+    def top_level_chunks(source: str) -> list[tuple[int, str]]:
+        """A cell that does not parse, cut at its top-level lines: (first line index, the chunk's
+        source). Decorators stay with their definition. Callers shift line numbers by the index
         (padding every chunk with newlines was quadratic: 40k blank lines took 69 s)."""
         lines = source.splitlines(True)
         starts = [
@@ -182,10 +182,14 @@ class Worker:
                 continue
             merged.append(start)
         merged = merged[:MAX_STATEMENTS]
+        return [(begin, "".join(lines[begin:end])) for begin, end in zip(merged, merged[1:] + [len(lines)])]
+
+    @staticmethod
+    def _chunks_by_top_level_lines(source: str, filename: str) -> list[tuple[int, Any]]:
         chunks = []
-        for begin, end in zip(merged, merged[1:] + [len(lines)]):
+        for begin, text in Worker.top_level_chunks(source):
             try:
-                tree = compile("".join(lines[begin:end]), filename, "exec", ast.PyCF_ONLY_AST)
+                tree = compile(text, filename, "exec", ast.PyCF_ONLY_AST)
                 chunks.append((begin + 1, compile(ast.increment_lineno(tree, begin), filename, "exec")))
             except SyntaxError as exc:
                 exc.lineno = (exc.lineno or 1) + begin
@@ -278,9 +282,29 @@ class Worker:
         items = [self.resolve(int(h)) for h in req["handles"]]
         return {"result": {"t": "h", "h": int(self.handle_of(items))}}
 
+    def op_stats(self, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
+        """CPU seconds this worker (and what it started and reaped) used, for the grader's profile."""
+        t = os.times()
+        return {"cpu": t.user + t.system + t.children_user + t.children_system}
+
     def op_seed(self, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
         np.random.seed(int(req["seed"]) % 2**32)
         return {}
+
+    def run_pre(self, req: dict[str, Any], arrays: list[np.ndarray]) -> tuple[int, BaseException] | None:
+        """Assignments sent ahead of a request (the grader's deferred `set`s), in order; the
+        first that raises stops the request: (its index, the exception)."""
+        pre = req.get("pre") or []
+        if not isinstance(pre, list):
+            raise protocol.ProtocolError("bad pre list")
+        for index, item in enumerate(pre):
+            try:
+                self.op_set(item, arrays)
+            except protocol.ProtocolError:
+                raise
+            except BaseException as exc:  # the student's setter raised
+                return index, exc
+        return None
 
     def serve(self, request_fd: int, reply_fd: int) -> None:
         self.reply_fd = reply_fd
@@ -302,6 +326,12 @@ class Worker:
             try:
                 if op is None:
                     raise protocol.ProtocolError(f"unknown op {req.get('op')!r}")
+                failed_pre = self.run_pre(req, arrays)
+                if failed_pre is not None:
+                    index, exc = failed_pre
+                    out = []
+                    protocol.write_message(reply_fd, {"ok": False, "pre_failed": index, "error": error_record(exc, out)}, out)
+                    continue
                 reply = op(req, arrays)
                 out = reply.pop("_arrays", [])
                 reply["ok"] = True
