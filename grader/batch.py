@@ -18,7 +18,6 @@ import os
 import signal
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,12 @@ from .batch_exec import Job, Options, TaskResult, default_lock_file, run_dask, r
 from .batch_inputs import Entry, discover, file_sha256, safe_name
 from .batch_store import ResultsDir, atomic_write, grading_fingerprint, is_current
 from .deadline import DEFAULT_TIMEOUT
+from .lms import recognise
 from .errors import InputError
 from .exclusive import LOCK_ENV
 from .safetext import terminal_safe
 
-__all__ = ["run_batch_cli", "run_batch", "BatchSummary"]
+__all__ = ["run_batch_cli", "run_batch"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--retry-errors", action="store_true", help="regrade submissions recorded as errors even if unchanged")
     parser.add_argument("--force", action="store_true", help="regrade every submission, even those already graded and unchanged")
     parser.add_argument("--only", nargs="+", metavar="ID", help="regrade only these students (ids as in the gradebook); the others keep their results")
+    parser.add_argument("--feedback", choices=("full", "public"), default="full",
+                        help="what each student's HTML shows: full (every check, after the deadline) or public (hidden checks' results left out; before it)")
+    parser.add_argument("--lms", choices=("generic", "canvas", "moodle"), default="generic",
+                        help="also write gradebook-<lms>.csv with the id columns that LMS imports (default: generic, gradebook.csv only)")
+    parser.add_argument("--version", action="version", version=f"grade batch {__version__}")
     return parser
 
 
@@ -96,64 +101,6 @@ class Progress:
             self._bar = None
 
 
-class BatchSummary:
-    """What the instructor acts on: how scores spread and which mistakes are common."""
-
-    def __init__(self, rows: list[tuple[str, dict[str, Any] | None]], max_score: float, convention: str = "sum") -> None:
-        self.rows = rows
-        self.max_score = max_score
-        self.convention = convention
-
-    def histogram(self, bins: int = 10, width: int = 40) -> list[str]:
-        counts = [0] * bins
-        for _, record in self.rows:
-            if record is None or record.get("status") == "error":
-                continue
-            fraction = float(record.get("score", 0)) / self.max_score if self.max_score else 0.0
-            counts[min(bins - 1, max(0, int(fraction * bins)))] += 1
-        top = max(counts) or 1
-        lines = []
-        for i, count in enumerate(counts):
-            low, high = i * 100 // bins, (i + 1) * 100 // bins
-            label = f"{low:3d}-{high}%" + (" " if high < 100 else "")
-            lines.append(f"  {label:>9} |{'█' * round(width * count / top):<{width}} {count}")
-        return lines
-
-    def mistakes(self, top: int = 10) -> list[tuple[str, int]]:
-        counter: Counter[str] = Counter()
-        for _, record in self.rows:
-            if record:
-                counter.update(set(record.get("diagnoses", []) or []))
-        return counter.most_common(top)
-
-    def render(self) -> str:
-        from .diagnose import advice
-
-        ok = sum(1 for _, r in self.rows if r and r.get("status") != "error")
-        errors = [(s, r) for s, r in self.rows if not r or r.get("status") == "error"]
-        lines = [f"Score distribution ({ok} graded, out of {self.max_score:g} points):", *self.histogram()]
-        mistakes = self.mistakes()
-        if mistakes:
-            lines.append("Most common mistakes (students per diagnosis):")
-            width = max(len(code) for code, _ in mistakes)
-            for code, count in mistakes:
-                fix = advice(code, self.convention)
-                lines.append(terminal_safe(f"  {count:5d}  {code:<{width}}  {fix[:80] + ('...' if len(fix) > 80 else '')}", newlines=False))
-        else:
-            lines.append("No mistakes diagnosed.")
-        versions = Counter(str(r.get("version_note")) for _, r in self.rows if r and r.get("version_note"))
-        for note, count in versions.items():  # why a whole group lost the same points
-            lines.append(terminal_safe(f"Version: {count} submission(s): {note}", newlines=False))
-        if errors:
-            lines.append(f"Not graded ({len(errors)}): see their JSON and the gradebook's error column:")
-            for student, record in errors[:20]:
-                reason = str(record.get("error", "")).splitlines()[0] if record else "no result"
-                lines.append(terminal_safe(f"  {student}: {reason}", newlines=False))
-            if len(errors) > 20:
-                lines.append(f"  ... and {len(errors) - 20} more")
-        return "\n".join(lines)
-
-
 def run_batch_cli(argv: list[str]) -> int:
     """Entry point of `grade batch` (routed from grader/cli.py); returns the exit status."""
     args = _parser().parse_args(argv)
@@ -178,13 +125,14 @@ def run_batch(args: argparse.Namespace) -> int:
         assignment = load_assignment(args.assignment)
         seed = DEFAULT_SEED if args.seed is None else args.seed
         entries, notes = discover(args.submissions, results.extract_dir, preferred_name=assignment.notebook)
+        entries, identities = recognise(entries, notes)
         for note in notes:
             print(terminal_safe(f"note: {note}", newlines=False), flush=True)
         fingerprint = grading_fingerprint(assignment, __version__)
-        jobs, rows_order = _plan(entries, results, seed, assignment, args.retry_errors, fingerprint, args.force, args.only)
+        jobs, rows_order = _plan(entries, results, seed, assignment, args.retry_errors, fingerprint, args.force, args.only, "" if args.no_html else args.feedback)
         lock_file = os.environ.get(LOCK_ENV) or default_lock_file()
         os.environ[LOCK_ENV] = lock_file
-        options = Options(str(args.assignment), seed, args.device, args.timeout, not args.no_html, None if args.scheduler else lock_file)
+        options = Options(str(args.assignment), seed, args.device, args.timeout, not args.no_html, None if args.scheduler else lock_file, args.feedback)
         n_jobs = args.jobs or _cores()
         reused = len(entries) - len(jobs)
         where = f"on the Dask cluster {args.scheduler}" if args.scheduler else f"with {min(n_jobs, max(1, len(jobs)))} process(es)"
@@ -215,10 +163,14 @@ def run_batch(args: argparse.Namespace) -> int:
             progress.close()
         elapsed = time.perf_counter() - started
         rows = _write_gradebook(results, rows_order, assignment)
+        rubric = [c.name for c in assignment.checks]
+        lms_note = _write_lms_gradebook(args.lms, results.root, rows, identities, assignment)
         rate = len(jobs) / elapsed if elapsed > 0 and jobs else 0.0
         print(f"Graded {len(jobs)} submission(s) in {elapsed:.1f} s ({rate:.2f}/s); reused {reused}.", flush=True)
-        print(BatchSummary(rows, assignment.max_score, assignment.batch_convention).render(), flush=True)
+        print(_class_report(results.root, rows, rubric, assignment), flush=True)
         print(f"Gradebook: {results.root / 'gradebook.csv'}", flush=True)
+        if lms_note:
+            print(lms_note, flush=True)
         if rows and all(record is None or record.get("status") == "error" for _, record in rows):
             print(f"grade batch: every submission ({len(rows)}) failed to grade; see the error column of the gradebook.", file=sys.stderr, flush=True)
             return 1
@@ -235,6 +187,33 @@ def run_batch(args: argparse.Namespace) -> int:
         results.release()
 
 
+def _class_report(root: Path, rows: list[tuple[str, dict[str, Any] | None]], rubric: list[str], assignment: Any) -> str:
+    """Write class.html (the dashboard) and return the terminal summary; both from one pass."""
+    from .report.class_stats import class_stats
+    from .report.class_summary import render_class_summary
+    from .report.dashboard import linked_students, render_dashboard
+
+    stats = class_stats(rows, rubric, assignment.max_score)
+    dashboard = root / "class.html"
+    convention = assignment.batch_convention
+    atomic_write(dashboard, render_dashboard(stats, assignment.title, linked_students(root, [s for s, _ in rows]), convention))
+    return render_class_summary(stats, str(dashboard), convention, [record for _, record in rows])
+
+
+def _write_lms_gradebook(lms: str, root: Path, rows: list[tuple[str, dict[str, Any] | None]], identities: dict[str, Any], assignment: Any) -> str:
+    """gradebook-<lms>.csv beside gradebook.csv; returns the line that tells where (and who lacks an id)."""
+    if lms == "generic":
+        return ""
+    from .report.lms_gradebook import lms_gradebook
+
+    by_file = {safe_name(student): identity for student, identity in identities.items()}
+    text, missing = lms_gradebook(lms, rows, by_file, assignment.title, assignment.max_score)
+    path = root / f"gradebook-{lms}.csv"
+    atomic_write(path, text)
+    warning = f"; {missing} student(s) have no {lms} id (their files were not named by a {lms} export): fill them in before importing" if missing else ""
+    return f"{lms} gradebook: {path}{warning}"
+
+
 def _term_as_interrupt(signum: int, frame: Any) -> None:
     """`kill` (SIGTERM) stops the batch as cleanly as Ctrl-C: workers and sandboxes are stopped."""
     raise KeyboardInterrupt
@@ -243,18 +222,31 @@ def _term_as_interrupt(signum: int, frame: Any) -> None:
 def _write_gradebook(results: ResultsDir, entries: list[Entry], assignment: Any, pending: set[str] = frozenset()) -> list[tuple[str, dict[str, Any] | None]]:
     """gradebook.csv from the per-student JSON on disk. After an interruption the students
     still `pending` have no result row ("no result: run the batch again"), never a stale
-    grade from an older rubric or file."""
+    grade from an older rubric or file. Ids are the per-student file names."""
     from .report.csv_report import gradebook_csv
 
-    rows = [(entry.student, None if safe_name(entry.student) in pending else results.load(safe_name(entry.student))) for entry in entries]
+    rows = [(safe_name(entry.student), None if safe_name(entry.student) in pending else results.load(safe_name(entry.student))) for entry in entries]
     rubric = [c.name for c in assignment.checks]
     atomic_write(results.root / "gradebook.csv", gradebook_csv(rows, rubric, assignment.max_score))
     return rows
 
 
-def _plan(entries: list[Entry], results: ResultsDir, seed: int, assignment: Any, retry_errors: bool, fingerprint: str | None = None, force: bool = False, only: list[str] | None = None) -> tuple[list[Job], list[Entry]]:
+def _plan(
+    entries: list[Entry],
+    results: ResultsDir,
+    seed: int,
+    assignment: Any,
+    retry_errors: bool,
+    fingerprint: str | None = None,
+    force: bool = False,
+    only: list[str] | None = None,
+    feedback: str = "",
+) -> tuple[list[Job], list[Entry]]:
     """The jobs still to do: students with no result, or whose file, seed, assignment folder,
-    reference or grader changed; every one with `force`; only the named ones with `only`."""
+    reference or grader changed, or whose feedback page was written for another --feedback
+    (public before the deadline, full after); every one with `force`; only the named ones with `only`."""
+    from .report.html import feedback_mode
+
     rubric = tuple(c.name for c in assignment.checks)
     if only:
         known = {entry.student for entry in entries}
@@ -267,6 +259,8 @@ def _plan(entries: list[Entry], results: ResultsDir, seed: int, assignment: Any,
         if only and entry.student not in only:
             continue
         digest = "" if entry.error else file_sha256(entry.path)
-        if force or only or not is_current(results.load(name), digest, seed, assignment.name, __version__, rubric, assignment.max_score, retry_errors, fingerprint):
+        record = results.load(name)
+        stale_page = bool(feedback) and bool(record) and record.get("status") != "error" and feedback_mode(results.root / f"{name}.html") != feedback
+        if force or only or stale_page or not is_current(record, digest, seed, assignment.name, __version__, rubric, assignment.max_score, retry_errors, fingerprint):
             jobs.append(Job(entry.student, name, str(entry.path), digest, error=entry.error, error_kind=entry.error_kind))
     return jobs, entries

@@ -65,6 +65,8 @@ class Options:
     html: bool
     lock_file: str | None
     """GRADER_LOCK_FILE for grading processes; None: the worker host's machine-wide default."""
+    feedback: str = "full"
+    """What the per-student HTML shows: "full", or "public" (no hidden check's details, before the deadline)."""
 
 
 @dataclass(frozen=True)
@@ -175,13 +177,13 @@ def grade_task(job: Job, options: Options) -> TaskResult:
 
             wall, cpu = time.perf_counter(), time.process_time()
             with grading_phase():  # plotting is CPU work: never beside a timing measurement
-                html, notes = _render_html(report, scratch)
+                html, notes = _render_html(report, scratch, options.feedback)
             phases = record.setdefault("profile", {}).setdefault("phases", {})
             phases["html"] = {"wall": round(time.perf_counter() - wall, 5), "cpu": round(time.process_time() - cpu, 5)}
     return TaskResult(job.student, job.name, record, html, notes)
 
 
-def _render_html(report: Any, scratch: str) -> tuple[str | None, tuple[str, ...]]:
+def _render_html(report: Any, scratch: str, feedback: str = "full") -> tuple[str | None, tuple[str, ...]]:
     """HTML feedback when grader.report.html exists; its absence or failure never loses the JSON."""
     try:
         from .report.html import write_html
@@ -189,7 +191,7 @@ def _render_html(report: Any, scratch: str) -> tuple[str | None, tuple[str, ...]
         return None, ("HTML feedback skipped: grader.report.html is not available in this grader version.",)
     target = Path(scratch) / "feedback.html"
     try:
-        write_html(report, target)
+        write_html(report, target, feedback)
         return target.read_text(encoding="utf-8"), ()
     except Exception as exc:  # noqa: BLE001 - the JSON result matters more than the HTML
         return None, (f"HTML feedback failed: {type(exc).__name__}: {exc}",)

@@ -7,6 +7,8 @@ failing check, 2 when the input cannot be graded (one sentence on stderr, no tra
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -17,13 +19,27 @@ from .safetext import terminal_safe
 
 __all__ = ["main"]
 
-SUBCOMMANDS = ("batch", "check")
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("grader.cli:run_check_cli", "public checks only, for students; exit status 1 if one fails"),
+    "batch": ("grader.batch:run_batch_cli", "grade a whole class in parallel (resumable), with a gradebook and a class dashboard"),
+    "gradescope": ("grader.gradescope:run_gradescope_cli", "build a Gradescope autograder zip (setup.sh, run_autograder)"),
+}
+"""Subcommand -> ("module:function" taking argv and returning the exit status, one line of help).
+`grade --help` lists exactly these; a new subcommand is one entry here."""
+
+
+def _subcommand_help() -> str:
+    width = max(len(name) for name in SUBCOMMANDS)
+    lines = [f"  grade {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items()]
+    return "subcommands (each has its own --help):\n" + "\n".join(lines)
 
 
 def _grade_parser(prog: str, public_only: bool) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Check your submission with the public checks." if public_only else "Grade a dense-layer submission (.ipynb or .py).",
+        epilog=None if public_only else _subcommand_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("submission", help="the .ipynb or .py file to grade")
     parser.add_argument("--format", choices=("text", "json", "gradescope"), default="text", help="report format on stdout (default: text)")
@@ -45,15 +61,25 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
     args = _grade_parser("grade check" if public_only else "grade", public_only).parse_args(argv)
     if args.timeout <= 0:
         raise InputError("--timeout must be a positive number of seconds.")
+    for option, target in (("--output", args.output), ("--html", args.html)):
+        if target:
+            _check_writable(option, Path(target))
     assignment = load_assignment(args.assignment)
-    report = grade_file(
-        args.submission,
-        assignment=assignment,
-        seed=DEFAULT_SEED if args.seed is None else args.seed,
-        visibility="public" if public_only else "all",
-        device=args.device,
-        timeout=args.timeout,
-    )
+    try:
+        report = grade_file(
+            args.submission,
+            assignment=assignment,
+            seed=DEFAULT_SEED if args.seed is None else args.seed,
+            visibility="public" if public_only else "all",
+            device=args.device,
+            timeout=args.timeout,
+        )
+    except InputError as exc:
+        if args.format == "gradescope" and args.output:
+            from .report.json_report import gradescope_error
+
+            _write(Path(args.output), gradescope_error(str(exc)))
+        raise
     rendered = _render(report, args.format)
     if rendered is None:
         from .report.text import render_text
@@ -62,14 +88,39 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
     else:
         sys.stdout.write(rendered + "\n")
     if args.output:
-        Path(args.output).write_text(rendered if rendered is not None else _plain_text(report), encoding="utf-8")
+        _write(Path(args.output), rendered if rendered is not None else _plain_text(report))
     if args.html:
-        from .report.html import write_html
+        from .report.html import render_html
 
-        write_html(report, Path(args.html))
+        _write(Path(args.html), render_html(report))
     if public_only:
         return 0 if report.score >= report.max_score else 1
     return 0
+
+
+def _check_writable(option: str, target: Path) -> None:
+    """Refuse an output path whose folder is missing or read-only before grading, not after."""
+    folder = target.parent
+    if target.is_dir():
+        raise InputError(f"{option} {target} is a folder; give a file name inside it.")
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{option} {target}: {folder} is a file, not a folder; choose another path.")
+    if not folder.is_dir():
+        raise InputError(f"{option} {target}: the folder {folder} does not exist; create it or choose another path.")
+    if not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise InputError(f"{option} {target} cannot be written (permission denied); choose another path.")
+
+
+def _write(target: Path, text: str) -> None:
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}.") from None
+
+
+def run_check_cli(argv: list[str]) -> int:
+    """`grade check`: the public checks only."""
+    return _run_grade(argv, public_only=True)
 
 
 def _render(report: object, fmt: str) -> str | None:
@@ -91,12 +142,9 @@ def _plain_text(report: object) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] == "batch":
-            from .batch import run_batch_cli
-
-            return run_batch_cli(argv[1:])
-        if argv and argv[0] == "check":
-            return _run_grade(argv[1:], public_only=True)
+        if argv and argv[0] in SUBCOMMANDS:
+            module, function = SUBCOMMANDS[argv[0]][0].split(":")
+            return getattr(importlib.import_module(module), function)(argv[1:])
         return _run_grade(argv, public_only=False)
     except InputError as exc:
         print(f"grade: {terminal_safe(exc, newlines=False)}", file=sys.stderr)

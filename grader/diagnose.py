@@ -16,7 +16,10 @@ import numpy as np
 from .compare import relative_error
 from .convention import describe
 
-__all__ = ["match_mutants", "ADVICE", "ADVICE_TEMPLATES", "advice", "GENERIC_CODES", "resolve_codes"]
+__all__ = ["match_mutants", "ADVICE", "ADVICE_TEMPLATES", "ADVICE_PREFIX", "advice", "GENERIC_CODES", "resolve_codes"]
+
+ADVICE_PREFIX = "What to do: "
+"""Starts the line of a check's output that repeats the fixes (reports print each fix once)."""
 
 ADVICE_TEMPLATES: dict[str, str] = {
     "forward-missing-bias": "Your forward pass leaves out the bias: return input @ self.weights + self.biases.",

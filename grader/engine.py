@@ -18,11 +18,11 @@ from .checks import CheckContext, Outcome, get_check
 from .checks.base import graded_names
 from .convention import describe, detect_notebook_convention, version_note
 from .deadline import DEFAULT_TIMEOUT, Deadline
-from .diagnose import advice, resolve_codes
+from .diagnose import ADVICE_PREFIX, advice, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
 from .profiling import Profile
-from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
+from .results import GRADESCOPE_VISIBILITY, SCORE_DECIMALS, CheckResult, GradeReport, StatementNote, round_points
 from .sandbox.client import WorkerProcess, sandbox_notes
 from .redefinitions import redefinition_notes
 from .sandbox.session import StudentSession
@@ -40,7 +40,7 @@ def _check_output(outcome: Outcome, codes: list[str], convention: str) -> str:
     lines = list(outcome.messages)
     fixes = [text for c in codes if (text := advice(c, convention))]
     if fixes:
-        lines.append("What to do: " + " ".join(dict.fromkeys(fixes)))
+        lines.append(ADVICE_PREFIX + " ".join(dict.fromkeys(fixes)))
     return "\n".join(lines)
 
 
@@ -54,17 +54,21 @@ def run_check(ctx: CheckContext) -> CheckResult:
     codes = resolve_codes(outcome.diagnoses)
     if outcome.passed < outcome.total and not outcome.messages:
         outcome.messages.append("Some cases failed.")
-    score = round(spec.points * outcome.fraction, 4)
+    passed = outcome.fraction >= 1.0
+    score = round_points(spec.points * outcome.fraction)
+    if not passed:  # a failed case never rounds up to full points
+        score = min(score, round_points(spec.points - 10.0**-SCORE_DECIMALS))
     return CheckResult(
         name=spec.name,
         score=score,
         max_score=spec.points,
-        status="passed" if score >= spec.points else "failed",
+        status="passed" if passed else "failed",
         output=_check_output(outcome, codes, ctx.convention) if score < spec.points or codes else "",
         visibility=GRADESCOPE_VISIBILITY[spec.visibility],
         diagnoses=tuple(codes),
         description=describe(spec.description, ctx.convention),
         details=outcome.details,
+        cases=(outcome.passed, outcome.total),
     )
 
 
@@ -161,7 +165,7 @@ def grade_file(
     return GradeReport(
         submission=str(path),
         assignment=assignment.name,
-        score=round(sum(r.score for r in results), 4),
+        score=round_points(sum(r.score for r in results)),
         max_score=sum(r.max_score for r in results),
         tests=tuple(results),
         diagnoses=tuple(diagnoses),

@@ -79,7 +79,7 @@ def redefinition_notes(
             rename = f" (e.g. class {name}L2({name}))" if name[:1].isupper() else ""
             notes.append(
                 f"{name} is defined in {_where(earlier, final)} and again in {_where(final, earlier)}; the grade uses "
-                f"{_where(final, earlier)}'s ({points(total)}/{points(top)}); {_where(earlier, final)}'s would score "
+                f"the later one ({points(total)}/{points(top)}); the earlier one would score "
                 f"{points(score)}/{points(top)}. Run All keeps the last definition: remove or rename the later one{rename} "
                 "if the earlier one is what you meant to hand in."
             )

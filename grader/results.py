@@ -7,9 +7,20 @@ from typing import Any
 
 from .safetext import utf8_safe
 
-__all__ = ["CheckResult", "StatementNote", "GradeReport", "GRADESCOPE_VISIBILITY", "points"]
+__all__ = ["CheckResult", "StatementNote", "GradeReport", "GRADESCOPE_VISIBILITY", "points", "round_points", "SCORE_DECIMALS"]
 
 GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
+
+
+SCORE_DECIMALS = 2
+"""The one rounding rule for points: a check's score is rounded to this many decimals when it
+is scored (grader/engine.py), the total is the sum of those, and every output (text, HTML,
+JSON, Gradescope, gradebooks) shows that same number."""
+
+
+def round_points(value: float) -> float:
+    """Points rounded by the one rule (SCORE_DECIMALS)."""
+    return round(float(value), SCORE_DECIMALS) + 0.0
 
 
 def _utf8_fields(result: object) -> None:
@@ -20,8 +31,9 @@ def _utf8_fields(result: object) -> None:
 
 
 def points(value: float) -> str:
-    """Points as people read them: 18.33, 2, 0.5 (the JSON keeps full precision)."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+    """Points as people read them: 17.76, 2, 0.5 (already rounded by `round_points`)."""
+    text = f"{round_points(value):.{SCORE_DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,8 @@ class CheckResult:
     """What the check verifies, one line."""
     details: dict[str, Any] = field(default_factory=dict)
     """Extra data for rich reports (plots); JSON-compatible."""
+    cases: tuple[int, ...] = ()
+    """(passed, total): the cases behind a partial score, so reports can say "5 of 7 cases"."""
 
     def __post_init__(self) -> None:
         _utf8_fields(self)

@@ -38,8 +38,9 @@ class Cell:
     source: str
     """Python source with IPython syntax replaced by `pass`."""
     label: str
-    """How the report names the cell, e.g. "cell 4" (one line, control characters escaped:
-    it reaches tracebacks and every report)."""
+    """How the report names the cell, as the student counts in Jupyter: "cell 7, code cell 4"
+    (its position among all cells, markdown included, then among code cells; one line, control
+    characters escaped: it reaches tracebacks and every report)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,18 @@ def _source_text(cell: dict) -> str:
     return source
 
 
-def _notebook_code_cells(data: object, path: Path) -> list[str]:
+def _check_language(data: dict, path: Path) -> None:
+    """A notebook whose kernel is R or Julia is not a Python submission: say so, don't score 0."""
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    spec = metadata.get("kernelspec") if isinstance(metadata.get("kernelspec"), dict) else {}
+    info = metadata.get("language_info") if isinstance(metadata.get("language_info"), dict) else {}
+    language = terminal_safe(str(spec.get("language") or info.get("name") or "").strip()[:40], newlines=False)
+    if language and language.lower() not in ("python", "python3", "ipython", "ipython3"):
+        kernel = terminal_safe(str(spec.get("display_name") or spec.get("name") or language)[:60], newlines=False)
+        raise InputError(f"{path.name} is a {language} notebook (kernel {kernel}); expected a Python notebook with your solution.")
+
+
+def _notebook_code_cells(data: object, path: Path) -> list[tuple[int, str]]:
     not_notebook = InputError(f"{path.name} is JSON but not a Jupyter notebook (expected an object with a 'cells' list of cell objects).")
     if not isinstance(data, dict):
         raise not_notebook
@@ -111,10 +123,11 @@ def _notebook_code_cells(data: object, path: Path) -> list[str]:
         raise not_notebook
     if not all(isinstance(c, dict) for c in cells):
         raise not_notebook
-    code = [c for c in cells if c.get("cell_type") == "code"]
+    _check_language(data, path)
+    code = [(position, c) for position, c in enumerate(cells, start=1) if c.get("cell_type") == "code"]
     if len(code) > MAX_CELLS:
         raise InputError(f"{path.name} has {len(code)} code cells, more than the {MAX_CELLS} a submission may have.")
-    return [_source_text(c) for c in code]
+    return [(position, _source_text(c)) for position, c in code]
 
 
 def read_submission(path: str | Path) -> Submission:
@@ -134,7 +147,7 @@ def read_submission(path: str | Path) -> Submission:
     except UnicodeDecodeError:
         raise InputError(f"{path.name} is not UTF-8 text; expected a Jupyter notebook (.ipynb) or a Python file (.py).") from None
     if path.suffix == ".py":
-        sources = [text]
+        sources = [(1, text)]
     elif path.suffix == ".ipynb" or text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
@@ -148,8 +161,8 @@ def read_submission(path: str | Path) -> Submission:
     else:
         raise InputError(f"{path.name} is neither a Jupyter notebook (.ipynb) nor a Python file (.py).")
     cells = tuple(
-        Cell(index=i, source=strip_ipython(src), label=f"cell {i}" if path.suffix != ".py" else terminal_safe(path.name, newlines=False))
-        for i, src in enumerate(sources, start=1)
+        Cell(index=i, source=strip_ipython(src), label=f"cell {position}, code cell {i}" if path.suffix != ".py" else terminal_safe(path.name, newlines=False))
+        for i, (position, src) in enumerate(sources, start=1)
     )
     if not any(c.source.strip() for c in cells):
         raise InputError(f"{path.name} contains no code; expected the assignment notebook with your solution.")

@@ -100,7 +100,7 @@ def test_whole_class_graded_with_gradebook_and_summary(graded_class: tuple[Path,
             record = records[row["id"]]
             assert float(row["total"]) == pytest.approx(record["score"])
             assert all(float(row[t["name"]]) == pytest.approx(t["score"]) for t in record["tests"])
-    assert "Score distribution" in run.stdout and "Most common mistakes" in run.stdout
+    assert "Score distribution" in run.stdout and "Mistakes by frequency" in run.stdout
     assert "skipped 1 file(s)" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
 

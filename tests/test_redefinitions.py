@@ -25,19 +25,20 @@ def test_later_l2_redefinition_that_costs_points_is_named_with_both_cells(l2_rep
     assert report.score < report.max_score
     assert len(report.redefinitions) == 1
     note = report.redefinitions[0]
-    # The notebook: Dense in code cell 4, the L2 subclass in code cell 5 (markdown cells are not counted).
+    # The notebook: Dense in cell 8 (the 4th code cell), the L2 subclass in cell 10 (the 5th), as Jupyter counts cells.
     top = points(report.max_score)
-    expected = f"Dense is defined in cell 4 and again in cell 5; the grade uses cell 5's ({points(report.score)}/{top}); cell 4's would score {top}/{top}."
+    expected = (f"Dense is defined in cell 8, code cell 4 and again in cell 10, code cell 5; the grade uses the later one "
+                f"({points(report.score)}/{top}); the earlier one would score {top}/{top}.")
     assert note.startswith(expected), note
     assert " ".join(text_report(report).split()).count(expected) == 1  # the terminal wraps long lines
-    assert render_html(report).count("Dense is defined in cell 4 and again in cell 5") == 1
+    assert render_html(report).count("Dense is defined in cell 8, code cell 4 and again in cell 10, code cell 5") == 1
 
 
 def test_redefinition_note_in_json() -> None:
     run = run_grade(str(SUBMISSIONS / "redefined_l2_costs_points.ipynb"), "--format", "json")
     assert run.returncode == 0, run.stderr
     notes = json.loads(run.stdout)["redefinitions"]
-    assert len(notes) == 1 and notes[0].startswith("Dense is defined in cell 4 and again in cell 5")
+    assert len(notes) == 1 and notes[0].startswith("Dense is defined in cell 8, code cell 4 and again in cell 10, code cell 5")
 
 
 @pytest.mark.parametrize("name", ["correct_subclass_extensions.ipynb", "reference.ipynb"])

@@ -44,7 +44,7 @@ def test_failing_and_hanging_statements_are_skipped_definitions_survive(tmp_path
         assert session.call("double", np.ones(2)).tolist() == [2.0, 2.0]
         assert session.call("triple", np.ones(1)).tolist() == [3.0]
         statuses = {(i.cell, i.line): i.status for i in session.issues.values()}
-        assert statuses == {("cell 1", 2): "error", ("cell 1", 3): "error", ("cell 2", 3): "timeout", ("cell 3", 1): "error"}
+        assert statuses == {("cell 1, code cell 1", 2): "error", ("cell 1, code cell 1", 3): "error", ("cell 2, code cell 2", 3): "timeout", ("cell 3, code cell 3", 1): "error"}
     finally:
         session.close()
 
@@ -112,7 +112,7 @@ def test_trimmed_traceback_points_to_the_cell_line(tmp_path: Path) -> None:
     try:
         with pytest.raises(StudentFailure) as info:
             session.call("f", np.zeros(3))
-        assert 'File "<submission cell 2>", line 3, in f' in info.value.traceback
+        assert 'File "<submission cell 2, code cell 2>", line 3, in f' in info.value.traceback
         assert "grader" not in info.value.traceback and "worker.py" not in info.value.traceback
     finally:
         session.close()

@@ -45,7 +45,7 @@ def test_reads_notebook_code_cells_only(tmp_path: Path) -> None:
     nbformat.write(nb, str(path))
     sub = read_submission(path)
     assert [c.source for c in sub.cells] == ["x = 1", "y = 2"]
-    assert [c.label for c in sub.cells] == ["cell 1", "cell 2"]
+    assert [c.label for c in sub.cells] == ["cell 1, code cell 1", "cell 3, code cell 2"]  # as Jupyter counts: the markdown cell is cell 2
     assert len(sub.sha256) == 64
 
 

@@ -52,7 +52,7 @@ def test_older_notebook_under_the_current_rubric_gets_the_note_and_the_mean_code
     assert "--assignment dense_layer_mean" in report.version_note
     text = text_report(report)
     assert text.count("This notebook is the older version") == 1
-    assert text.index("This notebook is the older version") < text.index("Mistakes found")
+    assert text.index("This notebook is the older version") < text.index("Mistakes, each with its fix")
     assert render_html(report).count("This notebook is the older version") == 1
     gradcheck = {t.name: t for t in report.tests}["dense-gradcheck"].output
     assert "your step is the mean over the batch" in gradcheck and "Make forward and backward describe the same function" not in gradcheck

@@ -1,7 +1,7 @@
 """The class gradebook: one CSV row per student, built from the per-student JSON records.
 
-Columns: id, total, max, one column per check (points earned), diagnoses (codes joined by
-";"), status ("ok", or "error" when the submission could not be graded), error (the one
+Columns: id (the caller passes the name of the student's RESULTS/<id>.json and .html),
+total, max, one column per check (points earned), diagnoses (codes joined by ";"), status ("ok", or "error" when the submission could not be graded), error (the one
 sentence why). Text cells that a spreadsheet would run as a formula (=, +, -, @) are
 prefixed with a quote, because student ids come from file names that students choose.
 """
@@ -12,20 +12,22 @@ import csv
 import io
 from typing import Any, Iterable, Sequence
 
-__all__ = ["gradebook_csv", "check_columns", "format_points"]
+from ..results import points
+
+__all__ = ["gradebook_csv", "check_columns", "format_points", "spreadsheet_safe"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def format_points(value: Any) -> str:
-    """Points as short decimals (15.7619, 19, 0.5), empty for missing."""
+    """Points as every report shows them (17.76, 19, 0.5: `results.points`), empty for missing."""
     if value is None or value == "":
         return ""
-    text = f"{float(value):.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    return points(float(value))
 
 
-def _text(value: str) -> str:
+def spreadsheet_safe(value: str) -> str:
+    """A text cell a spreadsheet would run as a formula gets a leading quote."""
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
@@ -48,20 +50,20 @@ def gradebook_csv(rows: Iterable[tuple[str, dict[str, Any] | None]], rubric: Seq
     writer.writerow(["id", "total", "max", *checks, "diagnoses", "status", "error"])
     for student, record in rows:
         if record is None:
-            writer.writerow([_text(student), "", format_points(max_score), *([""] * len(checks)), "", "error", "no result: run the batch again"])
+            writer.writerow([spreadsheet_safe(student), "", format_points(max_score), *([""] * len(checks)), "", "error", "no result: run the batch again"])
             continue
         scores = {t.get("name"): t.get("score") for t in record.get("tests", []) or []}
         status = "error" if record.get("status") == "error" else "ok"
         error = str(record.get("error", "")).splitlines()[0] if status == "error" and record.get("error") else ""
         writer.writerow(
             [
-                _text(student),
+                spreadsheet_safe(student),
                 format_points(record.get("score", 0.0)),
                 format_points(record.get("max_score", max_score)),
                 *(format_points(scores.get(name)) for name in checks),
-                _text(";".join(record.get("diagnoses", []) or [])),
+                spreadsheet_safe(";".join(record.get("diagnoses", []) or [])),
                 status,
-                _text(error),
+                spreadsheet_safe(error),
             ]
         )
     return out.getvalue()

@@ -11,14 +11,19 @@ HTML.
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Union
 
 from ..diagnose import advice
-from ..results import CheckResult, GradeReport, points
+from ..results import CheckResult, GradeReport, points, round_points
+from .digest import checks_by_mistake, digest_checks, result_phrase
 from .plots import Plot, plots_for
 
-__all__ = ["render_html", "write_html"]
+__all__ = ["render_html", "write_html", "public_view", "el", "Markup", "CSS", "FEEDBACK"]
+
+FEEDBACK = ("full", "public")
+"""What a student's page shows: everything (after the deadline) or the public checks only (before)."""
 
 
 class Markup(str):
@@ -46,6 +51,10 @@ def _el(tag: str, *children: Content, **attrs: str) -> Markup:
     return Markup(f"<{tag}{rendered}>{_render(children)}</{tag}>")
 
 
+el = _el
+"""The element builder, for other pages of the same style (grader/report/dashboard.py)."""
+
+
 CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0; background: #f4f5f7; color: #1d2330; }
 main { max-width: 1100px; margin: 0 auto; padding: 24px; }
@@ -69,13 +78,19 @@ section.check h2 { font-size: 1.05rem; margin: 0 0 4px; }
 pre { background: #1e2230; color: #e8eaf0; padding: 10px 12px; border-radius: 6px; overflow-x: auto; white-space: pre-wrap; word-break: break-word; font-size: 0.85rem; }
 figure { margin: 12px 0; }
 figure img { max-width: 100%; border: 1px solid #e3e6eb; border-radius: 4px; background: #fff; }
+.where { color: #7a8090; font-size: 0.85em; }
 figcaption { color: #555c6b; font-size: 0.9rem; }
 footer { color: #7a8090; font-size: 0.8rem; margin-top: 24px; }
 """
 
 
-def _advice_items(codes: Iterable[str], convention: str = "sum") -> Markup:
-    return _el("ul", [_el("li", _el("code", code, class_="tag"), " ", advice(code, convention)) for code in codes])
+def _advice_items(where: dict[str, list[str]], convention: str = "sum") -> Markup:
+    """Each mistake once, with its fix (worded for the assignment's batch convention) and the checks that found it."""
+    return _el("ul", [
+        _el("li", _el("code", code, class_="tag", id=f"mistake-{code}"), " ", advice(code, convention),
+            _el("span", " (", ", ".join(checks), ")", class_="where") if checks else None)
+        for code, checks in where.items()
+    ])
 
 
 def _figure(plot: Plot) -> Markup:
@@ -86,48 +101,73 @@ def _figure(plot: Plot) -> Markup:
     )
 
 
-def _check_section(test: CheckResult, plots: list[Plot], convention: str = "sum") -> Markup:
+def _check_section(test: CheckResult, plots: list[Plot], lines: tuple[str, ...]) -> Markup:
     status = "passed" if test.status == "passed" else "failed"
+    phrase = result_phrase(test)
     body: list[Content] = [
-        _el("h2", test.name, " ", _el("span", f"{status} ({points(test.score)}/{points(test.max_score)})", class_=status)),
+        _el("h2", test.name, " ", _el("span", f"{status} ({points(test.score)} of {points(test.max_score)} points{'; ' + phrase if phrase else ''})", class_=status)),
         _el("p", test.description, class_="description") if test.description else None,
     ]
-    if test.output:
-        body.append(_el("pre", test.output))
+    if lines:
+        body.append(_el("pre", "\n".join(lines)))
     if test.diagnoses:
-        body.append(_el("div", _el("strong", "Mistakes named here:"), _advice_items(test.diagnoses, convention)))
+        body.append(_el("p", _el("strong", "Mistakes named here: "),
+                        [[", " if i else "", _el("a", _el("code", code, class_="tag"), href=f"#mistake-{code}")] for i, code in enumerate(test.diagnoses)],
+                        " (each fix is listed once, at the top)"))
     body += [_figure(p) for p in plots]
     return _el("section", body, class_=f"check {status}-check", id=f"check-{test.name}")
 
 
-def _header(report: GradeReport) -> Markup:
+def _header(report: GradeReport, hidden: tuple[CheckResult, ...] = ()) -> Markup:
     fraction = report.score / report.max_score if report.max_score else 0.0
+    held_back = sum(t.max_score for t in hidden)
     return _el(
         "header",
         _el("h1", "Feedback for ", _el("code", Path(report.submission).name)),
-        _el("div", f"{points(report.score)} / {points(report.max_score)}", class_="score"),
+        _el("div", f"{points(report.score)} / {points(report.max_score)}", " on the public checks" if hidden else "", class_="score"),
         _el("div", _el("div", style=f"width: {max(0.0, min(1.0, fraction)) * 100:.1f}%"), class_="bar"),
+        _el("p", f"{len(hidden)} hidden checks ({points(held_back)} points) are graded too; their results are released after the deadline.",
+            class_="description") if hidden else None,
     )
 
 
-def render_html(report: GradeReport) -> str:
-    """The whole page as a string."""
-    sections = [_check_section(t, plots_for(t.details) if t.details else [], report.batch_convention) for t in report.tests]
+def public_view(report: GradeReport) -> tuple[GradeReport, tuple[CheckResult, ...]]:
+    """The report without its hidden checks (their messages hold the reference's values), and those checks.
+
+    Mistakes named only by hidden checks go too; submission-wide ones (a syntax error) stay."""
+    hidden = tuple(t for t in report.tests if t.visibility != "visible")
+    shown = tuple(t for t in report.tests if t.visibility == "visible")
+    hidden_codes = {c for t in hidden for c in t.diagnoses} - {c for t in shown for c in t.diagnoses}
+    public = replace(report, tests=shown, score=round_points(sum(t.score for t in shown)), max_score=sum(t.max_score for t in shown),
+                     diagnoses=tuple(c for c in report.diagnoses if c not in hidden_codes))
+    return public, hidden
+
+
+def render_html(report: GradeReport, feedback: str = "full") -> str:
+    """The whole page as a string; feedback="public" leaves out the hidden checks (before the deadline)."""
+    if feedback not in FEEDBACK:
+        raise ValueError(f"feedback must be one of {FEEDBACK}, not {feedback!r}")
+    hidden: tuple[CheckResult, ...] = ()
+    if feedback == "public":
+        report, hidden = public_view(report)
+    folded = {d.test.name: d.lines for d in digest_checks(report.tests)}
+    sections = [_check_section(t, plots_for(t.details) if t.details else [], folded.get(t.name, ())) for t in report.tests]
     summary = _el(
         "table",
-        _el("tr", _el("th", "check"), _el("th", "score"), _el("th", "result"), _el("th", "mistakes")),
+        _el("tr", _el("th", "check"), _el("th", "score"), _el("th", "result"), _el("th", "what the score stands for"), _el("th", "mistakes")),
         [
             _el("tr", _el("td", _el("a", t.name, href=f"#check-{t.name}")), _el("td", f"{points(t.score)}/{points(t.max_score)}"),
-                _el("td", t.status, class_="passed" if t.status == "passed" else "failed"), _el("td", ", ".join(t.diagnoses)))
+                _el("td", t.status, class_="passed" if t.status == "passed" else "failed"), _el("td", result_phrase(t)), _el("td", ", ".join(t.diagnoses)))
             for t in report.tests
         ],
         class_="summary",
     )
-    parts: list[Content] = [_header(report)]
+    parts: list[Content] = [_header(report, hidden)]
     for note in ([report.version_note] if report.version_note else []) + list(report.redefinitions):
         parts.append(_el("div", _el("strong", "Note: "), note, class_="mistakes note"))
-    if report.diagnoses:
-        parts.append(_el("div", _el("strong", "Mistakes found"), _advice_items(report.diagnoses, report.batch_convention), class_="mistakes"))
+    where = checks_by_mistake(report)
+    if where:
+        parts.append(_el("div", _el("strong", "Mistakes found, each with its fix"), _advice_items(where, report.batch_convention), class_="mistakes"))
     elif report.score >= report.max_score:
         parts.append(_el("div", _el("strong", "Every check passed."), " Well done.", class_="mistakes"))
     parts += [summary, sections]
@@ -143,6 +183,7 @@ def render_html(report: GradeReport) -> str:
     page = _el(
         "html",
         _el("head", _el("meta", charset="utf-8"), _el("meta", name="viewport", content="width=device-width, initial-scale=1"),
+            _el("meta", name="feedback", content=feedback),
             _el("title", "Feedback: ", Path(report.submission).name), _el("style", Markup(CSS))),
         _el("body", _el("main", parts)),
         lang="en",
@@ -150,9 +191,22 @@ def render_html(report: GradeReport) -> str:
     return "<!DOCTYPE html>\n" + page + "\n"
 
 
-def write_html(report: GradeReport, path: str | Path) -> Path:
+def feedback_mode(page: Path) -> str:
+    """The `feedback` a written page was rendered with ("" when there is no page)."""
+    try:
+        with open(page, encoding="utf-8", errors="replace") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return ""
+    for mode in FEEDBACK:
+        if f'<meta name="feedback" content="{mode}">' in head:
+            return mode
+    return "full"  # pages from before the option showed everything
+
+
+def write_html(report: GradeReport, path: str | Path, feedback: str = "full") -> Path:
     """Write the page to `path` (parents created) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report), encoding="utf-8")
+    path.write_text(render_html(report, feedback), encoding="utf-8")
     return path

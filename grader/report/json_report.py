@@ -7,7 +7,7 @@ from typing import Any
 
 from ..results import GradeReport
 
-__all__ = ["to_json", "to_gradescope"]
+__all__ = ["to_json", "to_gradescope", "gradescope_error"]
 
 
 def to_json(report: GradeReport) -> str:
@@ -33,6 +33,18 @@ def to_gradescope(report: GradeReport) -> str:
             }
             for t in report.tests
         ],
+    }
+    return json.dumps(data, indent=2)
+
+
+def gradescope_error(message: str) -> str:
+    """A valid results.json for a submission that could not be graded: Gradescope shows `output`."""
+    data: dict[str, Any] = {
+        "score": 0.0,
+        "output": f"Your submission could not be graded: {message}",
+        "visibility": "visible",
+        "stdout_visibility": "visible",
+        "tests": [],
     }
     return json.dumps(data, indent=2)
 

@@ -1,68 +1,119 @@
-"""The terminal report: the score and the top mistakes on the first screen, then each check.
+"""The terminal report, laid out like pytest's: detail first, the summary last.
 
-Uses rich for tables; colour only when the output is a terminal (rich decides). Every
-string that reaches the console goes through `_safe`: rich markup escaped, and control
-characters (ANSI/OSC sequences from a student's exception message) made visible.
+In a 50-line terminal the last screen is what stays visible, so it holds what a student
+acts on: the table of checks, each mistake once with its fix, and the score as the very
+last line. Above it: each failed check's explanation (tracebacks shared by several cases
+shown once) and the notebook statements that did not run. Colour only on a terminal (rich
+decides); on a terminal long lines wrap with an indent, piped output is never hard-wrapped.
+Every line goes through `_Writer.line`: control characters (ANSI/OSC sequences from a
+student's exception message) made visible with `safetext.terminal_safe`, one logical line
+per line, and rich markup escaped.
 """
 
 from __future__ import annotations
 
 import io
 import sys
+import textwrap
 from typing import TextIO
 
 from ..diagnose import advice
 from ..results import GradeReport, points
 from ..safetext import terminal_safe
+from .digest import checks_by_mistake, digest_checks, result_phrase, score_line
 
-__all__ = ["render_text"]
+__all__ = ["render_text", "text_report"]
+
+PIPE_RULE_WIDTH = 88
+"""Width of the ==== rules when the output is not a terminal (nothing else is cut to it)."""
 
 
-def _safe(text: object, newlines: bool = True) -> str:
-    """Markup-escaped, control characters visible; `newlines=False` for one-line fields
-    (a file name with a newline must not start a forged line of its own)."""
+class _Writer:
+    """Prints lines; on a terminal, wraps long ones with a hanging indent."""
+
+    def __init__(self, stream: TextIO) -> None:
+        from rich.console import Console
+
+        self.tty = stream.isatty()
+        self.console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+        self.width = self.console.width if self.tty else 0
+
+    def line(self, text: str = "", style: str = "", indent: str = "", hang: str = "    ") -> None:
+        """One logical line: `text` is plain (made safe here), `style` a rich style for all of it.
+
+        Control characters are made visible before wrapping, so a student's "\\r" can neither
+        start a line of its own nor be turned into a space by the wrapper."""
+        visible = terminal_safe(text, newlines=False)
+        pieces = [visible] if not self.width or len(indent + visible) <= self.width else textwrap.wrap(
+            visible, width=max(20, self.width - len(indent)), subsequent_indent=hang, break_long_words=True, drop_whitespace=True
+        ) or [""]
+        for piece in pieces:
+            rendered = _markup_escape(indent + piece)
+            self.console.print(f"[{style}]{rendered}[/{style}]" if style else rendered)
+
+    def rule(self, title: str, char: str = "=", style: str = "bold") -> None:
+        width = min(self.width, 100) if self.width else PIPE_RULE_WIDTH
+        title = f" {title} " if title else ""
+        side = max(3, (width - len(title)) // 2)
+        self.line(char * side + title + char * max(3, width - side - len(title)), style)
+
+
+def _markup_escape(text: str) -> str:
+    """Rich markup in student text ("[red]") printed as text, not interpreted."""
     from rich.markup import escape
 
-    return escape(terminal_safe(text, newlines))
+    return escape(text)
 
 
 def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool = False) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    stream = stream or sys.stdout
-    console = Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 110)
-    score_style = "bold green" if report.score >= report.max_score else "bold yellow" if report.score > 0 else "bold red"
-    console.print(f"[bold]{_safe(report.submission, newlines=False)}[/bold]: [{score_style}]{points(report.score)} / {points(report.max_score)}[/{score_style}]")
+    out = _Writer(stream or sys.stdout)
+    out.line(f"{report.submission}: grading with {len(report.tests)} checks (seed {report.seed})", "dim")
     for note in ([report.version_note] if report.version_note else []) + list(report.redefinitions):
-        console.print(f"[bold magenta]Note:[/bold magenta] {_safe(note)}")
-    if report.diagnoses:
-        console.print("[bold]Mistakes found:[/bold]")
-        for code in report.diagnoses:
-            console.print(f"  • [cyan]{_safe(code)}[/cyan]: {_safe(advice(code, report.batch_convention))}")
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("check")
-    table.add_column("score", justify="right")
-    table.add_column("result")
-    for test in report.tests:
-        mark = "[green]passed[/green]" if test.status == "passed" else "[red]failed[/red]"
-        note = _safe(", ".join(test.diagnoses))
-        table.add_row(_safe(test.name), f"{points(test.score)}/{points(test.max_score)}", mark + (f" ({note})" if note else ""))
-    console.print(table)
-    for test in report.tests:
-        if test.status != "passed" and test.output:
-            console.print(f"\n[bold red]✗ {_safe(test.name)}[/bold red] — {_safe(test.description)}")
-            console.print(_safe(test.output))
+        out.line("Note: " + note, "bold magenta", hang="      ")
+    for digest in digest_checks(report.tests):
+        test = digest.test
+        out.rule(f"{test.name}: {points(test.score)} of {points(test.max_score)} points", "_", "bold red" if test.status != "passed" else "bold")
+        if test.description:
+            out.line(test.description, "dim")
+        for line in digest.lines:
+            out.line(line, hang="    " + " " * (len(line) - len(line.lstrip())))
+        if test.diagnoses:
+            out.line("Mistake: " + ", ".join(test.diagnoses) + " (the fix is in the summary below)", "cyan")
     skipped = [s for s in report.statements if s.status != "ok"]
     if skipped:
-        console.print("\n[bold]Statements of your notebook that did not run[/bold] (the rest was graded):")
+        out.rule("statements of your notebook that did not run (the rest was graded)", "_")
         for s in skipped:
             line = f", line {s.line}" if s.line else ""
-            console.print(f"  {_safe(s.cell, False)}{line}: {_safe(s.status, False)}: {_safe(s.message, False)}")
+            out.line(f"{s.cell}{line}: {s.status}: {s.message}", indent="  ")
     if verbose:
         for note in report.notes:
-            console.print(f"[dim]{_safe(note)}[/dim]")
-        console.print(f"[dim]seed {report.seed}, grader {report.grader_version}, {report.execution_time:.2f} s[/dim]")
+            out.line(note, "dim")
+        out.line(f"seed {report.seed}, grader {report.grader_version}, {report.execution_time:.2f} s", "dim")
+    _summary(out, report)
+
+
+def _summary(out: _Writer, report: GradeReport) -> None:
+    out.rule("summary")
+    width = max((len(t.name) for t in report.tests), default=5)
+    score_width = max((len(f"{points(t.score)}/{points(t.max_score)}") for t in report.tests), default=5)
+    for test in report.tests:
+        passed = test.status == "passed"
+        phrase = result_phrase(test)
+        extra = "; ".join(p for p in (phrase, ", ".join(test.diagnoses)) if p)
+        score = f"{points(test.score)}/{points(test.max_score)}"
+        status = "passed" if passed else "FAILED"
+        out.line(f"{test.name:<{width}}  {score:>{score_width}}  {status}" + (f"  ({extra})" if extra else ""),
+                 "" if passed else "red", hang=" " * (width + score_width + 12))
+    where = checks_by_mistake(report)
+    if where:
+        out.line("Mistakes, each with its fix:", "bold")
+        for code in where:
+            checks = f" [{', '.join(where[code])}]" if where.get(code) else ""
+            out.line(f"{code}{checks}: {advice(code, report.batch_convention)}", "yellow", indent="  ", hang="      ")
+    elif report.score >= report.max_score:
+        out.line("Every check passed. Well done.", "green")
+    style = "bold green" if report.score >= report.max_score else "bold yellow" if report.score > 0 else "bold red"
+    out.rule(f"{report.submission}: {score_line(report)}, {report.execution_time:.1f} s", "=", style)
 
 
 def text_report(report: GradeReport) -> str:

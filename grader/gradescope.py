@@ -1,0 +1,169 @@
+"""`grade gradescope --out autograder.zip`: a Gradescope autograder that grades with this package.
+
+Gradescope's documented layout: the zip holds `setup.sh` and `run_autograder` at its root
+and is unpacked into /autograder/source; `setup.sh` runs once, as root, when the image is
+built; `run_autograder` (copied to /autograder/) runs per submission, finds the student's
+files in /autograder/submission/ and writes /autograder/results/results.json.
+
+The zip carries this package's source (pyproject, `grader/`, the reference) and the
+instructor's assignment folder under `dense-grader/`; setup.sh installs them into a virtual
+environment and run_autograder grades with `--assignment` pointing at the packed folder.
+Whatever happens, results.json is valid: a submission that cannot be read gets score 0 and
+a sentence Gradescope shows the student, and if the grader itself fails, run_autograder
+writes a results file that says so. `AUTOGRADER_ROOT` (default /autograder) and
+`AUTOGRADER_PYTHON` let a test run the same scripts in a temporary tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import stat
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError
+
+__all__ = ["build_autograder", "run_in_autograder", "run_gradescope_cli", "PACKED"]
+
+PACKED = "dense-grader"
+"""Folder of the zip (and of /autograder/source/) that holds the package and the assignment."""
+_PROJECT = Path(__file__).resolve().parent.parent
+_SOURCES = ("pyproject.toml", "README.md", "grader", "reference")
+_SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, while building the autograder image.
+set -euo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+SRC="$ROOT/source/%(packed)s"
+if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
+    apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-pip
+fi
+python3 -m venv "$ROOT/venv"
+"$ROOT/venv/bin/pip" install --upgrade pip
+"$ROOT/venv/bin/pip" install -e "$SRC"
+# Compile once now, not per submission.
+"$ROOT/venv/bin/python" -c "import grader.cli, grader.engine"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission; it must leave a valid results/results.json.
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+SRC="$ROOT/source/%(packed)s"
+PY="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
+[ -x "$PY" ] || PY=python3
+mkdir -p "$ROOT/results"
+cd "$SRC" || exit 1
+PYTHONPATH="$SRC${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m grader.gradescope --run "$ROOT" --assignment "$SRC/assignments/%(assignment)s"
+status=$?
+if [ ! -s "$ROOT/results/results.json" ]; then
+    cat > "$ROOT/results/results.json" <<EOF
+{"score": 0, "tests": [], "visibility": "visible", "stdout_visibility": "visible",
+ "output": "The autograder itself failed (exit status $status), so your submission was not graded. Please tell your instructor; it is not a problem with your work."}
+EOF
+fi
+exit 0
+"""
+
+
+def _add(zf: zipfile.ZipFile, path: Path, arcname: str) -> None:
+    if path.is_dir():
+        for child in sorted(path.iterdir()):
+            if child.name not in _SKIP and not child.name.startswith(".") and not child.is_symlink():
+                _add(zf, child, f"{arcname}/{child.name}")
+    elif path.is_file():
+        zf.write(path, arcname)
+
+
+def _script(zf: zipfile.ZipFile, name: str, text: str) -> None:
+    info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+    info.external_attr = (stat.S_IFREG | 0o755) << 16  # executable after unzip
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, text)
+
+
+def build_autograder(out: Path, assignment_path: str) -> Path:
+    """Write the autograder zip to `out`; the assignment folder is packed under assignments/."""
+    from .assignment import load_assignment
+
+    assignment = load_assignment(assignment_path)
+    folder = assignment.root
+    if not out.parent.is_dir():
+        raise InputError(f"--out {out}: the folder {out.parent} does not exist; create it or choose another path.")
+    missing = [name for name in _SOURCES if not (_PROJECT / name).exists()]
+    if missing:
+        raise InputError(f"this installation of the grader has no {', '.join(missing)} to pack; run `grade gradescope` from a source checkout.")
+    tmp = out.with_name(f".{out.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        values = {"packed": PACKED, "assignment": folder.name}
+        _script(zf, "setup.sh", SETUP_SH % values)
+        _script(zf, "run_autograder", RUN_AUTOGRADER % values)
+        for name in _SOURCES:
+            _add(zf, _PROJECT / name, f"{PACKED}/{name}")
+        _add(zf, folder, f"{PACKED}/assignments/{folder.name}")
+    tmp.replace(out)
+    return out
+
+
+def _submission_file(folder: Path, preferred: str) -> Path:
+    """The student's notebook in /autograder/submission (the assignment's name, else the newest)."""
+    from .batch_inputs import _student_folder
+
+    notes: list[str] = []
+    entry = _student_folder(folder, preferred, notes)
+    if entry.error:
+        raise InputError(f"no .ipynb or .py file was found in your submission; upload your notebook ({preferred}).")
+    return entry.path
+
+
+def run_in_autograder(root: Path, assignment_path: str) -> int:
+    """Grade /autograder/submission and write results/results.json (always valid)."""
+    from .assignment import load_assignment
+    from .engine import grade_file
+    from .report.json_report import gradescope_error, to_gradescope
+
+    results = root / "results" / "results.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    assignment = load_assignment(assignment_path)
+    try:
+        path = _submission_file(root / "submission", assignment.notebook)
+        report = grade_file(path, assignment=assignment)
+    except InputError as exc:
+        results.write_text(gradescope_error(str(exc)), encoding="utf-8")
+        print(f"grade: {exc}", file=sys.stderr)
+        return 0
+    text = to_gradescope(report)
+    data = json.loads(text)
+    data["stdout_visibility"] = "hidden"
+    results.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    print(f"graded {path.name}: {report.score:g} / {report.max_score:g} (grader {__version__} at {Path(__file__).resolve().parent})")
+    return 0
+
+
+def run_gradescope_cli(argv: list[str]) -> int:
+    """`grade gradescope --out autograder.zip [--assignment NAME_OR_PATH]`."""
+    parser = argparse.ArgumentParser(prog="grade gradescope", description="Build a Gradescope autograder zip (setup.sh, run_autograder) that grades with this package.")
+    parser.add_argument("--out", "-o", required=True, metavar="ZIP", help="the zip to write, e.g. autograder.zip (upload it as the assignment's autograder)")
+    parser.add_argument("--assignment", default="dense_layer", help="assignment folder name or path to pack (default: dense_layer)")
+    parser.add_argument("--version", action="version", version=f"grade gradescope {__version__}")
+    args = parser.parse_args(argv)
+    out = build_autograder(Path(args.out), args.assignment)
+    print(f"Wrote {out}: upload it as the autograder of the Gradescope assignment (base image: Ubuntu with Python 3.10 or newer).")
+    return 0
+
+
+def _main(argv: list[str]) -> int:
+    """Inside the autograder: `python -m grader.gradescope --run ROOT --assignment PATH`."""
+    parser = argparse.ArgumentParser(prog="python -m grader.gradescope")
+    parser.add_argument("--run", required=True, metavar="ROOT")
+    parser.add_argument("--assignment", required=True)
+    args = parser.parse_args(argv)
+    return run_in_autograder(Path(args.run), args.assignment)
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

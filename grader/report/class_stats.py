@@ -1,0 +1,101 @@
+"""Class statistics from the per-student JSON records: what the terminal summary and class.html show.
+
+One pass over the records gives the score distribution, each check's pass rate and mean
+score, every diagnosed mistake with all the students who made it (none dropped), and the
+slowest and failed submissions. Both the terminal summary (grader/batch.py) and the
+dashboard (grader/report/dashboard.py) read this, so they never disagree.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+__all__ = ["CheckStats", "ClassStats", "class_stats"]
+
+Row = tuple[str, "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class CheckStats:
+    """One check of the rubric over the class."""
+
+    name: str
+    max_score: float
+    """Points available."""
+    graded: int
+    """Students graded on it."""
+    passed: int
+    """Students with full points."""
+    mean: float
+    """Mean points earned (over the graded students)."""
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.graded if self.graded else 0.0
+
+
+@dataclass(frozen=True)
+class ClassStats:
+    """Everything an instructor reads after a batch."""
+
+    max_score: float
+    scores: tuple[float, ...]
+    """Total score of every graded student."""
+    checks: tuple[CheckStats, ...]
+    """In rubric order."""
+    mistakes: tuple[tuple[str, tuple[str, ...]], ...]
+    """(code, students who made it), most frequent first; all codes, all students."""
+    slowest: tuple[tuple[str, float], ...]
+    """(student, seconds), slowest first."""
+    failed: tuple[tuple[str, str, str], ...]
+    """(student, error kind, one-line reason) of submissions that could not be graded."""
+
+    @property
+    def graded(self) -> int:
+        return len(self.scores)
+
+    def histogram(self, bins: int = 10) -> list[int]:
+        """Students per tenth of the maximum score (the last bin includes full marks)."""
+        counts = [0] * bins
+        for score in self.scores:
+            fraction = score / self.max_score if self.max_score else 0.0
+            counts[min(bins - 1, max(0, int(fraction * bins)))] += 1
+        return counts
+
+    def describe(self) -> str:
+        """Mean, median and full marks, in one line."""
+        if not self.scores:
+            return "no submission graded"
+        full = sum(1 for s in self.scores if s >= self.max_score)
+        return (f"mean {statistics.fmean(self.scores):.2f}, median {statistics.median(self.scores):.2f} of {self.max_score:g} points; "
+                f"{full} of {self.graded} with full marks")
+
+
+def class_stats(rows: Iterable[Row], rubric: Sequence[str], max_score: float, slowest: int = 10) -> ClassStats:
+    """Statistics of (student, record) rows; a None or error record counts as not graded."""
+    scores: list[float] = []
+    per_check: dict[str, list[tuple[float, float, bool]]] = {name: [] for name in rubric}
+    makers: dict[str, list[str]] = {}
+    times: list[tuple[str, float]] = []
+    failed: list[tuple[str, str, str]] = []
+    for student, record in rows:
+        if not record or record.get("status") == "error":
+            reason = str((record or {}).get("error") or "no result: run the batch again").splitlines()[0]
+            failed.append((student, str((record or {}).get("error_kind") or "missing"), reason))
+            continue
+        scores.append(float(record.get("score", 0.0)))
+        times.append((student, float(record.get("execution_time") or 0.0)))
+        for test in record.get("tests") or []:
+            per_check.setdefault(str(test.get("name")), []).append(
+                (float(test.get("score", 0.0)), float(test.get("max_score", 0.0)), test.get("status") == "passed"))
+        for code in dict.fromkeys(record.get("diagnoses") or []):
+            makers.setdefault(str(code), []).append(student)
+    checks = tuple(
+        CheckStats(name, max((m for _, m, _ in results), default=0.0), len(results), sum(1 for _, _, ok in results if ok),
+                   statistics.fmean(s for s, _, _ in results) if results else 0.0)
+        for name, results in per_check.items()
+    )
+    mistakes = tuple((code, tuple(students)) for code, students in sorted(makers.items(), key=lambda item: (-len(item[1]), item[0])))
+    return ClassStats(max_score, tuple(scores), checks, mistakes, tuple(sorted(times, key=lambda t: -t[1])[:slowest]), tuple(failed))

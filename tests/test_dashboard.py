@@ -1,0 +1,91 @@
+"""class.html and the terminal summary after `grade batch`, on a small real class.
+
+The class: two students with the same mistake (grad-weights-mean), one correct, one with a
+different mistake, and one file that is not a notebook. The page is checked as text (self-
+contained, every student of every mistake listed, the failure listed) and rendered in
+headless Chromium (screenshot kept in test-artifacts/class.png), like the student page.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SUBMISSIONS, run_grade
+
+ARTIFACTS = ROOT / "test-artifacts"
+CLASS = {
+    "ada": "grad_weights_mean.ipynb",
+    "bob": "grad_weights_mean.ipynb",
+    "cyd": "reference.ipynb",
+    "dee": "forward_missing_bias.ipynb",
+}
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    base = tmp_path_factory.mktemp("dashboard")
+    folder = base / "class"
+    folder.mkdir()
+    for student, source in CLASS.items():
+        text = (SUBMISSIONS / source).read_text().replace('"cells": [', f'"cells": [{{"cell_type": "markdown", "metadata": {{}}, "source": "{student}"}}, ', 1)
+        (folder / f"{student}.ipynb").write_text(text)  # unique content, same code
+    (folder / "eve.ipynb").write_text("{this is not json")
+    result = run_grade("batch", str(folder), "--out", str(base / "results"), "--jobs", "2", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return base / "results", result.stdout
+
+
+def test_dashboard_is_self_contained_and_lists_every_student(batch: tuple[Path, str]) -> None:
+    results, _ = batch
+    page = (results / "class.html").read_text()
+    assert "<script" not in page.lower() and not re.search(r'(src|href)="(https?:|//)', page) and "http" not in page
+    assert "<svg" in page and "histogram" in page
+    for check in ("dense-forward", "dense-update-weights", "dense-timing"):
+        assert f"<td>{check}</td>" in page
+    row = re.search(r"<code class=\"tag\">grad-weights-mean</code>.*?</tr>", page, re.S).group(0)
+    assert '<a href="ada.html">ada</a>' in row and '<a href="bob.html">bob</a>' in row and "sum over the batch" in row
+    assert "forward-missing-bias" in page and "dee" in page
+    assert "eve" in page and "not valid JSON" in page
+    assert "4 of 5 submissions graded" in page
+
+
+def test_terminal_summary_has_per_check_statistics(batch: tuple[Path, str]) -> None:
+    _, stdout = batch
+    assert "Per check (pass rate = students with full points):" in stdout
+    line = next(l for l in stdout.splitlines() if l.strip().startswith("dense-update-weights"))
+    assert "50%" in line and "2 of 4" in line, line
+    mistakes = stdout[stdout.index("Mistakes by frequency"):]
+    assert re.search(r"^\s+2\s+grad-weights-mean\s", mistakes, re.M) and "forward-missing-bias" in mistakes
+    assert "class.html" in stdout and "and 6 more" not in stdout
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_dashboard_renders_in_headless_chromium(batch: tuple[Path, str]) -> None:
+    import matplotlib.image
+
+    results, _ = batch
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "class.png"
+    shot.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        common = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}"]
+        subprocess.run([*common, f"--screenshot={shot}", "--window-size=1200,2200", (results / "class.html").as_uri()], capture_output=True, timeout=90)
+        dom = subprocess.run([*common, "--dump-dom", (results / "class.html").as_uri()], capture_output=True, text=True, timeout=90).stdout
+    assert shot.exists() and shot.stat().st_size > 20_000, "chromium wrote no (or a tiny) screenshot"
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert pixels.std() > 0.05, "the screenshot is blank"
+    assert len(re.findall(r"<rect ", dom)) == 10, "ten histogram bars in the DOM"
+    from grader.assignment import load_assignment
+
+    assert dom.count('class="rate') == len(load_assignment("dense_layer").checks) and "<script" not in dom.lower()
