@@ -15,7 +15,7 @@ from .errors import InputError
 
 __all__ = ["main"]
 
-SUBCOMMANDS = ("batch", "check")
+SUBCOMMANDS = ("batch", "check", "release")
 
 
 def _grade_parser(prog: str, public_only: bool) -> argparse.ArgumentParser:
@@ -28,7 +28,9 @@ def _grade_parser(prog: str, public_only: bool) -> argparse.ArgumentParser:
     parser.add_argument("--output", "-o", metavar="FILE", help="also write the report (in --format) to FILE")
     parser.add_argument("--html", metavar="FILE", help="write HTML feedback with plots to FILE")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random test data (default: fixed, so runs agree)")
-    parser.add_argument("--assignment", default="dense_layer", help="assignment folder name or path (default: dense_layer)")
+    parser.add_argument("--assignment", default=None, help="assignment NAME ($GRADER_ASSIGNMENTS, ./assignments, the checkout) or PATH (default: dense_layer)")
+    if public_only:
+        parser.add_argument("--bundle", metavar="PATH", help="the public_checks.json released with the notebook, or its folder (default: next to the notebook)")
     parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto", help="where the timing benchmark runs (default: auto)")
     parser.add_argument("--verbose", "-v", action="store_true", help="say which sandbox layers are active, the seed and the time")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -36,18 +38,23 @@ def _grade_parser(prog: str, public_only: bool) -> argparse.ArgumentParser:
 
 
 def _run_grade(argv: list[str], public_only: bool) -> int:
-    from .assignment import load_assignment
+    from .assignment import DEFAULT_ASSIGNMENT, load_assignment
     from .engine import DEFAULT_SEED, grade_file
 
     args = _grade_parser("grade check" if public_only else "grade", public_only).parse_args(argv)
-    assignment = load_assignment(args.assignment)
-    report = grade_file(
-        args.submission,
-        assignment=assignment,
-        seed=DEFAULT_SEED if args.seed is None else args.seed,
-        visibility="public" if public_only else "all",
-        device=args.device,
-    )
+    if public_only:
+        from .student import check_file
+
+        if args.seed is not None:
+            raise InputError("grade check runs the bundle's fixed cases; --seed applies to grade only.")
+        report = check_file(args.submission, args.bundle, args.assignment)
+    else:
+        report = grade_file(
+            args.submission,
+            assignment=load_assignment(args.assignment or DEFAULT_ASSIGNMENT),
+            seed=DEFAULT_SEED if args.seed is None else args.seed,
+            device=args.device,
+        )
     rendered = _render(report, args.format)
     if rendered is None:
         from .report.text import render_text
@@ -89,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             from .batch import run_batch_cli
 
             return run_batch_cli(argv[1:])
+        if argv and argv[0] == "release":
+            from .release import run_release_cli
+
+            return run_release_cli(argv[1:])
         if argv and argv[0] == "check":
             return _run_grade(argv[1:], public_only=True)
         return _run_grade(argv, public_only=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -18,12 +18,13 @@ from .checks import CheckContext, Outcome, get_check
 from .diagnose import ADVICE, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
+from .oracle import ReferenceOracle, active_oracle
 from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
 from .sandbox.client import WorkerProcess, sandbox_notes
 from .sandbox.session import StudentSession
 from .submission import read_submission
 
-__all__ = ["grade_file", "DEFAULT_SEED"]
+__all__ = ["grade_file", "grade_session", "DEFAULT_SEED"]
 
 DEFAULT_SEED = 20261121
 SUBMISSION_WIDE = frozenset({"syntax-error", "timeout", "crash", "output-flood"})
@@ -42,7 +43,8 @@ def run_check(ctx: CheckContext) -> CheckResult:
     """Run one check; a student's failure costs the check, never the grading run."""
     spec = ctx.spec
     try:
-        outcome = get_check(spec.function)(ctx)
+        with active_oracle(ctx.oracle):
+            outcome = get_check(spec.function)(ctx)
     except StudentFailure as failure:
         outcome = Outcome(0, 1, [failure.message + ("\n" + failure.traceback if failure.traceback else "")], [failure.code, *failure.extra_codes])
     codes = resolve_codes(outcome.diagnoses)
@@ -73,12 +75,21 @@ def grade_file(
     visibility: str = "all",
     device: str = "cpu",
     worker_factory: Callable[..., WorkerProcess] = WorkerProcess,
+    oracle: Any = None,
 ) -> GradeReport:
     """Grade one .ipynb/.py file. Raises InputError (one sentence) when it cannot be read."""
     started = time.perf_counter()
     assignment = assignment or load_assignment()
     submission = read_submission(path)
     session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed)
+    return grade_session(session, assignment, str(path), seed, visibility, device, oracle, started)
+
+
+def grade_session(session: Any, assignment: Assignment, label: str, seed: int, visibility: str, device: str, oracle: Any, started: float) -> GradeReport:
+    """Run the rubric's checks on a session (sandboxed, or the student's own kernel) and score them.
+
+    `oracle` gives expected values (`grader.oracle`): by default the rubric's reference file."""
+    oracle = oracle if oracle is not None else ReferenceOracle(assignment)
     results: list[CheckResult] = []
     cache: dict = {}
     try:
@@ -86,7 +97,7 @@ def grade_file(
             session.start()
             for index, spec in enumerate(select_checks(assignment, visibility)):
                 rng = np.random.default_rng([seed, index])
-                ctx = CheckContext(session, assignment, spec, rng, seed, device, cache)
+                ctx = CheckContext(session, assignment, spec, rng, seed, device, cache, oracle)
                 results.append(run_check(ctx))
     finally:
         session.close()
@@ -99,7 +110,7 @@ def grade_file(
         wide.append("output-flood")
     diagnoses = resolve_codes([c for r in results for c in r.diagnoses] + wide)
     return GradeReport(
-        submission=str(path),
+        submission=label,
         assignment=assignment.name,
         score=round(sum(r.score for r in results), 4),
         max_score=sum(r.max_score for r in results),
@@ -110,6 +121,6 @@ def grade_file(
         execution_time=round(time.perf_counter() - started, 4),
         statements=statements,
         student_output=session.student_output()[:4000],
-        sha256=submission.sha256,
+        sha256=session.submission.sha256,
         notes=sandbox_notes(),
     )

@@ -75,6 +75,8 @@ class GradeReport:
     """Messages about the grading itself (sandbox layers, device)."""
     sha256: str = ""
     """Content hash of the submission file."""
+    not_checked: str = ""
+    """What this report did not look at (the student's public self-check); every renderer shows it."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

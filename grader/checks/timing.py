@@ -13,10 +13,8 @@ reason in the report.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import importlib.util
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,14 +22,13 @@ import numpy as np
 from ..errors import StudentFailure
 from ..exclusive import exclusive_phase
 from ..sandbox.session import StudentSession
-from ..submission import Cell, Submission
+from ..oracle import reference_submission
 from ..timing import BenchResult, OutputSummary, Side, TimingSettings, expected_outputs, run_benchmark
 from . import register
 from .base import CheckContext, DenseCase, Outcome, _weights_transposed, call_method, make_dense
 
-__all__ = ["timing_check", "reference_session", "REFERENCE_SOURCE"]
+__all__ = ["timing_check", "reference_session"]
 
-REFERENCE_SOURCE = Path(__file__).resolve().parents[2] / "reference" / "dense_layer.py"
 REFERENCE_REUSES = 200
 """Requests-heavy but cheap: one reference worker serves this many gradings, then is renewed
 (its CPU-seconds rlimit counts across them)."""
@@ -40,19 +37,17 @@ _references: dict[str, tuple[StudentSession, list[int]]] = {}
 
 
 def reference_session(ctx: CheckContext) -> StudentSession:
-    """A worker running reference/dense_layer.py as a submission, made exactly like the
+    """A worker running the rubric's reference file as a submission, made exactly like the
     student's (same factory and limits); kept for the next grading in this process."""
     session = ctx.session
-    key = f"{session.worker_factory!r}|{session.config!r}"
+    key = f"{session.worker_factory!r}|{session.config!r}|{ctx.assignment.reference}"
     held = _references.get(key)
     if held is not None and held[1][0] < REFERENCE_REUSES and held[0].worker is not None and held[0].worker.alive:
         held[1][0] += 1
         return held[0]
     if held is not None:
         held[0].close()
-    source = REFERENCE_SOURCE.read_text()
-    submission = Submission(REFERENCE_SOURCE, (Cell(1, source, "reference"),), hashlib.sha256(source.encode()).hexdigest())
-    reference = StudentSession(submission, session.config, worker_factory=session.worker_factory, seed=0)
+    reference = StudentSession(reference_submission(ctx.assignment), session.config, worker_factory=session.worker_factory, seed=0)
     reference.start()
     if reference.issues:
         reference.close()

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import dense_layer as ref
-
 from ..errors import StudentFailure
+from ..oracle import ref
 from . import register
 from .base import CheckContext, DenseCase, Outcome, Recorder, call_method, cases, make_dense, run_backward
 

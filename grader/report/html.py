@@ -126,8 +126,10 @@ def render_html(report: GradeReport) -> str:
     parts: list[Content] = [_header(report)]
     if report.diagnoses:
         parts.append(_el("div", _el("strong", "Mistakes found"), _advice_items(report.diagnoses), class_="mistakes"))
-    elif report.score >= report.max_score:
+    elif report.score >= report.max_score and not report.not_checked:
         parts.append(_el("div", _el("strong", "Every check passed."), " Well done.", class_="mistakes"))
+    if report.not_checked:
+        parts.append(_el("div", _el("strong", "Not checked here: "), report.not_checked, class_="mistakes"))
     parts += [summary, sections]
     skipped = [s for s in report.statements if s.status != "ok"]
     if skipped:

@@ -24,6 +24,8 @@ def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool
     console = Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 110)
     score_style = "bold green" if report.score >= report.max_score else "bold yellow" if report.score > 0 else "bold red"
     console.print(f"[bold]{escape(report.submission)}[/bold]: [{score_style}]{points(report.score)} / {points(report.max_score)}[/{score_style}]")
+    if report.not_checked:
+        console.print(f"[bold]Not checked here:[/bold] {escape(report.not_checked)}")
     if report.diagnoses:
         console.print("[bold]Mistakes found:[/bold]")
         for code in report.diagnoses:

@@ -96,6 +96,8 @@ class ForkServer:
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         project_root = str(SANDBOX_DIR.parent.parent)
         self.hide = limits.default_hidden_paths(project_root) if hide is None else hide
+        # Rubrics loaded later (their folder and reference) are hidden too, unless told exactly what to hide.
+        self.instructor_paths = limits.instructor_paths if hide is None else list
         # Other instructor material on this machine (another checkout, a data folder):
         self.hide += [p for p in os.environ.get("GRADER_SANDBOX_HIDE", "").split(os.pathsep) if os.path.isdir(p)]
         self.keep = sorted({*limits.python_paths(), str(SANDBOX_DIR)})
@@ -129,7 +131,7 @@ class ForkServer:
         with self.lock:
             self.counter += 1
             ident = self.counter
-            plan.hide, plan.keep = list(self.hide), list(self.keep)
+            plan.hide, plan.keep = sorted({*self.hide, *self.instructor_paths()}), list(self.keep)
             message = json.dumps({"op": "spawn", "id": ident, "plan": plan.to_dict(), "env": env}).encode()
             try:
                 socket.send_fds(self.sock, [message], [*fds, status_w])

@@ -23,7 +23,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["SandboxPlan", "apply_rlimits", "enter_sandbox", "default_hidden_paths", "python_paths", "IS_LINUX", "PLATFORM_NOTE"]
+__all__ = ["SandboxPlan", "apply_rlimits", "enter_sandbox", "default_hidden_paths", "hide_instructor_path", "instructor_paths", "python_paths", "IS_LINUX", "PLATFORM_NOTE"]
 
 IS_LINUX = sys.platform.startswith("linux")
 PLATFORM_NOTE = "sandbox: stronger isolation (namespaces, uid drop, cgroups) is Linux-only; here: process isolation, timeouts, rlimits where POSIX, safe protocol"
@@ -258,19 +258,26 @@ USER_DATA_ROOTS = ("/work", "/home", "/srv", "/opt", "/mnt", "/media", "/data", 
 """Top-level folders hidden from every worker (kept paths inside them are bound back)."""
 
 
-def default_hidden_paths(project_root: str) -> list[str]:
-    """Where instructor material lives: the source checkout (reference, assignments, .git), the installed reference, $HOME."""
-    import importlib.util
+_INSTRUCTOR_PATHS: set[str] = set()
 
+
+def hide_instructor_path(path: str | os.PathLike[str]) -> None:
+    """Hide this folder from every worker started from now on (an assignment and its reference,
+    wherever the rubric keeps them: they need not be in the source checkout)."""
+    if os.path.isdir(path):
+        _INSTRUCTOR_PATHS.add(os.path.realpath(path))
+
+
+def instructor_paths() -> list[str]:
+    return sorted(_INSTRUCTOR_PATHS)
+
+
+def default_hidden_paths(project_root: str) -> list[str]:
+    """Where instructor material lives: the source checkout (reference, assignments, .git), the loaded rubrics' folders and references, $HOME."""
     hidden = [os.path.join(project_root, "reference"), os.path.join(project_root, "assignments")]
     if os.path.isdir(os.path.join(project_root, ".git")) or os.path.exists(os.path.join(project_root, "pyproject.toml")):
         hidden.append(project_root)
-    try:
-        spec = importlib.util.find_spec("reference")
-    except (ImportError, ValueError):
-        spec = None
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        hidden.append(os.path.realpath(location))
+    hidden += sorted(_INSTRUCTOR_PATHS)
     home = os.path.expanduser("~")
     if home not in ("/", "") and os.path.isdir(home):
         hidden.append(os.path.realpath(home))
