@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -95,15 +96,18 @@ class KernelSession(StudentSession):
     def __init__(self, namespace: dict[str, Any], config: SandboxConfig, seed: int) -> None:
         super().__init__(Submission(Path("<kernel>"), (), ""), config, worker_factory=lambda _config: _KernelWorker(namespace), seed=seed)
         self._random_state: Any = None
+        self._alarm: Any = None
 
     def start(self) -> None:
         # The checks reseed numpy's global generator (as the sandbox does): give the
         # student's kernel its own state back afterwards.
         self._random_state = np.random.get_state()
+        self._alarm = signal.getsignal(signal.SIGALRM)  # the worker's statement timer sets its own
         super().start()
 
     def close(self) -> None:
         super().close()
         if self._random_state is not None:
             np.random.set_state(self._random_state)
+            signal.signal(signal.SIGALRM, self._alarm)
             self._random_state = None

@@ -23,12 +23,13 @@ FRAME = ('<iframe srcdoc="{page}" title="dense-grader public checks" style="widt
          'onload="this.style.height = (this.contentDocument.body.scrollHeight + 24) + \'px\'"></iframe>')
 
 
-def check(bundle: str | Path | None = None, assignment: str | None = None) -> GradeReport | None:
+def check(bundle: str | Path | None = None, assignment: str | None = None) -> None:
     """Run the public checks on this kernel's `Dense`, `ReLU`, `forward`, ... and show the report.
 
     `bundle`: the public_checks.json released with the notebook (default: the one in the
-    working folder, which is the notebook's folder in Jupyter). Returns the report, or None
-    when no public checks were found (the reason is printed in one sentence).
+    working folder, which is the notebook's folder in Jupyter). Returns nothing (so a cell
+    ending in `check()` shows the report once); when no public checks are found the reason
+    is printed in one sentence.
     """
     import __main__
 
@@ -39,11 +40,9 @@ def check(bundle: str | Path | None = None, assignment: str | None = None) -> Gr
         found = find_bundle(Path.cwd(), bundle, assignment)
     except InputError as exc:
         print(f"check(): {exc}", file=sys.stderr)
-        return None
+        return
     session = KernelSession(vars(__main__), found.assignment.sandbox, found.seed)
-    report = run_public_checks(session, found, "this notebook")
-    show(report)
-    return report
+    show(run_public_checks(session, found, "this notebook"))
 
 
 def _in_kernel() -> bool:

@@ -21,7 +21,8 @@ def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool
     from rich.table import Table
 
     stream = stream or sys.stdout
-    console = Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 110, force_jupyter=False)
+    console = Console(file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 110,
+                      force_jupyter=False, color_system="auto" if stream.isatty() else None)
     score_style = "bold green" if report.score >= report.max_score else "bold yellow" if report.score > 0 else "bold red"
     console.print(f"[bold]{escape(report.submission)}[/bold]: [{score_style}]{points(report.score)} / {points(report.max_score)}[/{score_style}]")
     if report.not_checked:
