@@ -19,7 +19,9 @@ def mean_assignment(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("mean") / "dense_layer_mean"
     shutil.copytree(ASSIGNMENTS_DIR / "dense_layer", folder)
     toml = folder / "assignment.toml"
-    toml.write_text(toml.read_text().replace('batch_convention = "sum"', 'batch_convention = "mean"'))
+    reference = ASSIGNMENTS_DIR.parent / "reference" / "dense_layer.py"  # the copy lives elsewhere: name the file
+    toml.write_text(toml.read_text().replace('batch_convention = "sum"', 'batch_convention = "mean"')
+                    .replace('reference = "../../reference/dense_layer.py"', f'reference = "{reference}"'))
     return load_assignment(folder)
 
 
