@@ -116,3 +116,37 @@ def test_check_outside_jupyter_prints_text(bundle: Path, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert "Not checked here: public checks:" in result.stdout and "failed" not in result.stdout
     assert "<iframe" not in result.stdout
+
+
+def test_a_rubric_outside_the_checkout_hides_its_reference_from_workers() -> None:
+    """The rubric names its reference anywhere: that folder and the assignment's are hidden from
+    student code once the rubric is loaded (not only the checkout's `reference/`)."""
+    import shutil
+    import tempfile
+
+    from grader.sandbox.client import SandboxConfig, WorkerProcess
+
+    try:  # a place no other rule hides (/tmp is private, /home and /work are hidden anyway)
+        course = Path(tempfile.mkdtemp(prefix="grader-course-", dir="/var/lib"))
+    except OSError:
+        pytest.skip("/var/lib is not writable here")
+    try:
+        course.chmod(0o755)  # world-readable, as instructor folders often are: only the mount hides it
+        folder, solutions = course / "assignments" / "dl", course / "solutions"
+        shutil.copytree(ROOT / "assignments" / "dense_layer", folder)
+        solutions.mkdir()
+        shutil.copy(ROOT / "reference" / "dense_layer.py", solutions / "dense_layer.py")
+        toml = folder / "assignment.toml"
+        toml.write_text(toml.read_text().replace('reference = "../../reference/dense_layer.py"', 'reference = "../../solutions/dense_layer.py"'))
+        WorkerProcess(SandboxConfig()).close()  # the fork server is already running when the rubric is loaded
+        assert load_assignment(folder).reference == (solutions / "dense_layer.py").resolve()
+        probe = f"import os\nprint('SEEN', [p for p in ({str(solutions / 'dense_layer.py')!r}, {str(toml)!r}) if os.path.exists(p)])\n"
+        with WorkerProcess(SandboxConfig()) as worker:
+            reply, _ = worker.request({"op": "exec_cell", "label": "probe", "source": probe, "timeout": 5.0})
+            assert all(r["status"] == "ok" for r in reply["statements"])
+            layers = worker.layers
+        if not any("mount namespace" in layer for layer in layers):
+            pytest.skip(f"no mount namespace here: {layers}")
+        assert "SEEN []" in worker.student_output(), worker.student_output()
+    finally:
+        shutil.rmtree(course)
