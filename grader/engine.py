@@ -99,6 +99,7 @@ def grade_session(session: Any, assignment: Assignment, label: str, seed: int, v
                 rng = np.random.default_rng([seed, index])
                 ctx = CheckContext(session, assignment, spec, rng, seed, device, cache, oracle)
                 results.append(run_check(ctx))
+                cache.setdefault("results", {})[spec.name] = results[-1]  # later checks may cite earlier verdicts
     finally:
         session.close()
     statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in session.issues.values())

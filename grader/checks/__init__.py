@@ -22,6 +22,7 @@ CHECK_MODULES = (
     "grader.checks.batch",
     "grader.checks.side_effects",
     "grader.checks.network",
+    "grader.checks.learning",
     "grader.checks.timing",
 )
 

@@ -35,6 +35,11 @@ Model of the checks that the expectations assume (the engine owner reconciles wi
     non-deterministic) the expectation still says they pass: the engine should then fall
     back to reference layers instead of charging the Dense mistake a second time. The
     student's `train` calls the student's `forward`.
+  * network-learns trains the student's own Dense/ReLU network with its own train on the digits
+    (fixed weights, fixed batches), so it fails wherever the layer, ReLU, forward or train is
+    wrong or cannot run, except for mistakes that do not change training: the grader sets the
+    weights (init-scale), hands them over in the student's layout (weights-shape), zeroing G
+    after its last use (mutates-grad-output), and slowness (python-loop): see `learns()`.
   * dense-timing passes for vectorised code that runs; it fails where forward/backward
     cannot run at all (exception, missing, killed) and for Python loops.
 """
@@ -70,6 +75,7 @@ CHECKS = [
     "relu-forward",
     "network-forward",
     "train-step",
+    "network-learns",
 ]
 ALL_DENSE = [c for c in CHECKS if c.startswith("dense-")]
 # Checks that need Dense.forward to run (see the model above).
@@ -601,12 +607,22 @@ class Submission:
     def expectation(self) -> dict:
         unknown = set(self.failed) - set(CHECKS)
         assert not unknown, (self.name, unknown)
+        failed = set(self.failed) | ({"network-learns"} if learns_wrongly(self) else set())
         return {
             "description": self.description,
-            "full_marks": not self.failed,
-            "failed": [c for c in CHECKS if c in self.failed],
+            "full_marks": not failed,
+            "failed": [c for c in CHECKS if c in failed],
             "diagnoses": list(self.diagnoses),
         }
+
+
+LEARNING_UNAFFECTED = {"dense-interface", "dense-init", "dense-timing"}
+"""Failures that do not change the learning run (see the model at the top)."""
+
+
+def learns_wrongly(sub: Submission) -> bool:
+    """Whether network-learns must fail: some other check failed for a reason that changes training."""
+    return bool(set(sub.failed) - LEARNING_UNAFFECTED) and "mutates-grad-output" not in sub.diagnoses
 
 
 def with_dense(init: str = DENSE_INIT, fwd: str = DENSE_FORWARD, bwd: str = DENSE_BACKWARD,

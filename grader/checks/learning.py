@@ -1,0 +1,394 @@
+"""`network.learns`: the student's own network trained on real handwritten digits.
+
+The assignment's network (Dense → ReLU → Dense) is built from the student's `Dense` and
+`ReLU`, given fixed initial weights, and trained with the student's `train` on a fixed
+batch order; then the student's `forward` predicts a held-out set. One request runs the
+whole training: a grader-written driver, defined in the student's namespace, calls
+`train` for every batch and returns the loss `train` reported and every Dense layer's
+parameters after every step (round trips cost ~1 ms each; one per step per layer would
+cost more than the training).
+
+For the run the driver puts the notebook's *given* loss and loss gradient in the
+namespace under their usual names (and restores the student's afterwards), so a student
+who redefined them is graded on the step `train` makes, not on a changed loss; the
+expected side never runs student-defined loss code.
+
+Each step is compared with a reference step taken from the student's own parameters
+before that step ("teacher forcing"), not with an independent reference run. Training
+amplifies rounding: two correct implementations that add in a different order (einsum,
+the ones-column trick, float32) drift apart step after step, and at a high learning rate
+chaotically. Compared step by step, each comparison sees one step's rounding (float64:
+~1e-15 relative; float32: ~1e-6), so a relative tolerance that does not grow with the
+step count separates rounding from a mistake, which changes a step by O(1) from its
+first occurrence. The independent reference run gives the loss curve and the accuracy
+the rubric's threshold refers to.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..compare import relative_error
+from ..errors import InputError, StudentFailure
+from ..learning_data import LearningData, LearningParams, dataset_version, load_learning_data
+from ..sandbox.session import Remote
+from . import register
+from .base import CheckContext, Outcome, Recorder, new_dense, require_class, require_function, set_params
+from .learning_plan import Params, Plan, ReferenceRun, accuracy, make_plan, reference_forward, reference_run, reference_step
+
+__all__ = ["check_network_learns", "DRIVER_SOURCE"]
+
+UNEXPLAINING = frozenset({"float32-downcast", "python-loop", "init-scale", "weights-shape"})
+"""Dense codes that cannot explain a learning failure (the grader sets the weights, hands them
+over in the student's storage layout, and does not time this run)."""
+WATCHED_CALLS = ("Dense.", "ReLU.", "forward(", "train(")
+DRIVER_SOURCE = '''
+import numpy as _grader_np
+
+
+def _grader_softmax_crossentropy_with_logits(logits, reference_answers):
+    """The notebook's given loss: cross-entropy of softmax(logits), one value per sample."""
+    logits_for_answers = logits[_grader_np.arange(len(logits)), reference_answers]
+    top = logits.max(axis=-1, keepdims=True)
+    return -logits_for_answers + top[:, 0] + _grader_np.log(_grader_np.exp(logits - top).sum(axis=-1))
+
+
+def _grader_grad_softmax_crossentropy_with_logits(logits, reference_answers):
+    """The notebook's given gradient: softmax - one_hot, divided by N in the "sum" version."""
+    one_hot = _grader_np.zeros_like(logits)
+    one_hot[_grader_np.arange(len(logits)), reference_answers] = 1
+    exps = _grader_np.exp(logits - logits.max(axis=-1, keepdims=True))
+    grad = exps / exps.sum(axis=-1, keepdims=True) - one_hot
+    return grad / logits.shape[0] if _grader_learning_divides[0] else grad
+
+
+_grader_learning_divides = [True]
+_grader_learning = {}
+
+
+def _grader_learning_start(network, dense, X, y, order, bounds, X_val, divides):
+    """Keep the run's network and data in the worker: each chunk of steps then sends only two numbers."""
+    _grader_learning.clear()
+    _grader_learning.update(network=network, dense=dense, X=X, y=y, order=order, bounds=bounds, X_val=X_val)
+    _grader_learning_divides[0] = bool(divides)
+
+
+def _grader_learning_steps(first, last):
+    """train() on batches first..last-1; the losses it reported and the parameters after every step."""
+    run = _grader_learning
+    network, X, y, order, bounds = run["network"], run["X"], run["y"], run["order"], run["bounds"]
+    space = globals()
+    given = {"softmax_crossentropy_with_logits": _grader_softmax_crossentropy_with_logits,
+             "grad_softmax_crossentropy_with_logits": _grader_grad_softmax_crossentropy_with_logits}
+    saved = {name: space[name] for name in given if name in space}
+    space.update(given)
+    losses, reported = _grader_np.full(last - first, _grader_np.nan), _grader_np.zeros(last - first, dtype=_grader_np.int8)
+    snapshots, low = [], False
+    try:
+        for k, step in enumerate(range(first, last)):
+            batch = order[bounds[step]:bounds[step + 1]]
+            loss = train(network, X[batch], y[batch])
+            value = None if loss is None else _grader_np.asarray(loss)
+            if value is not None and value.dtype.kind in "iuf" and value.size in (1, len(batch)):
+                losses[k], reported[k] = float(value.astype(_grader_np.float64).mean()), 1
+                low = low or value.dtype.kind == "f" and value.dtype.itemsize < 8
+            params = [_grader_np.asarray(p) for i in run["dense"] for p in (network[i].weights, network[i].biases)]
+            low = low or any(p.dtype.kind == "f" and p.dtype.itemsize < 8 for p in params)
+            row = _grader_np.concatenate([p.astype(_grader_np.float64).ravel() for p in params])
+            if snapshots and row.size != snapshots[0].size:
+                raise ValueError(f"the Dense layers' parameters changed size during training (step {step + 1})")
+            snapshots.append(row)
+    finally:
+        for name in given:
+            if name in saved:
+                space[name] = saved[name]
+            else:
+                space.pop(name, None)
+    return [losses, reported, _grader_np.stack(snapshots), low]
+
+
+def _grader_learning_predict():
+    """The trained network's logits for the held-out samples, from the student's forward()."""
+    outputs = forward(_grader_learning["network"], _grader_learning["X_val"])
+    return outputs[-1] if isinstance(outputs, list) and outputs else outputs
+'''
+
+
+# -- the student side ------------------------------------------------------------------------
+
+
+def build_network(ctx: CheckContext, plan: Plan, params: Params) -> Remote:
+    """The student's Dense and ReLU, in the plan's layout, holding exactly `params`."""
+    layers, dense = [], iter(zip(plan.sizes, plan.sizes[1:], params))
+    for kind in plan.kinds:
+        if kind == "relu":
+            require_class(ctx, "ReLU")
+            layers.append(ctx.session.new("ReLU"))
+            continue
+        n_in, n_out, (W, b) = next(dense)
+        layer = new_dense(ctx, n_in, n_out, learning_rate=plan.learning_rate)
+        set_params(ctx, layer, W, b)
+        layers.append(layer)
+    return ctx.session.make_list(layers)
+
+
+def unpack(plan: Plan, row: np.ndarray, transposed: bool) -> Params:
+    """One snapshot row back into (W, b) per Dense layer, in the assignment's (in, out) layout."""
+    params, at = [], 0
+    for n_in, n_out in zip(plan.sizes, plan.sizes[1:]):
+        W = row[at:at + n_in * n_out].reshape((n_out, n_in) if transposed else (n_in, n_out))
+        at += n_in * n_out
+        params.append((W.T if transposed else W, row[at:at + n_out]))
+        at += n_out
+    return params
+
+
+@dataclass(frozen=True)
+class StudentRun:
+    losses: np.ndarray
+    """What train returned at every step done (NaN where it returned no number)."""
+    reported: np.ndarray
+    """1 where train returned a number (or per-sample losses), 0 elsewhere."""
+    snapshots: np.ndarray
+    """(steps done, parameters): every Dense layer's weights and biases after every step."""
+    logits: Any
+    """forward(network, X_val)[-1] after training; None when the run stopped early."""
+    low_precision: bool
+    """The loss or the parameters were float32 (or narrower)."""
+    failure: StudentFailure | None = None
+    """What stopped the run early (an exception in train), after the steps above."""
+
+    @property
+    def done(self) -> int:
+        return len(self.snapshots)
+
+
+def run_student(ctx: CheckContext, plan: Plan, data: LearningData, params: LearningParams) -> StudentRun:
+    """Train in chunks of steps, one request each; stop after the chunk that exceeds the time budget.
+
+    The grader reads the clock, not the worker: slow code (a per-sample Python loop) is the
+    timing check's business, so it is judged on the steps it managed in the budget.
+    """
+    require_function(ctx, "train")
+    require_function(ctx, "forward")
+    for label, failure in ctx.session.hung.items():
+        if label.startswith(WATCHED_CALLS):
+            raise failure  # it hung in an earlier check: do not wait for it again
+    network = build_network(ctx, plan, list(plan.initial))
+    ctx.session.define(DRIVER_SOURCE, "grader learning driver")
+    ctx.session.call("_grader_learning_start", network, plan.dense_positions, data.X_train, data.y_train, plan.order,
+                     plan.bounds, data.X_val, plan.convention == "sum", what="setting up the learning run")
+    width = sum(n_in * n_out + n_out for n_in, n_out in zip(plan.sizes, plan.sizes[1:]))
+    parts: list[list[np.ndarray]] = []
+    started = time.perf_counter()
+    failure = None
+    for first in range(0, plan.steps, params.steps_per_request):
+        last = min(first + params.steps_per_request, plan.steps)
+        try:
+            reply = ctx.session.call("_grader_learning_steps", first, last, what=f"train(network, X, y) on {data.name}", timeout=params.timeout)
+        except StudentFailure as raised:
+            if not parts:
+                raise
+            failure = raised  # the steps before it are still compared: a mistake may show there first
+            break
+        shapes = [(last - first,), (last - first,), (last - first, width)]
+        if not isinstance(reply, list) or len(reply) != 4 or any(not isinstance(a, np.ndarray) or a.shape != s or a.dtype.kind not in "biuf" for a, s in zip(reply, shapes)):
+            raise StudentFailure("crash", "the learning run sent back a malformed reply (replies are forged only by hostile code).")
+        parts.append(reply)
+        if time.perf_counter() - started > params.time_budget:
+            break
+    done = sum(len(p[0]) for p in parts)
+    logits = ctx.session.call("_grader_learning_predict", what="forward(network, X_val)") if done == plan.steps else None
+    return StudentRun(np.concatenate([p[0] for p in parts]).astype(np.float64), np.concatenate([p[1] for p in parts]),
+                      np.concatenate([p[2] for p in parts]).astype(np.float64), logits, any(bool(np.asarray(p[3]).any()) for p in parts), failure)
+
+
+def student_activations(ctx: CheckContext, plan: Plan, params: Params, X: np.ndarray) -> Any:
+    """forward(network, X) of fresh student layers holding `params` (to find where a step went wrong)."""
+    return ctx.session.call("forward", build_network(ctx, plan, params), X, what="forward(network, X)")
+
+
+# -- finding where the runs part ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parting:
+    step: int
+    message: str
+    codes: tuple[str, ...]
+
+
+def dense_codes(ctx: CheckContext) -> tuple[str, ...]:
+    """Codes the Dense checks of this grading run found that can explain a learning failure."""
+    codes: list[str] = []
+    for name, result in ctx.cache.get("results", {}).items():
+        function = next((c.function for c in ctx.assignment.checks if c.name == name), "")
+        if function.startswith("dense.") and result.score < result.max_score:
+            codes += [c for c in result.diagnoses if c not in UNEXPLAINING]
+    return tuple(dict.fromkeys(codes))
+
+
+def find_parting(ctx: CheckContext, plan: Plan, data: LearningData, run: StudentRun, rtol: float) -> Parting | None:
+    """The first step whose loss or update differs from a correct step from the same parameters."""
+    transposed = bool(ctx.cache.get("weights_transposed", False))
+    before = list(plan.initial)
+    for step in range(run.done):
+        X, y = plan.batch(data, step)
+        taken = reference_step(plan, before, X, y)
+        expected, loss = taken.params, taken.loss
+        after = unpack(plan, run.snapshots[step], transposed)
+        loss_off = bool(run.reported[step]) and not abs(run.losses[step] - loss) <= rtol * taken.loss_scale
+        # each update's error against the size of its terms, not of the (possibly cancelled) update itself
+        errors = [(_norm(W - We) / max(sW, 1e-300), _norm(b - be) / max(sb, 1e-300))
+                  for (W, b), (We, be), (sW, sb) in zip(after, expected, taken.update_scales)]
+        if loss_off or any(not (e <= rtol) for pair in errors for e in pair):
+            return explain(ctx, plan, step, before, after, expected, errors, (run.losses[step], loss) if loss_off else None, X, rtol)
+        before = after
+    return None
+
+
+def _norm(a: np.ndarray) -> float:
+    return float(np.linalg.norm(a))
+
+
+def explain(ctx: CheckContext, plan: Plan, step: int, before: Params, after: Params, expected: Params,
+            errors: list[tuple[float, float]], loss_off: tuple[float, float] | None, X: np.ndarray, rtol: float) -> Parting:
+    """Name the layer where a step first goes wrong: forward first (layer by layer), then the updates, last layer first."""
+    when = f"Trained on the same batches from the same start, your network parts from the reference at {plan.when(step)}"
+    try:
+        got = student_activations(ctx, plan, before, X)
+    except StudentFailure as failure:
+        return Parting(step, f"{when}; forward(network, X) on that batch then raised: {failure.message}", (failure.code,))
+    wanted = reference_forward(plan, before, X)
+    if not isinstance(got, list) or len(got) != len(wanted):
+        return Parting(step, f"{when}: forward(network, X) returned {type(got).__name__} with {len(got) if isinstance(got, list) else 'no'} items, "
+                       f"not a list of {len(wanted)} activations, one per layer.", ("network-forward-wrong",))
+    for position, (a, e) in enumerate(zip(got, wanted)):
+        error = relative_error(a, e) if isinstance(a, np.ndarray) and a.shape == e.shape else float("inf")
+        if error <= rtol:
+            continue
+        if position + 1 < len(got) and isinstance(got[position + 1], np.ndarray) and got[position + 1].shape == wanted[position + 1].shape \
+                and relative_error(got[position + 1], wanted[position + 1]) <= rtol:
+            # The next layer computed the right output from it, so it was changed afterwards: in place, by that layer.
+            culprit = position + 1
+            codes = dense_codes(ctx) if plan.kinds[culprit] == "dense" else ()
+            return Parting(step, f"{when}, in the forward pass: {plan.label(culprit)} changes its input (the output of "
+                           f"{plan.label(position)}) in place, so train hands backward a changed array.", codes)
+        codes = ("relu-wrong",) if plan.kinds[position] == "relu" else dense_codes(ctx)
+        return Parting(step, f"{when}, in the forward pass: the output of {plan.label(position)} differs (relative error "
+                       f"{error:.3g}, tolerance {rtol:g}) while its input agrees.", codes)
+    if loss_off is not None:
+        return Parting(step, f"{when}: train returned the loss {loss_off[0]:.6g}, but fresh layers with the same parameters give "
+                       f"logits whose loss is {loss_off[1]:.6g}. train should return np.mean(softmax_crossentropy_with_logits(logits, y)) "
+                       f"of this step's forward pass.", dense_codes(ctx) or ("train-wrong",))
+    dense = plan.dense_positions
+    for d in range(len(dense))[::-1]:
+        (W_err, b_err), (W0, b0) = errors[d], before[d]
+        if W_err <= rtol and b_err <= rtol:
+            continue
+        which = "weight" if not W_err <= rtol else "bias"
+        label = plan.label(dense[d])
+        unchanged = np.array_equal(after[d][0], W0) and np.array_equal(after[d][1], b0)
+        others_moved = any(not (np.array_equal(a[0], p[0]) and np.array_equal(a[1], p[1])) for i, (a, p) in enumerate(zip(after, before)) if i != d)
+        if unchanged and (others_moved or not dense_codes(ctx)):
+            return Parting(step, f"{when}: {label} was not updated, while a correct step changes it. train's backward loop "
+                           f"must call backward on every layer, down to layer 0.", ("train-skips-layer",))
+        above = "" if d == len(dense) - 1 else " The layers above it updated correctly, so the gradient that reaches it is wrong (grad_input of the layer above, ReLU.backward, or the inputs train hands to backward)."
+        codes = dense_codes(ctx) or ("train-wrong",)
+        return Parting(step, f"{when}: the {which} update of {label} differs from a correct SGD step from the same parameters "
+                       f"(error {max(W_err, b_err):.3g} relative to the step's size, tolerance {rtol:g}).{above}", codes)
+    raise AssertionError("grader bug: a step was found to differ but no part of it does")
+
+
+@functools.lru_cache(maxsize=4)
+def prepare(params: LearningParams, root: Path, convention: str, version: float) -> tuple[LearningData, Plan, ReferenceRun]:
+    """The data, the plan and the reference's own run: the same for every submission a process grades
+    (until the rubric or the data set's file changes: both are in the key)."""
+    data = load_learning_data(params, root)
+    plan = make_plan(params, data, convention)
+    return data, plan, reference_run(plan, data)
+
+
+@register("network.learns")
+def check_network_learns(ctx: CheckContext) -> Outcome:
+    """Train the student's own network on real digits; every step as a correct one, then the held-out accuracy."""
+    params = LearningParams.from_params(ctx.spec.params, f"{ctx.assignment.root / 'assignment.toml'}: check {ctx.spec.name}")
+    data, plan, reference = prepare(params, ctx.assignment.root, ctx.convention, dataset_version(params, ctx.assignment.root))
+    if reference.accuracy < params.min_accuracy:
+        raise InputError(f"check {ctx.spec.name}: min_accuracy {params.min_accuracy:g} is above what the reference reaches "
+                         f"({reference.accuracy:.3f}) on {data.name}; lower it (with a margin) or train longer.")
+    rec = Recorder()
+    try:
+        run = run_student(ctx, plan, data, params)
+    except StudentFailure as failure:
+        rec.student_failure(explain_failure(ctx, plan, data, failure), "learning run")
+        return rec.outcome
+    rtol = params.rtol_float32 if run.low_precision or getattr(run.logits, "dtype", None) == np.float32 else params.rtol
+    parting = find_parting(ctx, plan, data, run, rtol)
+    if parting is not None:
+        rec.fail(parting.message, *parting.codes)
+    elif run.failure is None:
+        rec.ok()
+    if run.failure is not None:
+        later = f"after step {run.done} of {plan.steps} (the steps before were right)" if parting is None else "at a later step"
+        rec.student_failure(explain_failure(ctx, plan, data, run.failure), f"learning run, {later}")
+        return rec.outcome
+    got = judge_accuracy(rec, plan, data, run, params.min_accuracy, reference.accuracy)
+    drift = float("nan")
+    if run.done == plan.steps:
+        final = unpack(plan, run.snapshots[-1], bool(ctx.cache.get("weights_transposed", False)))
+        drift = max(relative_error(W, We) for (W, _), (We, _) in zip(final, reference.final))
+    rec.outcome.details["learning"] = {
+        "dataset": data.name,
+        "steps": plan.steps,
+        "steps_done": run.done,
+        "student_loss": [round(float(v), 6) if r and np.isfinite(v) else None for v, r in zip(run.losses, run.reported)],
+        "reference_loss": [round(float(v), 6) if np.isfinite(v) else None for v in reference.losses],
+        "accuracy": got if np.isfinite(got) else None,
+        "reference_accuracy": reference.accuracy,
+        # how far the final weights are from the independent reference run's: rounding amplified by training
+        "drift": drift if np.isfinite(drift) else None,
+    }
+    return rec.outcome
+
+
+def explain_failure(ctx: CheckContext, plan: Plan, data: LearningData, failure: StudentFailure) -> StudentFailure:
+    """An exception during the run: name forward's wrong list, or the Dense mistakes that explain it."""
+    if failure.code != "exception":
+        return failure
+    try:
+        got = student_activations(ctx, plan, list(plan.initial), plan.batch(data, 0)[0])
+        if not isinstance(got, list) or len(got) != len(plan.kinds):
+            return StudentFailure("network-forward-wrong", failure.message + " train calls forward(network, X), which does not return one activation per layer.", failure.traceback)
+    except StudentFailure:
+        pass
+    codes = dense_codes(ctx)
+    if codes and codes != ("exception",):
+        return StudentFailure(codes[0], f"{failure.message} The Dense checks found mistakes that explain it ({', '.join(codes)}).", failure.traceback, list(codes[1:]))
+    return failure
+
+
+def judge_accuracy(rec: Recorder, plan: Plan, data: LearningData, run: StudentRun, minimum: float, reference: float) -> float:
+    """The held-out accuracy of the student's trained network (not judged when a slow run stopped early)."""
+    if run.logits is None:  # stopped by the time budget
+        rec.ok()
+        rec.outcome.messages.append(f"Training stopped after {run.done} of {plan.steps} steps (the time budget): your layers are slow "
+                                    f"(see dense-timing); the steps taken were checked, the held-out accuracy was not.")
+        return float("nan")
+    logits = run.logits
+    if not (isinstance(logits, np.ndarray) and logits.shape == (len(data.y_val), data.classes) and np.all(np.isfinite(logits))):
+        rec.fail(f"After training, forward(network, X_val)[-1] is not finite logits of shape {(len(data.y_val), data.classes)}.")
+        return float("nan")
+    got = accuracy(logits, data.y_val)
+    if got >= minimum:
+        rec.ok()
+    else:
+        rec.fail(f"Held-out accuracy after training on {data.name}: {got:.3f}, below the {minimum:g} required "
+                 f"(the reference reaches {reference:.3f} from the same start).")
+    return got
