@@ -43,7 +43,7 @@ def run_check(ctx: CheckContext) -> CheckResult:
     """Run one check; a student's failure costs the check, never the grading run."""
     spec = ctx.spec
     try:
-        with active_oracle(ctx.oracle):
+        with active_oracle(ctx.oracle if ctx.oracle is not None else ReferenceOracle(ctx.assignment)):
             outcome = get_check(spec.function)(ctx)
     except StudentFailure as failure:
         outcome = Outcome(0, 1, [failure.message + ("\n" + failure.traceback if failure.traceback else "")], [failure.code, *failure.extra_codes])

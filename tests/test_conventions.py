@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import SUBMISSIONS
-from grader.assignment import ASSIGNMENTS_DIR, load_assignment
+from conftest import SUBMISSIONS, copy_assignment
+from grader.assignment import load_assignment
 from grader.engine import grade_file
 
 DENSE_BACKWARD_CHECKS = {"dense-update-weights", "dense-update-biases", "dense-gradcheck", "dense-batch-semantics"}
@@ -17,11 +16,9 @@ DENSE_BACKWARD_CHECKS = {"dense-update-weights", "dense-update-biases", "dense-g
 @pytest.fixture(scope="module")
 def mean_assignment(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("mean") / "dense_layer_mean"
-    shutil.copytree(ASSIGNMENTS_DIR / "dense_layer", folder)
+    copy_assignment(folder)
     toml = folder / "assignment.toml"
-    reference = ASSIGNMENTS_DIR.parent / "reference" / "dense_layer.py"  # the copy lives elsewhere: name the file
-    toml.write_text(toml.read_text().replace('batch_convention = "sum"', 'batch_convention = "mean"')
-                    .replace('reference = "../../reference/dense_layer.py"', f'reference = "{reference}"'))
+    toml.write_text(toml.read_text().replace('batch_convention = "sum"', 'batch_convention = "mean"'))
     return load_assignment(folder)
 
 
