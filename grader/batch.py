@@ -26,12 +26,12 @@ from . import __version__
 from .batch_exec import Job, Options, TaskResult, default_lock_file, run_dask, run_local
 from .batch_inputs import Entry, discover, file_sha256, safe_name
 from .batch_store import ResultsDir, atomic_write, is_current
+from .deadline import DEFAULT_TIMEOUT
 from .errors import InputError
 from .exclusive import LOCK_ENV
+from .safetext import terminal_safe
 
 __all__ = ["run_batch_cli", "run_batch", "BatchSummary"]
-
-DEFAULT_TIMEOUT = 600.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--assignment", default="dense_layer", help="assignment folder name or path (default: dense_layer)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random test data (default: the same as `grade`)")
     parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto", help="where the timing benchmark runs (default: auto)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds one submission may take in all before it is stopped and recorded as an error (default: {DEFAULT_TIMEOUT:g}; local pool only)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds of work one submission may take in all: checks left without time score 0 with a timeout note (default: {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--no-html", action="store_true", help="write no HTML feedback")
     parser.add_argument("--retry-errors", action="store_true", help="regrade submissions recorded as errors even if unchanged")
     return parser
@@ -86,7 +86,7 @@ class Progress:
         record = result.record
         eta = (self.total - self.done) / rate if rate else 0.0
         outcome = f"error ({record.get('error_kind')})" if record.get("status") == "error" else f"{record.get('score', 0):g}/{record.get('max_score', 0):g}"
-        print(f"[{self.done}/{self.total}] {result.student}: {outcome}  ({rate:.2f}/s, ETA {eta:.0f} s)", flush=True)
+        print(terminal_safe(f"[{self.done}/{self.total}] {result.student}: {outcome}  ({rate:.2f}/s, ETA {eta:.0f} s)", newlines=False), flush=True)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -135,14 +135,14 @@ class BatchSummary:
             width = max(len(code) for code, _ in mistakes)
             for code, count in mistakes:
                 advice = ADVICE.get(code, "")
-                lines.append(f"  {count:5d}  {code:<{width}}  {advice[:80] + ('...' if len(advice) > 80 else '')}")
+                lines.append(terminal_safe(f"  {count:5d}  {code:<{width}}  {advice[:80] + ('...' if len(advice) > 80 else '')}", newlines=False))
         else:
             lines.append("No mistakes diagnosed.")
         if errors:
             lines.append(f"Not graded ({len(errors)}): see their JSON and the gradebook's error column:")
             for student, record in errors[:20]:
                 reason = str(record.get("error", "")).splitlines()[0] if record else "no result"
-                lines.append(f"  {student}: {reason}")
+                lines.append(terminal_safe(f"  {student}: {reason}", newlines=False))
             if len(errors) > 20:
                 lines.append(f"  ... and {len(errors) - 20} more")
         return "\n".join(lines)
@@ -170,7 +170,7 @@ def run_batch(args: argparse.Namespace) -> int:
         seed = DEFAULT_SEED if args.seed is None else args.seed
         entries, notes = discover(args.submissions, results.extract_dir, preferred_name=assignment.notebook)
         for note in notes:
-            print(f"note: {note}", flush=True)
+            print(terminal_safe(f"note: {note}", newlines=False), flush=True)
         jobs, rows_order = _plan(entries, results, seed, assignment, args.retry_errors)
         lock_file = os.environ.get(LOCK_ENV) or default_lock_file()
         os.environ[LOCK_ENV] = lock_file
@@ -189,7 +189,7 @@ def run_batch(args: argparse.Namespace) -> int:
             for note in result.notes:
                 if note not in html_notes:
                     html_notes.add(note)
-                    print(f"note: {note}", file=sys.stderr, flush=True)
+                    print(terminal_safe(f"note: {note}", newlines=False), file=sys.stderr, flush=True)
             progress.advance(result)
 
         try:
@@ -231,5 +231,5 @@ def _plan(entries: list[Entry], results: ResultsDir, seed: int, assignment: Any,
         name = safe_name(entry.student)
         digest = "" if entry.error else file_sha256(entry.path)
         if not is_current(results.load(name), digest, seed, assignment.name, __version__, rubric, assignment.max_score, retry_errors):
-            jobs.append(Job(entry.student, name, str(entry.path), digest, error=entry.error))
+            jobs.append(Job(entry.student, name, str(entry.path), digest, error=entry.error, error_kind=entry.error_kind))
     return jobs, entries

@@ -49,6 +49,8 @@ class Job:
     """The file's bytes, sent to remote (Dask) workers that may not see our disk."""
     error: str = ""
     """Known before grading (e.g. an empty student folder): recorded, not graded."""
+    error_kind: str = "missing"
+    """The record's error_kind for `error` (missing, or input for a refused link)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ class _Stop(BaseException):
 _worker_state: dict[str, Any] = {"in_task": False, "stopping": False, "budget": 0.0}
 _TICK = 0.5
 """Seconds between SIGALRM ticks that count a task's working time."""
+BACKSTOP_GRACE = 60.0
+"""`grade_file` enforces `Options.timeout` itself (grader/deadline.py) and still writes a report;
+the alarm stops a task only this much later, when grading itself hangs."""
 
 
 def _waiting_for_timing_lock(frame: Any) -> bool:
@@ -131,7 +136,7 @@ def grade_task(job: Job, options: Options) -> TaskResult:
     """Grade one submission; every failure becomes a recorded error, never an exception."""
     os.environ[LOCK_ENV] = options.lock_file or os.environ.get(LOCK_ENV) or default_lock_file()
     if job.error:
-        return _error(job, options, "missing", job.error, 0.0)
+        return _error(job, options, job.error_kind, job.error, 0.0)
     started = time.perf_counter()
     alarm = options.timeout is not None and threading.current_thread() is threading.main_thread()
     with tempfile.TemporaryDirectory(prefix="grade-batch-") as scratch:
@@ -142,12 +147,12 @@ def grade_task(job: Job, options: Options) -> TaskResult:
         _worker_state["in_task"] = True
         try:
             if alarm:
-                _worker_state["budget"] = float(options.timeout or 0)
+                _worker_state["budget"] = float(options.timeout or 0) + BACKSTOP_GRACE
                 signal.setitimer(signal.ITIMER_REAL, _TICK, _TICK)
             try:
                 from .engine import grade_file
 
-                report = grade_file(path, assignment=_assignment(options.assignment), seed=options.seed, device=options.device)
+                report = grade_file(path, assignment=_assignment(options.assignment), seed=options.seed, device=options.device, timeout=options.timeout)
             finally:
                 if alarm:
                     signal.setitimer(signal.ITIMER_REAL, 0)
@@ -168,8 +173,11 @@ def grade_task(job: Job, options: Options) -> TaskResult:
         if options.html:
             from .exclusive import grading_phase
 
+            wall, cpu = time.perf_counter(), time.process_time()
             with grading_phase():  # plotting is CPU work: never beside a timing measurement
                 html, notes = _render_html(report, scratch)
+            phases = record.setdefault("profile", {}).setdefault("phases", {})
+            phases["html"] = {"wall": round(time.perf_counter() - wall, 5), "cpu": round(time.process_time() - cpu, 5)}
     return TaskResult(job.student, job.name, record, html, notes)
 
 

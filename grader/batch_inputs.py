@@ -3,7 +3,9 @@
 Each submission gets a student id from its file name (``alice.ipynb`` -> ``alice``) or,
 when the LMS gives one folder per student, from the folder name. A student folder without
 a notebook is kept as an entry with an error, so the gradebook still lists the student
-("nothing lost"). Zip files are extracted defensively: no absolute paths, no ``..``, no
+("nothing lost"). Symbolic links are never followed: a student whose file or folder is a
+link, or holds one (``mallory/nb.ipynb -> ../alice/nb.ipynb``, a link to the reference), is
+listed with an input error instead of being graded as someone else's work. Zip files are extracted defensively: no absolute paths, no ``..``, no
 symbolic links, and caps on member size, total size and member count, because a zip from
 an LMS is as untrusted as the notebooks inside it.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
+import os
 import re
 import shutil
 import stat
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import InputError
+from .safetext import utf8_safe
 
 __all__ = ["Entry", "discover", "extract_zip", "file_sha256", "safe_name", "ZipLimits", "GRADEABLE"]
 
@@ -27,6 +32,7 @@ GRADEABLE = (".ipynb", ".py")
 """File suffixes the grader reads."""
 _SKIPPED_DIRS = {"__MACOSX", "__pycache__"}
 _GLOB_CHARS = re.compile(r"[*?\[]")
+LINK_ERROR = "{what} is a symbolic link; links are not accepted (they could point at another student's work): hand in the file itself."
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class Entry:
     """The file to grade (or the student's folder when `error` is set)."""
     error: str = ""
     """Why this entry cannot be graded (e.g. an empty student folder); empty when it can."""
+    error_kind: str = "missing"
+    """The batch record's error_kind for `error`: missing (no submission) or input (a link)."""
 
 
 def safe_name(student: str) -> str:
@@ -81,7 +89,7 @@ def discover(spec: str, extract_root: Path, preferred_name: str = "", limits: Zi
         entries = [Entry(path.stem, path)]
     elif _GLOB_CHARS.search(spec):
         matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
-        entries = _from_paths(matches, preferred_name, notes)
+        entries = _from_paths(matches, preferred_name, notes, _glob_base(spec))
     else:
         raise InputError(f"{spec} is neither a folder, a zip file, a submission nor a glob that matches files.")
     if not entries:
@@ -99,11 +107,34 @@ def _is_results(path: Path) -> bool:
     return path.is_dir() and (path / ".batch.lock").exists()
 
 
-def _from_paths(paths: list[Path], preferred_name: str, notes: list[str]) -> list[Entry]:
+def _glob_base(spec: str) -> Path:
+    """The folder a glob starts from: the path up to its first wildcard."""
+    parts = Path(spec).parts
+    fixed = [p for p in itertools.takewhile(lambda p: not _GLOB_CHARS.search(p), parts)]
+    return Path(*fixed) if fixed else Path(".")
+
+
+def _link_in(path: Path, base: Path | None) -> Path | None:
+    """`path` or one of its folders below `base` that is a symbolic link (None if none)."""
+    current = path
+    while base is None or len(current.parts) > len(base.parts):
+        if current.is_symlink():
+            return current
+        if base is None:
+            return None
+        current = current.parent
+    return None
+
+
+def _from_paths(paths: list[Path], preferred_name: str, notes: list[str], base: Path | None = None) -> list[Entry]:
     entries: list[Entry] = []
     skipped = []
     for child in paths:
-        if _is_results(child):
+        link = _link_in(child, base)
+        if link is not None and (child.suffix.lower() in GRADEABLE or child.is_dir()):
+            entries.append(Entry(_student_of(child), child, error=LINK_ERROR.format(what=link.name), error_kind="input"))
+            continue
+        if link is not None or _is_results(child):
             continue
         if child.is_dir():
             entries.append(_student_folder(child, preferred_name, notes))
@@ -116,13 +147,26 @@ def _from_paths(paths: list[Path], preferred_name: str, notes: list[str]) -> lis
     return entries
 
 
+def _student_of(path: Path) -> str:
+    return path.stem if path.suffix.lower() in GRADEABLE else path.name
+
+
 def _student_folder(folder: Path, preferred_name: str, notes: list[str]) -> Entry:
-    """One folder per student: grade its notebook (the assignment's name if several, else the newest)."""
-    candidates = [
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in GRADEABLE and not any(part.startswith(".") or part in _SKIPPED_DIRS for part in p.relative_to(folder).parts)
-    ]
+    """One folder per student: grade its notebook (the assignment's name if several, else the newest).
+
+    Walked without following links; a link anywhere in it makes the whole entry an error.
+    """
+    candidates = []
+    for here, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS]
+        for name in [*files, *dirs]:
+            path = Path(here) / name
+            if name.startswith("."):
+                continue
+            if path.is_symlink():
+                return Entry(folder.name, folder, error=LINK_ERROR.format(what=str(path.relative_to(folder.parent))), error_kind="input")
+            if name in files and path.suffix.lower() in GRADEABLE and path.is_file():
+                candidates.append(path)
     if not candidates:
         return Entry(folder.name, folder, error="the student's folder holds no .ipynb or .py file.")
     notebooks = [p for p in candidates if p.suffix.lower() == ".ipynb"] or candidates
@@ -148,7 +192,7 @@ def _unique_ids(entries: list[Entry], notes: list[str]) -> list[Entry]:
                 counter += 1
             notes.append(f"two submissions for {entry.student}: {entry.path} is listed as {student}")
         seen.add(safe_name(student))
-        unique.append(Entry(student, entry.path, entry.error))
+        unique.append(Entry(utf8_safe(student), entry.path, utf8_safe(entry.error), entry.error_kind))
     return unique
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .safetext import utf8_safe
 
 __all__ = ["ResultsDir", "atomic_write", "error_record", "is_current"]
 
@@ -41,7 +42,7 @@ def error_record(student: str, submission: str, sha256: str, assignment: str, ma
     `score`/`max_score` still work, plus `status: "error"`, `error` and `error_kind`
     (input, timeout, crashed-worker, grader, missing).
     """
-    return {
+    return utf8_safe({  # file names and messages may hold undecodable bytes
         "submission": submission,
         "assignment": assignment,
         "score": 0.0,
@@ -56,7 +57,7 @@ def error_record(student: str, submission: str, sha256: str, assignment: str, ma
         "error_kind": kind,
         "error": message,
         "student": student,
-    }
+    })
 
 
 def is_current(record: dict[str, Any] | None, sha256: str, seed: int, assignment: str, version: str, rubric: tuple[str, ...], max_score: float, retry_errors: bool) -> bool:

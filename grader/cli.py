@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .deadline import DEFAULT_TIMEOUT
 from .errors import InputError
+from .safetext import terminal_safe
 
 __all__ = ["main"]
 
@@ -33,6 +35,7 @@ def _grade_parser(prog: str, public_only: bool) -> argparse.ArgumentParser:
     else:
         parser.add_argument("--seed", type=int, default=None, help="seed of the random test data (default: fixed, so runs agree)")
         parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto", help="where the timing benchmark runs (default: auto)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds of work in all; checks left without time score 0 with a timeout note (default: {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--verbose", "-v", action="store_true", help="say which sandbox layers are active, the seed and the time")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -43,15 +46,19 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
     from .engine import DEFAULT_SEED, grade_file
 
     args = _grade_parser("grade check" if public_only else "grade", public_only).parse_args(argv)
+    if args.timeout <= 0:
+        raise InputError("--timeout must be a positive number of seconds.")
     if public_only:
         from .student import check_file
-        report = check_file(args.submission, args.bundle, args.assignment)
+
+        report = check_file(args.submission, args.bundle, args.assignment, timeout=args.timeout)
     else:
         report = grade_file(
             args.submission,
             assignment=load_assignment(args.assignment or DEFAULT_ASSIGNMENT),
             seed=DEFAULT_SEED if args.seed is None else args.seed,
             device=args.device,
+            timeout=args.timeout,
         )
     rendered = _render(report, args.format)
     if rendered is None:
@@ -61,7 +68,7 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
     else:
         sys.stdout.write(rendered + "\n")
     if args.output:
-        Path(args.output).write_text(rendered if rendered is not None else _plain_text(report))
+        Path(args.output).write_text(rendered if rendered is not None else _plain_text(report), encoding="utf-8")
     if args.html:
         from .report.html import write_html
 
@@ -102,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_grade(argv[1:], public_only=True)
         return _run_grade(argv, public_only=False)
     except InputError as exc:
-        print(f"grade: {exc}", file=sys.stderr)
+        print(f"grade: {terminal_safe(exc, newlines=False)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("grade: interrupted", file=sys.stderr)

@@ -15,13 +15,17 @@ import numpy as np
 from . import __version__
 from .assignment import Assignment, CheckSpec, load_assignment
 from .checks import CheckContext, Outcome, get_check
+from .checks.base import graded_names
+from .deadline import DEFAULT_TIMEOUT, Deadline
 from .diagnose import ADVICE, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
 from .oracle import ReferenceOracle, active_oracle
+from .profiling import Profile
 from .results import GRADESCOPE_VISIBILITY, CheckResult, GradeReport, StatementNote
 from .sandbox.client import WorkerProcess, sandbox_notes
 from .sandbox.session import StudentSession
+from .sandbox.slicing import NOT_RUN
 from .submission import read_submission
 
 __all__ = ["grade_file", "grade_session", "DEFAULT_SEED"]
@@ -64,6 +68,15 @@ def run_check(ctx: CheckContext) -> CheckResult:
     )
 
 
+def _not_run(spec: CheckSpec, deadline: Deadline) -> CheckResult:
+    """A check the overall deadline left no time for: zero, with a timeout note."""
+    return CheckResult(
+        name=spec.name, score=0.0, max_score=spec.points, status="failed",
+        output=f"Not run: {deadline.describe()} (your code took too long in earlier checks or statements).",
+        visibility=GRADESCOPE_VISIBILITY[spec.visibility], diagnoses=("timeout",), description=spec.description,
+    )
+
+
 def select_checks(assignment: Assignment, visibility: str) -> list[CheckSpec]:
     return [c for c in assignment.checks if visibility == "all" or c.visibility == visibility]
 
@@ -75,34 +88,53 @@ def grade_file(
     visibility: str = "all",
     device: str = "cpu",
     worker_factory: Callable[..., WorkerProcess] = WorkerProcess,
+    timeout: float | None = DEFAULT_TIMEOUT,
     oracle: Any = None,
 ) -> GradeReport:
-    """Grade one .ipynb/.py file. Raises InputError (one sentence) when it cannot be read."""
+    """Grade one .ipynb/.py file. Raises InputError (one sentence) when it cannot be read.
+
+    `timeout`: seconds of work in all (grader/deadline.py); checks it leaves no time for score 0.
+    """
     started = time.perf_counter()
+    profile = Profile()
     assignment = assignment or load_assignment()
-    submission = read_submission(path)
-    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed)
-    return grade_session(session, assignment, str(path), seed, visibility, device, oracle, started)
+    with profile.phase("read"):
+        submission = read_submission(path)
+    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=Deadline(timeout), graded_names=graded_names(assignment))
+    return grade_session(session, assignment, str(path), seed, visibility, device, oracle, started, profile)
 
 
-def grade_session(session: Any, assignment: Assignment, label: str, seed: int, visibility: str, device: str, oracle: Any, started: float) -> GradeReport:
+def grade_session(session: Any, assignment: Assignment, label: str, seed: int, visibility: str, device: str, oracle: Any, started: float, profile: Profile | None = None) -> GradeReport:
     """Run the rubric's checks on a session (sandboxed, or the student's own kernel) and score them.
 
-    `oracle` gives expected values (`grader.oracle`): by default the rubric's reference file."""
+    `oracle` gives expected values (`grader.oracle`): by default the rubric's reference file;
+    the session's deadline bounds the whole run."""
     oracle = oracle if oracle is not None else ReferenceOracle(assignment)
+    profile = profile or Profile()
+    deadline = session.deadline
+    session.profile = profile
     results: list[CheckResult] = []
     cache: dict = {}
     try:
-        with grading_phase():
+        with deadline.not_counting_wait(grading_phase()):
             session.start()
             for index, spec in enumerate(select_checks(assignment, visibility)):
+                if deadline.expired:
+                    results.append(_not_run(spec, deadline))
+                    continue
                 rng = np.random.default_rng([seed, index])
                 ctx = CheckContext(session, assignment, spec, rng, seed, device, cache, oracle)
-                results.append(run_check(ctx))
+                with profile.phase(f"check:{spec.name}"):
+                    results.append(run_check(ctx))
                 cache.setdefault("results", {})[spec.name] = results[-1]  # later checks may cite earlier verdicts
     finally:
-        session.close()
-    statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in session.issues.values())
+        with profile.phase("close"):
+            session.close()
+    # Statements that failed first; those left out by the slicing plan after them.
+    issues = sorted(session.issues.values(), key=lambda i: i.status == NOT_RUN)
+    statements = tuple(StatementNote(i.cell, i.line, i.status, i.message) for i in issues)
+    if session.dropped_issues:
+        statements += (StatementNote("notebook", 0, "error", f"... and {session.dropped_issues} more statements that did not run (not listed)."),)
     # Submission-wide codes only when they can explain lost points (a broken plotting
     # cell in an otherwise perfect notebook is listed, not diagnosed).
     lost_points = any(r.score < r.max_score for r in results)
@@ -123,5 +155,6 @@ def grade_session(session: Any, assignment: Assignment, label: str, seed: int, v
         statements=statements,
         student_output=session.student_output()[:4000],
         sha256=session.submission.sha256,
-        notes=sandbox_notes(),
+        notes=sandbox_notes() + ((deadline.describe() + ": the checks it left no time for scored 0.",) if deadline.expired else ()),
+        profile=profile.to_dict(),
     )

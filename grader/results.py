@@ -5,9 +5,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .safetext import utf8_safe
+
 __all__ = ["CheckResult", "StatementNote", "GradeReport", "GRADESCOPE_VISIBILITY", "points"]
 
 GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
+
+
+def _utf8_fields(result: object) -> None:
+    """Make every string field UTF-8-safe once, here, so no renderer can crash on one."""
+    for name, value in vars(result).items():
+        if isinstance(value, (str, tuple, list, dict)):
+            object.__setattr__(result, name, utf8_safe(value))
 
 
 def points(value: float) -> str:
@@ -38,6 +47,9 @@ class CheckResult:
     details: dict[str, Any] = field(default_factory=dict)
     """Extra data for rich reports (plots); JSON-compatible."""
 
+    def __post_init__(self) -> None:
+        _utf8_fields(self)
+
 
 @dataclass(frozen=True)
 class StatementNote:
@@ -47,6 +59,9 @@ class StatementNote:
     line: int
     status: str
     message: str
+
+    def __post_init__(self) -> None:
+        _utf8_fields(self)
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,11 @@ class GradeReport:
     """Content hash of the submission file."""
     not_checked: str = ""
     """What this report did not look at (the student's public self-check); every renderer shows it."""
+    profile: dict[str, Any] = field(default_factory=dict)
+    """Where the grading time went: {"phases": {name: {"wall", "cpu"}}, "counts": {...}} (grader/profiling.py)."""
+
+    def __post_init__(self) -> None:
+        _utf8_fields(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -66,8 +66,11 @@ def run_public_checks(session: Any, bundle: Bundle, label: str) -> GradeReport:
     return dataclasses.replace(report, not_checked=bundle.not_checked)
 
 
-def check_file(path: str | Path, bundle: str | Path | None = None, assignment: str | None = None) -> GradeReport:
-    """`grade check NOTEBOOK`: the public checks on the saved file, in the sandbox."""
+def check_file(path: str | Path, bundle: str | Path | None = None, assignment: str | None = None, timeout: float | None = None) -> GradeReport:
+    """`grade check NOTEBOOK`: the public checks on the saved file, in the sandbox
+    (`timeout`: seconds of work in all, as for `grade`)."""
+    from .checks.base import graded_names
+    from .deadline import Deadline
     from .sandbox.session import StudentSession
     from .submission import read_submission
 
@@ -77,5 +80,5 @@ def check_file(path: str | Path, bundle: str | Path | None = None, assignment: s
     stamped = _stamped_assignment(path)
     if stamped is not None and stamped != found.assignment.name:
         raise InputError(f"{path} is a notebook of assignment {stamped}, but {found.source} holds the public checks of {found.assignment.name}: use the {BUNDLE_FILE} released with your notebook.")
-    session = StudentSession(submission, found.assignment.sandbox, seed=found.seed)
+    session = StudentSession(submission, found.assignment.sandbox, seed=found.seed, deadline=Deadline(timeout), graded_names=graded_names(found.assignment))
     return run_public_checks(session, found, str(path))

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .safetext import terminal_safe
 
 __all__ = ["Cell", "Submission", "read_submission", "strip_ipython"]
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
-_MAGIC = re.compile(r"^(\s*)(%{1,2}|!{1,2})")
-_HELP = re.compile(r"^(\s*)[\w.]+\?{1,2}\s*$")
-_SHELL_ASSIGN = re.compile(r"^(\s*)[\w, ]+=\s*[!%]")
+MAX_CELLS = 10_000
+"""More code cells than any notebook of this assignment has: the rest is refused, not read."""
+_NAME_CHARS = re.compile(r"[\w.]+")
+_ASSIGN_TARGETS = re.compile(r"[\w, ]+")
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 
 
@@ -36,7 +38,8 @@ class Cell:
     source: str
     """Python source with IPython syntax replaced by `pass`."""
     label: str
-    """How the report names the cell, e.g. "cell 4"."""
+    """How the report names the cell, e.g. "cell 4" (one line, control characters escaped:
+    it reaches tracebacks and every report)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,11 @@ class Submission:
 
 
 def strip_ipython(source: str) -> str:
-    """Replace magics, shell escapes and `?` help by `pass`, keeping the line count."""
+    """Replace magics, shell escapes and `?` help by `pass`, keeping the line count.
+
+    Linear in the size of the source: each line is looked at a constant number of times
+    (no backtracking regex: a line of 60k spaces once took 40 s).
+    """
     lines = source.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
         magic = lines[0].strip()[2:].split()[0] if lines[0].strip()[2:] else ""
@@ -61,30 +68,53 @@ def strip_ipython(source: str) -> str:
         lines[0] = "pass"
     out = []
     for line in lines:
-        match = _MAGIC.match(line) or _HELP.match(line) or _SHELL_ASSIGN.match(line)
-        out.append(f"{match.group(1)}pass" if match else line)
+        body = line.lstrip()
+        indent = line[: len(line) - len(body)]
+        out.append(f"{indent}pass" if _is_ipython(body) else line)
     return "\n".join(out)
+
+
+def _is_ipython(body: str) -> bool:
+    """Whether a line (without its indentation) is a magic, a shell escape or `name?` help."""
+    if body.startswith(("%", "!")):
+        return True
+    stripped = body.rstrip()
+    if stripped.endswith("?"):  # `np.dot?`, `np.dot??`
+        name = stripped.rstrip("?")
+        if len(stripped) - len(name) <= 2 and _NAME_CHARS.fullmatch(name):
+            return True
+    target, equals, value = body.partition("=")  # `files = !ls`, `t = %timeit -o f()`
+    return bool(equals) and value.lstrip().startswith(("!", "%")) and _ASSIGN_TARGETS.fullmatch(target) is not None
 
 
 def _source_text(cell: dict) -> str:
     source = cell.get("source", cell.get("input", ""))
-    if isinstance(source, list):
-        source = "".join(str(part) for part in source)
+    if isinstance(source, list) and all(isinstance(part, str) for part in source):
+        source = "".join(source)
     if not isinstance(source, str):
-        raise InputError("a code cell's source is neither text nor a list of lines, so the file is not a valid notebook.")
+        raise InputError("a code cell's source is neither text nor a list of text lines, so the file is not a valid notebook; re-save it from Jupyter.")
     return source
 
 
 def _notebook_code_cells(data: object, path: Path) -> list[str]:
+    not_notebook = InputError(f"{path.name} is JSON but not a Jupyter notebook (expected an object with a 'cells' list of cell objects).")
     if not isinstance(data, dict):
-        raise InputError(f"{path.name} is JSON but not a Jupyter notebook (expected an object with a 'cells' list).")
+        raise not_notebook
     if isinstance(data.get("cells"), list):
         cells = data["cells"]
     elif isinstance(data.get("worksheets"), list):  # nbformat 3
-        cells = [c for ws in data["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", [])]
+        sheets = data["worksheets"]
+        if not all(isinstance(ws, dict) and isinstance(ws.get("cells", []), list) for ws in sheets):
+            raise not_notebook
+        cells = [c for ws in sheets for c in ws.get("cells", [])]
     else:
-        raise InputError(f"{path.name} is JSON but not a Jupyter notebook (expected an object with a 'cells' list).")
-    return [_source_text(c) for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
+        raise not_notebook
+    if not all(isinstance(c, dict) for c in cells):
+        raise not_notebook
+    code = [c for c in cells if c.get("cell_type") == "code"]
+    if len(code) > MAX_CELLS:
+        raise InputError(f"{path.name} has {len(code)} code cells, more than the {MAX_CELLS} a submission may have.")
+    return [_source_text(c) for c in code]
 
 
 def read_submission(path: str | Path) -> Submission:
@@ -110,11 +140,15 @@ def read_submission(path: str | Path) -> Submission:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path.name} is not valid JSON (line {exc.lineno}, column {exc.colno}), so it cannot be a Jupyter notebook; re-save it from Jupyter.") from None
+        except RecursionError:  # e.g. 200k nested `[`: no notebook nests that deep
+            raise InputError(f"{path.name} nests its JSON too deeply to be a Jupyter notebook; re-save it from Jupyter.") from None
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            raise InputError(f"{path.name} holds a JSON value Python cannot read ({str(exc)[:80]}), so it cannot be a Jupyter notebook; re-save it from Jupyter.") from None
         sources = _notebook_code_cells(data, path)
     else:
         raise InputError(f"{path.name} is neither a Jupyter notebook (.ipynb) nor a Python file (.py).")
     cells = tuple(
-        Cell(index=i, source=strip_ipython(src), label=f"cell {i}" if path.suffix != ".py" else path.name)
+        Cell(index=i, source=strip_ipython(src), label=f"cell {i}" if path.suffix != ".py" else terminal_safe(path.name, newlines=False))
         for i, src in enumerate(sources, start=1)
     )
     if not any(c.source.strip() for c in cells):

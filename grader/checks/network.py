@@ -138,13 +138,24 @@ def check_network_forward(ctx: CheckContext) -> Outcome:
 
 
 def _loss_grad(ctx: CheckContext, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """What the notebook's (given) loss gradient returns for these logits, or the reference's."""
-    names = ctx.session.describe(["grad_softmax_crossentropy_with_logits"])
-    if names["grad_softmax_crossentropy_with_logits"].get("kind") == "function":
-        grad = ctx.session.call("grad_softmax_crossentropy_with_logits", logits, y, what="grad_softmax_crossentropy_with_logits")
-        if isinstance(grad, np.ndarray) and grad.shape == logits.shape:
-            return grad.astype(np.float64)
-    return ref.grad_softmax_crossentropy_with_logits(logits, y)
+    """The loss gradient the assignment gives the student, from the reference, never from the
+    submission (a submission that redefines it to return zeros must not make a no-op `train`
+    look right): divided by the batch size in the "sum" assignment, not in the older "mean" one."""
+    grad = ref.grad_softmax_crossentropy_with_logits(logits, y)
+    return grad * logits.shape[0] if ctx.convention == "mean" else grad
+
+
+def _comparable(actual: Any, desired: np.ndarray) -> bool:
+    """Whether a value read back from the worker (any type) is a numeric array of the expected shape."""
+    return isinstance(actual, np.ndarray) and actual.shape == desired.shape and actual.dtype.kind in "biuf"
+
+
+def _close(actual: Any, desired: np.ndarray) -> bool:
+    return _comparable(actual, desired) and relative_error(actual, desired) <= NETWORK_RTOL
+
+
+def _unchanged(actual: Any, start: np.ndarray) -> bool:
+    return isinstance(actual, np.ndarray) and np.array_equal(actual, start)
 
 
 @register("train.step")
@@ -172,12 +183,13 @@ def check_train_step(ctx: CheckContext) -> Outcome:
             if not twin.affine:
                 continue
             W, b = ctx.session.get(remote, "weights", "biases")
-            if relative_error(W, twin.weights) <= NETWORK_RTOL and relative_error(b, twin.biases) <= NETWORK_RTOL:
+            if _close(W, twin.weights) and _close(b, twin.biases):
                 rec.ok()
-            elif np.array_equal(W, start[0]) and np.array_equal(b, start[1]):
+            elif _unchanged(W, start[0]) and _unchanged(b, start[1]):
                 rec.fail(f"train(network, X, y) never updated layer {i}: the backward loop must reach every layer, including layer 0.", "train-skips-layer")
             else:
-                rec.fail(f"After train(network, X, y), the parameters of layer {i} differ from one correct training step (relative error {relative_error(W, twin.weights):.3g}).", "train-wrong")
+                error = f" (relative error {relative_error(W, twin.weights):.3g})" if _comparable(W, twin.weights) else ""
+                rec.fail(f"After train(network, X, y), the parameters of layer {i} differ from one correct training step{error}; the loss and its gradient are the given ones, whatever the notebook redefines.", "train-wrong")
     except StudentFailure as failure:
         if failure.code == "exception" and _network_forward_broken(ctx, width, n):
             failure = StudentFailure("network-forward-wrong", failure.message + " Your train calls forward(network, X), which does not return one activation per layer, so the backward loop runs out of inputs.", failure.traceback)

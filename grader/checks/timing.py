@@ -96,7 +96,7 @@ def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, in
         return Z, grad_input
 
     try:
-        return run_benchmark(student, ref, X, G, params, settings, ctx.rng, ctx.convention, replay, exclusive=exclusive_phase)
+        return run_benchmark(student, ref, X, G, params, settings, ctx.rng, ctx.convention, replay, exclusive=lambda: ctx.session.deadline.not_counting_wait(exclusive_phase()))
     finally:
         ref.release()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import struct
 from typing import Any, BinaryIO
 
@@ -31,6 +32,8 @@ MAGIC = b"DGR1"
 MAX_HEADER_BYTES = 1 << 20
 MAX_ARRAY_BYTES = 256 << 20
 MAX_ARRAYS = 256
+MAX_STATEMENTS = 10_000
+"""Statements of one cell run (and are numbered) one by one; the rest of a longer cell is one last statement."""
 MAX_MESSAGE_BYTES = 1 << 30
 """All arrays of one message together: 256 arrays of the per-array cap would be 64 GiB."""
 NUMERIC_KINDS = frozenset("biufc")
@@ -44,10 +47,23 @@ class Handle(int):
     """The id of an object that stays inside the worker (a layer, a list of layers)."""
 
 
+NPY_MAGIC = b"\x93NUMPY\x01\x00"
+_NPY_HEADER = re.compile(r"\{'descr': '([<>|][biufc][0-9]{1,2})', 'fortran_order': (False|True), 'shape': \(((?:[0-9]{1,12}, ?){0,32}[0-9]{0,12})\), \} *\n")
+"""The header numpy writes for a numeric array (format 1.0), matched exactly: the fast path."""
+
+
 def _array_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
+    """The array as an .npy file (format 1.0, what np.save writes), without numpy's slow writer."""
+    array = np.ascontiguousarray(array)
+    descr = np.lib.format.dtype_to_descr(array.dtype)
+    if not isinstance(descr, str) or array.dtype.kind not in NUMERIC_KINDS:
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
+    text = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (descr, tuple(int(n) for n in array.shape))
+    pad = (64 - (len(NPY_MAGIC) + 2 + len(text) + 1) % 64) % 64
+    header = (text + " " * pad + "\n").encode("latin1")
+    return b"".join([NPY_MAGIC, struct.pack("<H", len(header)), header, array.tobytes()])
 
 
 def write_message(fd: int, header: dict[str, Any], arrays: list[np.ndarray] = ()) -> None:
@@ -71,6 +87,9 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
 
 
 def _parse_array(blob: bytes) -> np.ndarray:
+    fast = _parse_plain_npy(blob)
+    if fast is not None:
+        return fast
     try:
         array = np.lib.format.read_array(io.BytesIO(blob), allow_pickle=False, max_header_size=10_000)
     except Exception as exc:  # any malformed .npy is the sender's fault
@@ -78,6 +97,28 @@ def _parse_array(blob: bytes) -> np.ndarray:
     if array.dtype.kind not in NUMERIC_KINDS:
         raise ProtocolError(f"array of dtype {array.dtype} is not numeric")
     return array
+
+
+def _parse_plain_npy(blob: bytes) -> np.ndarray | None:
+    """A numeric format-1.0 .npy whose header matches exactly what numpy writes: decoded
+    without numpy's header evaluator (~0.3 ms a request). Anything else: None (numpy's
+    reader decides)."""
+    if blob[:8] != NPY_MAGIC or len(blob) < 10:
+        return None
+    (length,) = struct.unpack("<H", blob[8:10])
+    found = _NPY_HEADER.fullmatch(blob[10:10 + length].decode("latin1"))
+    if found is None:
+        return None
+    dtype = np.dtype(found.group(1))
+    shape = tuple(int(n) for n in found.group(3).replace(" ", "").split(",") if n)
+    count = 1
+    for n in shape:
+        count *= n
+    data = memoryview(blob)[10 + length:]
+    if count * dtype.itemsize != len(data):
+        raise ProtocolError("invalid array in message: its size does not match its header")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if found.group(2) == "True" else "C")
+    return array.copy(order="K")  # writeable, and independent of the message buffer
 
 
 def read_message(stream: BinaryIO, max_array_bytes: int = MAX_ARRAY_BYTES) -> tuple[dict[str, Any], list[np.ndarray]]:
@@ -92,7 +133,7 @@ def read_message(stream: BinaryIO, max_array_bytes: int = MAX_ARRAY_BYTES) -> tu
         raise ProtocolError("header too large")
     try:
         header = json.loads(_read_exact(stream, length))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a forged header nested too deeply
         raise ProtocolError("header is not JSON") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not an object")

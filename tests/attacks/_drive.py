@@ -17,7 +17,8 @@ from grader.engine import grade_file
 
 def main() -> None:
     assignment = load_assignment()
-    sandbox = dataclasses.replace(assignment.sandbox, statement_timeout=1.0, request_timeout=2.0, startup_timeout=10.0)
+    # slicing off: the attacks' top-level code must really run for the sandbox to be tested.
+    sandbox = dataclasses.replace(assignment.sandbox, statement_timeout=1.0, request_timeout=2.0, startup_timeout=10.0, slicing=False)
     assignment = dataclasses.replace(assignment, sandbox=sandbox)
     results = []
     for path in sys.argv[1:]:

@@ -1,0 +1,412 @@
+"""Statement slicing, served by the sandbox worker: which top-level statements grading needs.
+
+Loaded through worker.EXTRA_OP_MODULES; standard library only. It parses the student's
+cells, so it runs here, in the sandbox, never in the grader (hostile input: deep nesting,
+huge sources). The op `plan` takes every cell's source and the graded names and answers,
+per cell, whether each top-level statement runs and why.
+
+The analysis: each statement (split exactly as `Worker.statements` splits it) binds
+names (assignments, definitions, imports, loop and `with` targets) and reads names
+(everywhere inside it, function and method bodies, decorators, bases and defaults
+included: an over-approximation, so nothing read is missed). A statement that assigns
+an attribute or item of a name (`Dense.forward = f`, `CONFIG["lr"] = 0.1`), calls a
+method on a name that is not an imported module (`layers.append(...)`) or passes a bare
+name to a call (`patch(Dense)`) may change that name, so it counts as binding it too.
+Starting from the graded names, every statement that binds a needed name is needed, and
+what it reads becomes needed, until nothing changes; function bodies run at call time,
+so a definition placed *after* its user counts as well. Everything else (training loops,
+plots, downloads, prints of results) is not run.
+
+Where the analysis cannot be sure, the statement runs (reason `fallback: ...`):
+`exec`/`eval`/`compile`/`__import__`, `globals()`/`locals()`/`vars()` (and when such a
+statement is needed, every statement is, since it may read any name), `setattr`/`delattr`
+on anything but a plain name, star imports, top-level `del`, `global` declarations, an
+assignment to an attribute of an imported module (monkey-patching numpy or builtins
+changes every statement's meaning), imports of modules that cannot be found before the
+notebook runs (the notebook may write them), and statements that do not parse (they
+cost nothing and their syntax error is reported).
+
+Imports of installed modules are ordinary bindings: the grader's environment is the same
+for every submission, so an installed module's import-time effects do not depend on the
+student and cannot change what their definitions compute.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol import MAX_STATEMENTS
+
+__all__ = ["OPS", "plan_cells", "Unit"]
+
+DYNAMIC_CALLS = frozenset({"exec", "eval", "compile", "__import__", "globals", "locals", "vars"})
+ATTRIBUTE_CALLS = frozenset({"setattr", "delattr"})
+EVERYTHING = "*"
+"""Sentinel in the needed set: some needed statement may read any name."""
+NOT_NEEDED = "not needed for grading"
+
+
+@dataclass
+class Unit:
+    """One top-level statement (or unparsable chunk) of one cell."""
+
+    cell: int
+    index: int
+    line: int
+    binds: set[str] = field(default_factory=set)
+    reads: set[str] = field(default_factory=set)
+    fallback: str = ""
+    """Why the statement must run whatever the graded names need (empty: it need not)."""
+    reads_everything: bool = False
+    trivial: bool = False
+    """Nothing to see (`pass` left by a magic, a bare docstring): not worth listing when left out."""
+    run: bool = False
+    why: str = ""
+
+
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _free_names(scope: Any) -> set[str]:
+    """Names a function, lambda, class body or comprehension reads from outside itself.
+
+    Parameters and names bound inside are its own (unless declared `global`); a method's
+    free names pass through its class body, which it cannot see.
+    """
+    own: set[str] = set()
+    reads: set[str] = set()
+    inner: set[str] = set()
+    declared: set[str] = set()
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        a = scope.args
+        own.update(arg.arg for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if arg is not None)
+        body = scope.body if isinstance(scope.body, list) else [scope.body]
+    elif isinstance(scope, ast.ClassDef):
+        body = scope.body
+    else:  # a comprehension: its targets are its own; the first iterable is read outside
+        for generator in scope.generators:
+            _walk_scope(generator.target, own, reads, inner, declared)
+        body = [g.iter for g in scope.generators[1:]] + [c for g in scope.generators for c in g.ifs]
+        body += [scope.key, scope.value] if isinstance(scope, ast.DictComp) else [scope.elt]
+        inner |= _reads_outside(scope.generators[0].iter)
+    for node in body:
+        _walk_scope(node, own, reads, inner, declared)
+    mine = own - declared
+    if isinstance(scope, ast.ClassDef):
+        return (reads - mine) | inner
+    return (reads | inner) - mine
+
+
+def _reads_outside(node: Any) -> set[str]:
+    own: set[str] = set()
+    reads: set[str] = set()
+    inner: set[str] = set()
+    _walk_scope(node, own, reads, inner, set())
+    return reads | inner
+
+
+def _walk_scope(node: Any, own: set[str], reads: set[str], inner: set[str], declared: set[str]) -> None:
+    """One scope's bindings and reads; nested scopes contribute their free names to `inner`."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(current.name)
+            evaluated_here = [*current.decorator_list, *getattr(current, "bases", []), *(k.value for k in getattr(current, "keywords", []))]
+            if hasattr(current, "args"):
+                evaluated_here += [d for d in [*current.args.defaults, *current.args.kw_defaults] if d is not None]
+            stack.extend(evaluated_here)
+            inner.update(_free_names(current))
+        elif isinstance(current, SCOPES):
+            if isinstance(current, ast.Lambda):
+                stack.extend(d for d in [*current.args.defaults, *current.args.kw_defaults] if d is not None)
+            inner.update(_free_names(current))
+        elif isinstance(current, ast.Name):
+            (reads if isinstance(current.ctx, ast.Load) else own).add(current.id)
+        elif isinstance(current, (ast.Global, ast.Nonlocal)):
+            declared.update(current.names)
+            reads.update(current.names)
+        elif isinstance(current, (ast.Import, ast.ImportFrom)):
+            own.update((a.asname or a.name).split(".")[0] for a in current.names if a.name != "*")
+        elif isinstance(current, ast.ExceptHandler) and current.name:
+            own.add(current.name)
+            stack.extend(ast.iter_child_nodes(current))
+        elif isinstance(current, (ast.MatchAs, ast.MatchStar)) and current.name:
+            own.add(current.name)
+            stack.extend(ast.iter_child_nodes(current))
+        else:
+            if isinstance(current, ast.AugAssign) and isinstance(current.target, ast.Name):
+                reads.add(current.target.id)
+            stack.extend(ast.iter_child_nodes(current))
+
+
+class _Scanner(ast.NodeVisitor):
+    """Collects one statement's bindings, reads and reasons to fall back."""
+
+    def __init__(self, modules: set[str], found: Any) -> None:
+        self.modules = modules
+        self.found = found
+        self.binds: set[str] = set()
+        self.reads: set[str] = set()
+        self.fallbacks: list[str] = []
+        self.dynamic = False
+        self.depth = 0  # > 0 inside a function, lambda or class body: only fallbacks are looked for there
+
+    # -- scopes ---------------------------------------------------------------------
+    def _definition(self, node: Any, body: list[Any]) -> None:
+        if self.depth == 0:
+            self.binds.add(node.name)
+            self.reads |= _free_names(node)
+        for item in [*node.decorator_list, *getattr(node, "bases", []), *getattr(node, "keywords", [])]:
+            self.visit(item)
+        if hasattr(node, "args"):
+            self.visit(node.args)
+        if getattr(node, "returns", None) is not None:
+            self.visit(node.returns)
+        self.depth += 1
+        for stmt in body:
+            self.visit(stmt)
+        self.depth -= 1
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._definition(node, node.body)
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._definition(node, node.body)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        if self.depth == 0:
+            self.reads |= _free_names(node)
+        self.visit(node.args)
+        self.depth += 1
+        self.visit(node.body)
+        self.depth -= 1
+
+    # -- names ----------------------------------------------------------------------
+    def visit_Name(self, node: ast.Name) -> None:
+        if self.depth > 0:
+            return
+        if isinstance(node.ctx, ast.Load):
+            self.reads.add(node.id)
+        else:
+            self.binds.add(node.id)
+            if isinstance(node.ctx, ast.Del):
+                self.fallbacks.append("del")
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Name) and self.depth == 0:
+            self.reads.add(node.target.id)
+        self._changed(node.target)
+        self.generic_visit(node)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self._changed(target)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._changed(node.target)
+        self.generic_visit(node)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        if self.depth == 0:
+            self.fallbacks.append("del")
+        for target in node.targets:
+            self._changed(target)
+        self.generic_visit(node)
+
+    def visit_For(self, node: ast.For) -> None:
+        self._changed(node.target)
+        self.generic_visit(node)
+
+    visit_AsyncFor = visit_For  # type: ignore[assignment]
+
+    def visit_withitem(self, node: ast.withitem) -> None:
+        if node.optional_vars is not None:
+            self._changed(node.optional_vars)
+        self.generic_visit(node)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        self.fallbacks.append("global declaration")
+        self.binds.update(node.names)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._imported(alias.name, alias.asname or alias.name.split(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module == "__future__":
+            self.fallbacks.append("__future__ import")
+            return
+        if any(alias.name == "*" for alias in node.names):
+            self.fallbacks.append("star import")
+            return
+        if node.level == 0 and node.module:
+            self._check_findable(node.module)
+        else:
+            self.fallbacks.append("relative import")
+        for alias in node.names:
+            if self.depth == 0:
+                self.binds.add(alias.asname or alias.name)
+
+    def _imported(self, module: str, bound: str) -> None:
+        self._check_findable(module)
+        if self.depth == 0:
+            self.binds.add(bound)
+
+    def _check_findable(self, module: str) -> None:
+        if not self.found(module.split(".")[0]):
+            self.fallbacks.append(f"import of {module.split('.')[0]!r}, not installed (the notebook may create it)")
+
+    # -- changes through attributes, items and calls ----------------------------------
+    def _base(self, node: Any) -> str | None:
+        while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def _changed(self, target: Any) -> None:
+        """`x.a = ...`, `x[i] = ...`, `(a, x.b) = ...`: the base name changes."""
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._changed(element)
+            return
+        if isinstance(target, (ast.Attribute, ast.Subscript)):
+            base = self._base(target)
+            if base is None:
+                return
+            if base in self.modules or base == "__builtins__":
+                self.fallbacks.append(f"assigns into the module {base!r}")
+            if self.depth == 0:
+                self.binds.add(base)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in DYNAMIC_CALLS:
+            self.dynamic = True
+            self.fallbacks.append(f"{func.id}()")
+        if isinstance(func, ast.Name) and func.id in ATTRIBUTE_CALLS and node.args:
+            base = node.args[0].id if isinstance(node.args[0], ast.Name) else None
+            if base is None or base in self.modules:
+                self.fallbacks.append(f"{func.id} on {'a module' if base else 'a computed object'}")
+            elif self.depth == 0:
+                self.binds.add(base)
+            if len(node.args) > 1 and not isinstance(node.args[1], ast.Constant):
+                self.fallbacks.append(f"{func.id} with a computed attribute name")
+        if self.depth == 0:
+            if isinstance(func, ast.Attribute):
+                base = self._base(func)
+                if base is not None and base not in self.modules:
+                    self.binds.add(base)  # layers.append(...), Dense.patch(...)
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                if isinstance(arg, ast.Name) and arg.id not in self.modules:
+                    self.binds.add(arg.id)  # patch(Dense) may change Dense
+        self.generic_visit(node)
+
+
+def _imported_names(trees: list[Any]) -> set[str]:
+    """Names bound by `import` anywhere in the notebook (modules: method calls on them do not change them)."""
+    names: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.asname or a.name.split(".")[0] for a in node.names)
+    return names
+
+
+def _parse_cell(source: str, chunks: Any) -> list[tuple[int, Any]]:
+    """The cell's statements as `Worker.statements` splits them: (line, AST or None when it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        units = []
+        for begin, text in chunks(source):
+            try:
+                units.append((begin + 1, ast.increment_lineno(ast.parse(text), begin)))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                units.append((begin + 1, None))
+        return units
+    except (ValueError, RecursionError, MemoryError):
+        return [(1, None)]
+    body = tree.body  # grouped as Worker.statements groups it: the tail of a huge cell is one unit
+    groups = [body[i : i + 1] for i in range(min(len(body), MAX_STATEMENTS - 1))]
+    if len(body) >= MAX_STATEMENTS:
+        groups.append(body[MAX_STATEMENTS - 1 :])
+    return [(group[0].lineno, ast.Module(body=group, type_ignores=[])) for group in groups]
+
+
+def _finder() -> Any:
+    cache: dict[str, bool] = {}
+
+    def found(name: str) -> bool:
+        if name not in cache:
+            try:
+                cache[name] = name in sys.modules or name in sys.builtin_module_names or importlib.util.find_spec(name) is not None
+            except (ImportError, ValueError):
+                cache[name] = False
+        return cache[name]
+
+    return found
+
+
+def plan_cells(sources: list[str], roots: list[str], chunks: Any) -> list[Unit]:
+    """Every statement of every cell, each marked run or not, with the reason."""
+    parsed = [_parse_cell(source, chunks) for source in sources]
+    modules = _imported_names([tree for cell in parsed for _, tree in cell if tree is not None])
+    found = _finder()
+    units: list[Unit] = []
+    for cell, statements in enumerate(parsed):
+        for index, (line, tree) in enumerate(statements):
+            unit = Unit(cell, index, line)
+            if tree is None:
+                unit.fallback = "does not parse (its syntax error is reported)"
+            else:
+                scanner = _Scanner(modules, found)
+                try:
+                    scanner.visit(tree)
+                except RecursionError:
+                    scanner.fallbacks.append("too deeply nested to analyse")
+                    scanner.dynamic = True
+                unit.binds, unit.reads, unit.reads_everything = scanner.binds, scanner.reads, scanner.dynamic
+                unit.fallback = "; ".join(dict.fromkeys(scanner.fallbacks))
+                unit.trivial = all(isinstance(n, ast.Pass) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in tree.body)
+            units.append(unit)
+    needed = set(roots)
+    changed = True
+    while changed:
+        changed = False
+        for unit in units:
+            if unit.run:
+                continue
+            hit = sorted(unit.binds & needed) if EVERYTHING not in needed else sorted(unit.binds)
+            if not (unit.fallback or hit):
+                continue
+            unit.run, changed = True, True
+            unit.why = f"fallback: {unit.fallback}" if unit.fallback else "defines " + ", ".join(hit[:5])
+            needed |= unit.reads
+            if unit.reads_everything:
+                needed.add(EVERYTHING)
+    for unit in units:
+        if not unit.run and EVERYTHING in needed and unit.binds:
+            unit.run, unit.why = True, "a needed statement reads names dynamically"
+        elif not unit.run:
+            unit.why = NOT_NEEDED
+    return units
+
+
+def op_plan(worker: Any, req: dict[str, Any], arrays: list[Any]) -> dict[str, Any]:
+    sources = [str(s) for s in req.get("cells", [])]
+    roots = [str(r) for r in req.get("roots", [])]
+    units = plan_cells(sources, roots, worker.top_level_chunks)
+    cells: list[list[dict[str, Any]]] = [[] for _ in sources]
+    for unit in units:
+        cells[unit.cell].append({"stmt": unit.index, "line": unit.line, "run": unit.run, "why": unit.why[:200], "trivial": unit.trivial})
+    return {"cells": cells}
+
+
+OPS = {"plan": op_plan}

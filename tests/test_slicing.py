@@ -1,0 +1,192 @@
+"""Statement slicing: only what the graded names need runs, and grades do not change.
+
+The analysis runs in a real sandbox worker (the `plan` op of grader/sandbox/ops_plan.py);
+each fallback case must make it run the statement. Every real submission is graded with
+slicing on and off in this one process and must score the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import SUBMISSIONS, expected_results
+from grader.assignment import load_assignment
+from grader.checks.base import graded_names
+from grader.engine import grade_file
+from grader.sandbox.client import SandboxConfig, WorkerProcess
+
+ROOTS = list(graded_names(load_assignment()))
+GIVEN = """\
+import numpy as np
+
+class Layer:
+    def forward(self, input):
+        return input
+
+class Dense(Layer):
+    def __init__(self, input_units, output_units, learning_rate=0.1):
+        self.weights = np.random.randn(input_units, output_units) * 0.01
+        self.biases = np.zeros(output_units)
+        self.learning_rate = learning_rate
+
+    def forward(self, input):
+        return input @ self.weights + self.biases
+"""
+
+
+@pytest.fixture(scope="module")
+def worker():
+    process = WorkerProcess(SandboxConfig())
+    yield process
+    process.close()
+
+
+def plan(worker: WorkerProcess, *cells: str) -> list[list[dict]]:
+    reply, _ = worker.request({"op": "plan", "cells": list(cells), "roots": ROOTS})
+    assert reply["ok"], reply
+    return reply["cells"]
+
+
+def ran(cells: list[list[dict]], cell: int) -> list[bool]:
+    return [s["run"] for s in cells[cell]]
+
+
+def test_training_plots_prints_and_downloads_are_left_out(worker) -> None:
+    cells = plan(
+        worker,
+        GIVEN,
+        "def forward(network, X):\n    out = []\n    for layer in network:\n        X = layer.forward(X)\n        out.append(X)\n    return out",
+        "network = [Dense(2, 3)]\nhistory = []\nfor epoch in range(10**9):\n    history.append(forward(network, X_train))",
+        "import matplotlib.pyplot as plt\nplt.plot(history)\nplt.show()",
+        "print(forward(network, X_train)[-1])",
+        "import urllib.request\ndata = urllib.request.urlopen('http://example.com').read()",
+    )
+    assert all(ran(cells, 0)) and all(ran(cells, 1))
+    assert not any(ran(cells, 2) + ran(cells, 3) + ran(cells, 4) + ran(cells, 5))
+    assert {s["why"] for c in cells[2:] for s in c} == {"not needed for grading"}
+
+
+def test_dependencies_are_followed_through_bodies_bases_decorators_defaults_and_later_cells(worker) -> None:
+    cells = plan(
+        worker,
+        "import numpy as np\nimport functools",
+        "SCALE = 0.01\nUNUSED = 1",
+        "class Base:\n    pass",
+        "def logged(f):\n    return f",
+        "class Dense(Base):\n    @logged\n    def forward(self, input, k=K_DEFAULT):\n        return helper(input) * SCALE",
+        "K_DEFAULT = 3",
+        "def helper(x):\n    return np.asarray(x)",
+        "Dense.backward = lambda self, input, grad_output: grad_output @ TRANSPOSE(self.weights)",
+        "def TRANSPOSE(w):\n    return w.T",
+    )
+    assert ran(cells, 0) == [True, False]  # functools is never read
+    assert ran(cells, 1) == [True, False]
+    assert all(all(ran(cells, i)) for i in range(2, 9)), cells
+
+
+def test_locals_of_a_function_are_not_mistaken_for_globals(worker) -> None:
+    cells = plan(
+        worker,
+        "def train(network, X, y):\n    for layer in network:\n        X = layer.forward(X)\n    return X",
+        "network = [1]\nX = 2\nlayer = 3",
+    )
+    assert ran(cells, 1) == [False, False, False]
+
+
+@pytest.mark.parametrize(
+    "statement, reason, reads_anything",
+    [
+        pytest.param("exec('Dense = None')", "exec()", True, id="exec"),
+        pytest.param("x = eval('1 + 1')", "eval()", True, id="eval"),
+        pytest.param("globals()['Dense'] = None", "globals()", True, id="globals"),
+        pytest.param("names = locals()", "locals()", True, id="locals"),
+        pytest.param("names = vars()", "vars()", True, id="vars"),
+        pytest.param("setattr([Dense][0], 'forward', None)", "setattr on a computed object", False, id="setattr-computed-target"),
+        pytest.param("setattr(Dense, 'for' + 'ward', None)", "setattr with a computed attribute name", False, id="setattr-computed-name"),
+        pytest.param("from os.path import *", "star import", False, id="star-import"),
+        pytest.param("del unused", "del", False, id="del"),
+        pytest.param("def bump():\n    global counter\n    counter = 1", "global declaration", False, id="global"),
+        pytest.param("np.dot = lambda a, b: a", "assigns into the module 'np'", False, id="patch-module"),
+        pytest.param("import module_written_by_the_notebook", "not installed", False, id="import-unknown-module"),
+        pytest.param("def broken(:\n    pass", "does not parse", False, id="syntax-error"),
+    ],
+)
+def test_fallback_runs_the_statement(worker, statement: str, reason: str, reads_anything: bool) -> None:
+    cells = plan(worker, GIVEN, "registry = [1]\nname = 'x'\nclass Other:\n    pass\nunused = 1", statement)
+    # exec/eval/globals() may read any name, so every statement that binds one runs with them.
+    assert ran(cells, 1) == [reads_anything] * 4, cells[1]
+    assert all(ran(cells, 2)), cells[2]
+    assert reason in cells[2][0]["why"], cells[2][0]["why"]
+
+
+def test_setattr_on_a_graded_name_runs_as_a_change_of_that_name(worker) -> None:
+    cells = plan(worker, GIVEN, "def fast(self, input):\n    return input @ self.weights", "setattr(Dense, 'forward', fast)")
+    assert all(ran(cells, 1)) and all(ran(cells, 2))
+    assert "Dense" in cells[2][0]["why"]
+
+
+def test_a_needed_definition_that_reads_names_dynamically_runs_everything(worker) -> None:
+    cells = plan(
+        worker,
+        GIVEN + "\ndef forward(network, X):\n    return globals()['helper'](network, X)",
+        "def helper(network, X):\n    return X\nhistory = [1]",
+    )
+    assert all(ran(cells, 1)), cells[1]
+
+
+def test_method_calls_and_arguments_count_as_changes_of_a_needed_name(worker) -> None:
+    cells = plan(worker, GIVEN + "\nLAYERS = []\n\ndef forward(network, X):\n    return LAYERS", "LAYERS.append(1)", "register(LAYERS)\nprint(1)")
+    assert ran(cells, 1) == [True]
+    assert ran(cells, 2) == [True, False]
+
+
+def _notebook(path: Path, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_a_long_training_cell_is_not_run_and_is_listed(tmp_path: Path) -> None:
+    reference = json.loads((SUBMISSIONS / "reference.ipynb").read_text())
+    sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in reference["cells"] if c["cell_type"] == "code"]
+    training = "history = []\nwhile True:\n    history.append(train([Dense(3, 2)], np.ones((4, 3)), np.zeros(4, dtype=int)))"
+    path = _notebook(tmp_path / "trains.ipynb", *sources, training, "import matplotlib.pyplot as plt\nplt.plot(history)")
+    report = grade_file(path, assignment=_quick_assignment())
+    assert report.score == report.max_score
+    statuses = {(s.cell, s.status) for s in report.statements}
+    assert (f"cell {len(sources) + 1}", "not-run") in statuses and (f"cell {len(sources) + 2}", "not-run") in statuses
+    assert not any(s.status == "timeout" for s in report.statements)
+    assert all("not needed for grading" in s.message for s in report.statements if s.status == "not-run")
+
+
+def _quick_assignment(slicing: bool = True, request_timeout: float = 2.0):
+    """The real rubric without its two slow checks (the timing race and network-learns' training
+    run, each tested on its own; they call the same definitions), with short hang limits."""
+    assignment = load_assignment()
+    sandbox = dataclasses.replace(assignment.sandbox, request_timeout=request_timeout, slicing=slicing)
+    return dataclasses.replace(assignment, sandbox=sandbox, checks=tuple(c for c in assignment.checks if c.name not in ("dense-timing", "network-learns")))
+
+
+@pytest.fixture(scope="module")
+def both_ways():
+    return _quick_assignment(True), _quick_assignment(False)
+
+
+@pytest.fixture(scope="module")
+def both_ways_patient():
+    """Growing memory to the limit can take over 2 s on a busy machine: then it would read as a timeout."""
+    return _quick_assignment(True, 5.0), _quick_assignment(False, 5.0)
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.name) for p, _ in expected_results()])
+def test_every_submission_scores_the_same_with_and_without_slicing(path: Path, both_ways, both_ways_patient) -> None:
+    rubrics = both_ways_patient if path.stem == "memory_limit" else both_ways
+    sliced, full = (grade_file(path, assignment=a) for a in rubrics)
+    assert [(t.name, t.score, t.diagnoses) for t in sliced.tests] == [(t.name, t.score, t.diagnoses) for t in full.tests]
+    assert (sliced.score, sliced.diagnoses) == (full.score, full.diagnoses)
