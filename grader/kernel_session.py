@@ -68,8 +68,14 @@ class _KernelWorker:
 
     def request(self, header: dict[str, Any], arrays: Any = (), timeout: float | None = None, on_progress: Any = None) -> tuple[dict[str, Any], list[np.ndarray]]:
         handler = getattr(self.worker, f"op_{header.get('op')}")
+        arrays = [np.array(a) for a in arrays]
         try:
-            reply = handler(header, [np.array(a) for a in arrays])
+            failed = self.worker.run_pre(header, arrays)  # the session's deferred `set`s, as the sandbox's serve loop runs them
+            if failed is not None:
+                reply = {"ok": False, "pre_failed": failed[0], "error": self._error_record(failed[1], [])}
+                reply["error"]["traceback"] = _kernel_traceback(failed[1])
+                return reply, []
+            reply = handler(header, arrays)
             out = reply.pop("_arrays", [])
             reply["ok"] = True
         except KeyboardInterrupt:
