@@ -414,7 +414,9 @@ class StudentSession:
             raise StudentFailure("crash", f"{label} did not leave an object in the student's process (malformed reply).")
         if return_args:
             args_back = reply.get("args")
-            return result, [self._decode(a, out) for a in (args_back if isinstance(args_back, list) else [])]
+            if not isinstance(args_back, list) or len(args_back) != len(args):
+                raise StudentFailure("crash", f"{label} got a malformed reply from the student's process (its arguments did not come back).")
+            return result, [self._decode(a, out) for a in args_back]
         return result
 
     def new(self, class_name: str, *args: Any, **kwargs: Any) -> Remote:
