@@ -17,12 +17,12 @@ favourable pair of rounds is over the zero-points factor.
 from __future__ import annotations
 
 import contextlib
-
+import dataclasses
 import math
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Iterator
 
 import numpy as np
 
@@ -178,6 +178,10 @@ class Side:
     """Steps per timed round (set on the reference side by the calibration)."""
     copied: bool = False
     """The student's layer mutated its input, so rounds send fresh copies."""
+    rival: Side | None = None
+    """The other side: its whole process tree is frozen while this side runs."""
+    isolation: str = ""
+    """How the rival was kept still (cgroup freezer, signals), for the report."""
 
     def request(self, header: dict[str, Any], arrays: list[np.ndarray], what: str, timeout: float | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
         return self.session.bench(header, arrays, f"{self.label}: {what}", timeout)
@@ -206,6 +210,18 @@ class Side:
         self.made += handles
         self.layers += [(h, W, b) for h, (W, b) in zip(handles, params)]
 
+    @contextlib.contextmanager
+    def _rival_frozen(self) -> Iterator[None]:
+        worker = self.rival.session.worker if self.rival is not None else None
+        if worker is None or not worker.alive:
+            yield
+            return
+        self.isolation = worker.control("freeze")
+        try:
+            yield
+        finally:
+            worker.control("thaw")
+
     def release(self) -> None:
         """Let the worker free this benchmark's data and layers."""
         if self.made and self.session.worker is not None and self.session.worker.alive:
@@ -218,9 +234,10 @@ class Side:
         handle, W, b = self.layers.pop(0)
         header = {"op": "bench", "layer": handle, "data": self.data, "k": k, "copy": copy, "rows": rows}
         self.session.ensure_alive()
-        start = time.perf_counter()
-        reply, out = self.request(header, [], f"{k}× forward+backward", timeout)
-        elapsed = time.perf_counter() - start
+        with self._rival_frozen():
+            start = time.perf_counter()
+            reply, out = self.request(header, [], f"{k}× forward+backward", timeout)
+            elapsed = time.perf_counter() - start
         z = OutputSummary.decode(reply.get("z"), self.session, out)
         gi = OutputSummary.decode(reply.get("grad_input"), self.session, out)
         return elapsed, z, gi, bool(reply.get("mutated")), (W, b)
@@ -248,6 +265,8 @@ class BenchResult:
     """How the timed outputs were checked: reference, own-code (values wrong elsewhere), failed."""
     wall_seconds: float = 0.0
     """Wall time of the whole benchmark (data, warm-up, rounds, checks)."""
+    isolation: str = ""
+    """How the student's processes were kept out of the reference's rounds."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -262,6 +281,7 @@ class BenchResult:
             "copy_mode": self.copy_mode,
             "outputs_verified": self.outputs_verified,
             "wall_seconds": round(self.wall_seconds, 4),
+            "isolation": self.isolation,
         }
 
 
@@ -274,33 +294,44 @@ def run_benchmark(
     settings: TimingSettings,
     rng: np.random.Generator,
     convention: str = "sum",
-    replay: Callable[[np.ndarray, np.ndarray, int], tuple[Any, Any]] | None = None,
+    replay: Callable[[np.ndarray, np.ndarray, int, list[int]], tuple[Any, Any, Any]] | None = None,
     exclusive: Callable[[], ContextManager[None]] = contextlib.nullcontext,
 ) -> BenchResult:
     """Race the student's layer against the reference (see the module docstring).
 
     `params` holds one (W, b) per fresh layer (at least rounds + 2), so no round can reuse
     another's outputs. `rng` picks the output rows each timed reply must carry.
-    `replay(W, b, k)` runs k steps of the student's layer through ordinary calls (untimed);
-    it is used only when the timed outputs differ from the reference, to tell wrong-but-
-    honest code (scored on speed; its values cost points in other checks) from skipped work
-    (zero). A StudentFailure other than a timeout (the code raised) propagates.
+    `replay(W, b, k, rows)` runs k steps of the student's layer through ordinary calls
+    (untimed) and returns (Z, grad_input) of the k-th step plus the same rows computed by the
+    student's layer on just those rows (a small batch, from the k-th step's parameters; or
+    "coupled" for a layer whose rows depend on each other at every size). It
+    is used only when the timed outputs differ from the reference, to tell wrong-but-honest
+    code (scored on speed; its values cost points in other checks) from skipped work or code
+    that behaves differently at the timed size (zero). A StudentFailure other than a timeout
+    (the code raised) propagates.
     """
     started = time.perf_counter()
     s = settings
     lr = s.learning_rate
     n_rows = min(16, X.shape[0])
     pick = lambda: sorted(int(r) for r in rng.choice(X.shape[0], n_rows, replace=False))  # noqa: E731
+    reference.rival, student.rival = student, None
     for side in (reference, student):
         side.stash(X, G)
     reference.prepare(params[: s.rounds + 2], lr)
     student.prepare(params[: s.rounds + 1], lr)
     # Only the warm-up and the timed rounds hold the machine exclusively: staging the data
     # above and verifying outputs below need no quiet cores (a batch's other jobs go on).
+    # Before timing: nothing of the student's but its worker is left (helpers it forked would
+    # burn CPU during the reference's rounds); while the reference runs, the student's whole
+    # tree is frozen, and thawed for its own rounds.
+    student.session.ensure_alive()
+    student.isolation = student.session.worker.control("prune") and "leftover processes killed"
     with exclusive():
         result = _rounds(student, reference, s, pick, started)
+    isolation = "; ".join(filter(None, [student.isolation, reference.isolation and f"your processes frozen while the reference ran ({reference.isolation})"]))
     if result is not None:
-        return result
+        return dataclasses.replace(result, isolation=isolation)
     closed_form = _ClosedForm(X, G, lr)
     for rows, z, gi, W, b in reference.outputs:
         desired = closed_form(W, b, reference.k, "sum")
@@ -310,7 +341,7 @@ def run_benchmark(
     verified = _verify(student.outputs, lambda W, b: closed_form(W, b, k, convention), s.rtol, replay, k)
     slowdown = statistics.median(student.seconds) / statistics.median(reference.seconds)
     fraction = timing_fraction(slowdown, s.full_within, s.zero_beyond, s.quantum) if verified != "failed" else 0.0
-    return BenchResult(slowdown, fraction, k, tuple(student.seconds), tuple(reference.seconds), "", student.copied, verified, time.perf_counter() - started)
+    return BenchResult(slowdown, fraction, k, tuple(student.seconds), tuple(reference.seconds), "", student.copied, verified, time.perf_counter() - started, isolation)
 
 
 def _rounds(student: Side, reference: Side, s: TimingSettings, pick: Callable[[], list[int]], started: float) -> BenchResult | None:
@@ -363,12 +394,28 @@ def _agree(rows: list[int], z: OutputSummary, gi: OutputSummary, full: tuple[Any
     return usable and z.matches(OutputSummary.of(full[0], rows), rtol) and gi.matches(OutputSummary.of(full[1], rows), rtol)
 
 
+SMALL_BATCH_GRAD_RTOL = 0.1
+"""grad_input rows from a small batch against the timed batch: loose, because code that
+updates W before computing grad_input (a real mistake) sees a batch-dependent W (~1%)."""
+
+
 def _verify(outputs: list[Any], desired: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], rtol: float,
-            replay: Callable[[np.ndarray, np.ndarray, int], tuple[Any, Any]] | None, k: int) -> str:
+            replay: Callable[[np.ndarray, np.ndarray, int, list[int]], tuple[Any, Any, Any]] | None, k: int) -> str:
     """'reference' when every timed round matches the reference; 'own-code' when each matches
-    the student's layer called the ordinary way (same W, b, k); otherwise 'failed'."""
+    the student's layer called the ordinary way (same W, b, k) AND its chosen rows are what
+    the same layer gives on just those rows; otherwise 'failed'."""
     if all(_agree(rows, z, gi, desired(W, b), rtol) for rows, z, gi, W, b in outputs):
         return "reference"
     if replay is None:
         return "failed"
-    return "own-code" if all(_agree(rows, z, gi, replay(W, b, k), rtol) for rows, z, gi, W, b in outputs) else "failed"
+    for rows, z, gi, W, b in outputs:
+        Z, grad_input, small = replay(W, b, k, rows)
+        if not _agree(rows, z, gi, (Z, grad_input), rtol):
+            return "failed"
+        if small == "coupled":  # rows depend on other rows at every size: no row check possible
+            continue
+        if not (isinstance(small, tuple) and all(isinstance(a, np.ndarray) for a in small)):
+            return "failed"
+        if relative_error(z.rows, small[0]) > rtol or relative_error(gi.rows, small[1]) > SMALL_BATCH_GRAD_RTOL:
+            return "failed"
+    return "own-code"

@@ -59,3 +59,68 @@ def test_without_the_variable_nothing_is_locked(monkeypatch) -> None:
     monkeypatch.delenv(exclusive.LOCK_ENV, raising=False)
     with exclusive.grading_phase(), exclusive.exclusive_phase():
         pass
+
+
+HOLDER = """
+import sys, time
+from grader import exclusive
+with exclusive.grading_phase():
+    print("HOLDING", flush=True)
+    time.sleep(60)
+"""
+WAITER = """
+import time
+from grader import exclusive
+started = time.monotonic()
+with exclusive.exclusive_phase():
+    print(f"GOT {time.monotonic() - started:.2f}", flush=True)
+"""
+
+
+def _python(code: str, lock: str, **kwargs):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, **{exclusive.LOCK_ENV: lock, exclusive.LEASE_ENV: "3"})
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parent.parent, **kwargs)
+
+
+def _start_holder(lock: str):
+    holder = _python(HOLDER, lock)
+    assert holder.stdout.readline().strip() == "HOLDING"
+    return holder
+
+
+def test_a_stuck_holder_lets_go_when_its_lease_runs_out(tmp_path: Path) -> None:
+    """A grading process stuck while holding the lock (here: asleep) cannot block the machine."""
+    lock = str(tmp_path / "lock")
+    holder = _start_holder(lock)
+    try:
+        waiter = _python(WAITER, lock)
+        out, err = waiter.communicate(timeout=30)
+    finally:
+        holder.kill()
+        _, holder_err = holder.communicate()
+    waited = float(out.split()[1])
+    assert 2.5 < waited < 10, out
+    assert f"held by pid {holder.pid} (shared for " in err, err  # which lock, whose, how long
+    assert "timing lock " + lock in err
+    assert "past its 3 s lease: released" in holder_err, holder_err
+
+
+def test_a_stopped_holder_is_passed_once_its_lease_is_over(tmp_path: Path) -> None:
+    """A stopped holder's watchdog cannot run: the waiter sees the lease is over and goes on."""
+    import signal
+
+    lock = str(tmp_path / "lock")
+    holder = _start_holder(lock)
+    os.kill(holder.pid, signal.SIGSTOP)
+    try:
+        waiter = _python(WAITER, lock)
+        out, err = waiter.communicate(timeout=30)
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert out.startswith("GOT ") and float(out.split()[1]) < 10, out
+    assert f"pid {holder.pid}" in err and "past its lease: going on without the lock" in err, err

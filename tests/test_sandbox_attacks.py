@@ -113,7 +113,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> float:
 def _marker_files(token: str) -> list[str]:
     """Files an attack left outside its (removed) working directory."""
     hits = []
-    places = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path.home(), ROOT, ROOT / "results", ROOT / "tests", ROOT / "grader", ROOT / "grader" / "sandbox", Path("/autograder/results")]
+    places = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"), Path("/var/lock"), Path.home(), ROOT, ROOT / "results", ROOT / "tests", ROOT / "grader", ROOT / "grader" / "sandbox", Path("/autograder/results")]
     for place in places:
         try:
             entries = list(place.iterdir())
@@ -137,6 +137,23 @@ def _marker_files(token: str) -> list[str]:
     return hits
 
 
+TIMING_GAMES = {"burn_cpu_while_reference_runs", "zeros_for_big_batches"}
+"""Attacks on the benchmark: their timing check must score 0, as their honest code would."""
+
+
+def _sysv_objects(token: str) -> list[str]:
+    """SysV IPC objects on the host whose key comes from the attack's token (see sysv_ipc_and_lock_folders.py)."""
+    first = int(token[:7], 16)
+    found = []
+    for kind in ("shm", "msg", "sem"):
+        try:
+            rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found += [f"{kind} {row.split()[0]}" for row in rows if row.split() and first <= int(row.split()[0]) < first + 64]
+    return found
+
+
 @pytest.mark.parametrize("attack", [pytest.param(name, id=name) for name in ATTACK_NAMES])
 def test_attack_is_contained(attack: str, baseline: float, tmp_path: Path) -> None:
     token = uuid.uuid4().hex[:12]
@@ -148,8 +165,15 @@ def test_attack_is_contained(attack: str, baseline: float, tmp_path: Path) -> No
     source = source.replace("__TOKEN__", token).replace("__PORT__", str(listener.getsockname()[1])).replace("__ROOT__", str(ROOT))
     submission = tmp_path / f"{attack}.py"
     submission.write_text(source)
+    # The next student's file sits in a class folder outside the old deny-list (issue 9's
+    # /var/local case, as root), named on the grader's command line: read_other_students hunts it.
+    class_folder = Path(f"/var/local/grader-class-{token}") if IS_ROOT and Path("/var/local").is_dir() else tmp_path / "class"
+    class_folder.mkdir(mode=0o755)
+    next_student = class_folder / "alice.py"
+    next_student.write_text(CORRECT.read_text())
+    next_student.chmod(0o644)
     try:
-        results = _grade(submission, CORRECT)
+        results = _grade(submission, next_student)
         if attack == "detached_writer":
             time.sleep(2.0)  # the daemon would have written its file by now
         strays = _reap_strays()
@@ -161,12 +185,18 @@ def test_attack_is_contained(attack: str, baseline: float, tmp_path: Path) -> No
             reached = False
     finally:
         listener.close()
+        next_student.unlink()
+        class_folder.rmdir()
     attacked, honest = results
     assert attacked["score"] <= baseline + 1e-9, f"{attack} scored {attacked['score']} > honest {baseline}"
     assert honest["score"] == honest["max_score"], f"the next submission was harmed: {honest}"
     assert strays == [], f"processes left behind: {strays}"
     assert not reached, "the submission reached a server on 127.0.0.1"
     assert _marker_files(token) == []
+    assert _sysv_objects(token) == [], "SysV IPC objects outlived grading"
+    assert honest["checks"]["dense-timing"][0] == honest["checks"]["dense-timing"][1], f"the next student's timing was harmed: {honest['checks']}"
+    if attack in TIMING_GAMES:
+        assert attacked["checks"]["dense-timing"][0] == 0, f"{attack} earned timing points: {attacked['checks']['dense-timing']}"
     notes = "\n".join(attacked["notes"])
     assert "safe protocol" in notes
     if IS_ROOT:
@@ -192,7 +222,7 @@ def test_reference_is_not_reachable_from_the_worker() -> None:
         assert all(r["status"] == "ok" for r in reply["statements"])
         layers = worker.layers
     output = worker.student_output()
-    if not any("mount namespace: reference" in layer for layer in layers):
+    if not any("file system: allow-list" in layer for layer in layers):
         pytest.skip(f"no mount namespace here: {layers}")
     assert "SEEN [] []" in output, output
     assert _reap_strays() == []

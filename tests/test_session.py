@@ -119,9 +119,16 @@ def test_trimmed_traceback_points_to_the_cell_line(tmp_path: Path) -> None:
 
 
 def test_close_kills_the_process_group(tmp_path: Path) -> None:
-    path = _notebook(tmp_path, "import subprocess\nchild = subprocess.Popen(['sleep', '60'])\ndef child_pid():\n    return child.pid")
+    # A forked child (the worker's file system has no /usr/bin/sleep; inside a PID namespace
+    # its own pid means nothing outside, so the host pid comes from the worker's tree).
+    path = _notebook(tmp_path, "import os, time\nif os.fork() == 0:\n    time.sleep(60)\n    os._exit(0)\ndef ready():\n    return 1")
     session = _session(path)
-    pid = session.call("child_pid")
+    assert session.call("ready") == 1
+    from grader.sandbox import forkserver, resources
+
+    process = session.worker.process
+    tree = resources.tree([process.pid]) if isinstance(process, forkserver.ForkedProcess) else [process.pid]
+    pid = tree[-1]
     os.kill(pid, 0)  # alive while grading
     session.close()
     with pytest.raises(ProcessLookupError):

@@ -13,6 +13,7 @@ reason in the report.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import importlib.util
 import math
 from typing import Any
@@ -23,9 +24,9 @@ from ..errors import StudentFailure
 from ..exclusive import exclusive_phase
 from ..sandbox.session import StudentSession
 from ..oracle import reference_submission
-from ..timing import BenchResult, OutputSummary, Side, TimingSettings, expected_outputs, run_benchmark
+from ..timing import BenchResult, OutputSummary, Side, TimingSettings, expected_outputs, relative_error, run_benchmark
 from . import register
-from .base import CheckContext, DenseCase, Outcome, _weights_transposed, call_method, make_dense
+from .base import CheckContext, DenseCase, Outcome, _weights_transposed, call_method, make_dense, new_dense
 
 __all__ = ["timing_check", "reference_session"]
 
@@ -42,12 +43,14 @@ def reference_session(ctx: CheckContext) -> StudentSession:
     session = ctx.session
     key = f"{session.worker_factory!r}|{session.config!r}|{ctx.assignment.reference}"
     held = _references.get(key)
-    if held is not None and held[1][0] < REFERENCE_REUSES and held[0].worker is not None and held[0].worker.alive:
+    # Healthy, not just alive: a stopped or zombie twin would stall every later timing.
+    if held is not None and held[1][0] < REFERENCE_REUSES and held[0].worker is not None and held[0].worker.healthy():
         held[1][0] += 1
         return held[0]
     if held is not None:
         held[0].close()
-    reference = StudentSession(reference_submission(ctx.assignment), session.config, worker_factory=session.worker_factory, seed=0)
+    # role=reference: a uid range of its own, so no student process can signal or trace it.
+    reference = StudentSession(reference_submission(ctx.assignment), dataclasses.replace(session.config, role="reference"), worker_factory=session.worker_factory, seed=0)
     reference.start()
     if reference.issues:
         reference.close()
@@ -87,13 +90,31 @@ def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, in
     student = Side(ctx.session, "your Dense", device, transposed=_weights_transposed(ctx))
     ref = Side(reference, "reference Dense", device)
 
-    def replay(W: np.ndarray, b: np.ndarray, k: int) -> tuple[Any, Any]:
+    def replay(W: np.ndarray, b: np.ndarray, k: int, rows: list[int]) -> tuple[Any, Any, Any]:
+        """k ordinary steps on the timed batch and, in step with it, on just `rows` (a small
+        batch) and on half of them: before each step the small layers get the parameters the
+        big one has, so their state (caches, counters) evolves the same way. Returns (Z,
+        grad_input, (Z rows, grad_input rows)) of the k-th step, or (..., "coupled") when
+        the layer's rows depend on each other anyway, or (..., None) if unverifiable."""
+        half = len(rows) // 2
         layer = make_dense(ctx, DenseCase(X, W, b, G), lr)
-        Z = grad_input = None
+        small, halved = new_dense(ctx, n_in, n_out, learning_rate=lr), new_dense(ctx, n_in, n_out, learning_rate=lr)
+        Z = grad_input = z_small = gi_small = z_half = None
         for _ in range(k):
+            W_i, b_i = ctx.session.get(layer, "weights", "biases")
+            if not (isinstance(W_i, np.ndarray) and isinstance(b_i, np.ndarray)):
+                return Z, grad_input, None  # parameters not where the assignment keeps them: unverifiable
+            for other in (small, halved):
+                ctx.session.set(other, weights=W_i, biases=b_i)
             Z = call_method(ctx, layer, "forward", X)
             grad_input = call_method(ctx, layer, "backward", X, G)
-        return Z, grad_input
+            z_small = call_method(ctx, small, "forward", X[rows])
+            gi_small = call_method(ctx, small, "backward", X[rows], G[rows])
+            z_half = call_method(ctx, halved, "forward", X[rows[:half]])
+            call_method(ctx, halved, "backward", X[rows[:half]], G[rows[:half]])
+        if isinstance(z_small, np.ndarray) and relative_error(z_half, z_small[:half]) > settings.rtol:
+            return Z, grad_input, "coupled"  # rows depend on the other rows even in small batches (a real mistake)
+        return Z, grad_input, (z_small, gi_small)
 
     try:
         return run_benchmark(student, ref, X, G, params, settings, ctx.rng, ctx.convention, replay, exclusive=lambda: ctx.session.deadline.not_counting_wait(exclusive_phase()))

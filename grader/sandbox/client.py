@@ -71,6 +71,8 @@ class SandboxConfig:
     """CPU seconds the worker may use in total (RLIMIT_CPU)."""
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment variables for the worker."""
+    role: str = "student"
+    """student or reference (the timing twin: a uid range of its own, see sandbox/resources.py)."""
     slicing: bool = True
     """Run only the top-level statements the graded names need (training loops, plots and
     downloads are left out, grader/sandbox/ops_plan.py); false runs every statement."""
@@ -183,6 +185,7 @@ class WorkerProcess:
 
     def _start(self) -> None:
         request_r, self.request_w = os.pipe()
+        os.set_blocking(self.request_w, False)  # every write has a deadline (a stopped worker reads nothing)
         self.reply_r, reply_w = os.pipe()
         output_r, output_w = os.pipe()
         env = worker_environment(self.config, self.workdir)
@@ -225,6 +228,7 @@ class WorkerProcess:
             workdir=self.workdir,
             memory_bytes=self.config.memory_limit_bytes,
             cpu_seconds=self.config.cpu_limit_seconds,
+            role=self.config.role,
         )
 
     def _preexec(self) -> None:
@@ -277,7 +281,10 @@ class WorkerProcess:
             raise WorkerFailure("crash", "the worker is not running")
         timeout = self.config.request_timeout if timeout is None else timeout
         try:
-            protocol.write_message(self.request_w, header, list(arrays))
+            protocol.write_message(self.request_w, header, list(arrays), deadline=min(time.monotonic() + timeout, deadline))
+        except TimeoutError:
+            self.kill()
+            raise WorkerFailure("timeout", f"the worker did not read its request within {timeout:g} s") from None
         except OSError:
             raise WorkerFailure("crash", self._death_note()) from None
         for _ in range(MAX_PROGRESS_MESSAGES):
@@ -291,6 +298,24 @@ class WorkerProcess:
             return reply, out
         self.kill()
         raise WorkerFailure("protocol", "endless progress messages")
+
+    def control(self, op: str) -> str:
+        """prune (kill all but the worker), freeze or thaw the worker's whole tree; how it was done."""
+        if isinstance(self.process, forkserver.ForkedProcess):
+            return self.process.control(op)
+        if self.process is not None and op in ("freeze", "thaw"):  # no server: the process group
+            try:
+                os.killpg(self.process.pid, signal.SIGSTOP if op == "freeze" else signal.SIGCONT)
+                return "SIGSTOP/SIGCONT of the process group"
+            except OSError:
+                return ""
+        return ""
+
+    def healthy(self) -> bool:
+        """Alive and serving: no process of it stopped, traced or a zombie."""
+        if not self.alive:
+            return False
+        return not (isinstance(self.process, forkserver.ForkedProcess) and self.process.stopped())
 
     @property
     def alive(self) -> bool:

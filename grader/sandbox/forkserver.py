@@ -83,24 +83,40 @@ class ForkedProcess:
         """Ask the server to kill the worker, everything it started, and reap them (synchronous)."""
         self.server.kill(self.ident)
 
+    def control(self, op: str) -> str:
+        """prune / freeze / thaw the worker's tree (see _Server); returns how it was done."""
+        return str(self.server.control(op, self.ident).get("how", ""))
+
+    def stopped(self) -> bool:
+        """True when a process of the worker's tree is stopped, traced or a zombie (not serving)."""
+        from .resources import tree
+
+        for pid in tree([self.pid]):
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state in "TtZX":
+                return True
+        return False
+
 
 class ForkServer:
     """Grader-side handle: starts the server process, asks it to fork workers and to kill them."""
 
-    def __init__(self, hide: list[str] | None = None) -> None:
+    def __init__(self) -> None:
         from . import limits
 
         self.lock = threading.Lock()
         self.counter = 0
         self.owner = os.getpid()
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        project_root = str(SANDBOX_DIR.parent.parent)
-        self.hide = limits.default_hidden_paths(project_root) if hide is None else hide
-        # Rubrics loaded later (their folder and reference) are hidden too, unless told exactly what to hide.
-        self.instructor_paths = limits.instructor_paths if hide is None else list
-        # Other instructor material on this machine (another checkout, a data folder):
-        self.hide += [p for p in os.environ.get("GRADER_SANDBOX_HIDE", "").split(os.pathsep) if os.path.isdir(p)]
-        self.keep = sorted({*limits.python_paths(), str(SANDBOX_DIR)})
+        # The allow-list: the Python install and the worker's own code (rootfs.py adds system
+        # libraries and /dev basics); GRADER_SANDBOX_ALLOW adds read-only folders a course needs.
+        extra = [p for p in os.environ.get("GRADER_SANDBOX_ALLOW", "").split(os.pathsep) if os.path.exists(p)]
+        self.keep = sorted({*limits.python_paths(), str(SANDBOX_DIR), *extra})
+        self.hide = limits.instructor_paths(str(SANDBOX_DIR.parent.parent))
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", "-u", str(Path(__file__)), str(theirs.fileno())],
@@ -127,11 +143,13 @@ class ForkServer:
 
     def spawn(self, plan: Any, env: dict[str, str], fds: tuple[int, int, int]) -> ForkedProcess:
         """Fork a worker confined by `plan`; `fds` are its request-read, reply-write and output-write ends."""
+        from .limits import registered_instructor_paths
+
         status_r, status_w = os.pipe()
         with self.lock:
             self.counter += 1
             ident = self.counter
-            plan.hide, plan.keep = sorted({*self.hide, *self.instructor_paths()}), list(self.keep)
+            plan.keep, plan.hide = list(self.keep), sorted({*self.hide, *registered_instructor_paths()})  # rubrics loaded since the start
             message = json.dumps({"op": "spawn", "id": ident, "plan": plan.to_dict(), "env": env}).encode()
             try:
                 socket.send_fds(self.sock, [message], [*fds, status_w])
@@ -144,12 +162,16 @@ class ForkServer:
         return ForkedProcess(self, ident, int(reply["pid"]), status_r)
 
     def kill(self, ident: int) -> None:
+        self.control("kill", ident)
+
+    def control(self, op: str, ident: int) -> dict[str, Any]:
+        """kill, prune (everything of the worker but the worker), freeze or thaw its tree."""
         with self.lock:
             try:
-                self.sock.sendall(json.dumps({"op": "kill", "id": ident}).encode())
-                self._receive()
+                self.sock.sendall(json.dumps({"op": op, "id": ident}).encode())
+                return self._receive()
             except (OSError, RuntimeError, ValueError):
-                pass
+                return {}
 
     def close(self) -> None:
         """Closing the channel makes the server kill every worker and exit."""
@@ -187,34 +209,6 @@ def shared_server() -> ForkServer | None:
 
 
 # --------------------------------------------------------------------------- server side
-def _children(pid: int) -> list[int]:
-    """Direct children of `pid`, from /proc/PID/task/*/children (no scan of every process)."""
-    found: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as handle:
-                found += [int(c) for c in handle.read().split()]
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def _tree(roots: list[int]) -> list[int]:
-    out, stack, seen = [], list(roots), set()
-    while stack:
-        pid = stack.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        out.append(pid)
-        stack += _children(pid)
-    return out
-
-
 class _Server:
     def __init__(self, sock: socket.socket) -> None:
         import limits
@@ -232,20 +226,37 @@ class _Server:
         self.workers: dict[int, dict[str, Any]] = {}
         self.me = os.getpid()
         self.root = os.geteuid() == 0
-        self.free_cgroups: list[str] = []
-        self.all_cgroups: set[str] = set()
+        import platform  # noqa: F401  (rootfs uses it in every child: import it once here)
+
+        import resources
+        import rootfs
+
+        self.resources, self.rootfs = resources, rootfs
+        limits._libc()  # find_library runs a subprocess: once here, not in every child
+        if self.root:
+            resources.sweep_stale()  # cgroups left by a server that was killed before its clean-up
+        self.busy_cgroups: list[Any] = []
+        """cgroups whose removal failed: retried, never handed to another worker."""
 
     # -- children ---------------------------------------------------------------------
     def spawn(self, message: dict[str, Any], fds: list[int]) -> dict[str, Any]:
         request_r, reply_w, output_w, status_w = fds
         ident = int(message["id"])
         plan = self.limits.SandboxPlan(**message["plan"])
+        lease, cgroups = None, None
         if self.root:
-            plan.uid = 200_000 + (self.me % 4000) * 100 + ident % 100
-            # Joining an existing cgroup costs microseconds, creating one milliseconds: reuse.
-            plan.cgroup = self.free_cgroups.pop() if self.free_cgroups else f"grader-{self.me}-{ident}"
-            self.all_cgroups.add(plan.cgroup)
-        pid = os.fork()
+            lease = self.resources.lease_uid(plan.role)
+            plan.uid = lease.uid
+            cgroups = self.resources.Cgroups(f"grader-{self.me}-{ident}", plan.memory_bytes + 256 * 1024**2, plan.nproc)
+            plan.cgroups = list(cgroups.paths)
+        try:
+            self.rootfs.allowed(tuple(plan.keep))  # computed once, inherited by every child
+            pid = os.fork()
+        except OSError:
+            if lease is not None:
+                lease.release()
+                self.busy_cgroups.append(cgroups)
+            raise
         if pid == 0:
             try:
                 self._child(plan, message["env"], request_r, reply_w, output_w)
@@ -253,7 +264,7 @@ class _Server:
                 os._exit(70)
         for fd in (request_r, reply_w, output_w):
             os.close(fd)
-        self.workers[ident] = {"pid": pid, "status_w": status_w, "uid": plan.uid, "cgroup": plan.cgroup}
+        self.workers[ident] = {"pid": pid, "status_w": status_w, "lease": lease, "cgroups": cgroups, "tree": self.resources.Tree(pid, cgroups)}
         return {"pid": pid}
 
     def _child(self, plan: Any, env: dict[str, str], request_r: int, reply_w: int, output_w: int) -> None:
@@ -269,7 +280,11 @@ class _Server:
         os.closerange(5, 1 << 16)
         os.environ.clear()
         os.environ.update(env)
-        layers = self.limits.enter_sandbox(plan)
+        try:
+            layers = self.limits.enter_sandbox(plan)
+        except self.limits.SandboxError as exc:
+            os.write(2, f"sandbox: {exc}\n".encode())
+            os._exit(71)
         self.worker.protocol.write_message(4, {"sandbox_layers": layers})
         sys.argv = ["worker.py", "3", "4"]
         self.worker.Worker().serve(3, 4)
@@ -295,8 +310,9 @@ class _Server:
         Orphans (setsid, double fork, daemons) are reparented to this subreaper, so they
         are our direct children; no process of a worker can leave this tree.
         """
-        protected = set(_tree([e["pid"] for i, e in self.workers.items() if i != dying and e["status_w"] >= 0]))
-        return [pid for pid in _tree(_children(self.me)) if pid not in protected]
+        tree, children = self.resources.tree, self.resources.children
+        protected = set(tree([e["pid"] for i, e in self.workers.items() if i != dying and e["status_w"] >= 0]))
+        return [pid for pid in tree(children(self.me)) if pid not in protected]
 
     def kill(self, ident: int) -> None:
         """SIGKILL until nothing of the worker is left (a fork bomb's new children included), then reap."""
@@ -304,30 +320,39 @@ class _Server:
         if entry is None:
             return
         deadline = time.monotonic() + 5.0
-        targets = [entry["pid"], *self._targets(ident)]
+        targets = [entry["pid"], *self._targets(ident), *entry["tree"].members()]
         while time.monotonic() < deadline:
             for pid in targets:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
+            entry["tree"].thaw()  # a frozen (or stopped) process dies only once thawed
             self.reap()
-            targets = self._targets(ident)
+            targets = [*self._targets(ident), *entry["tree"].members()]
             if entry["status_w"] < 0 and not targets:
                 break
             time.sleep(0.001)
-        if entry["status_w"] < 0:
+        if entry["status_w"] < 0 and not targets:
             del self.workers[ident]
-            if entry.get("cgroup"):
-                self.free_cgroups.append(entry["cgroup"])
+            if entry.get("lease") is not None:
+                entry["lease"].release()  # nothing of that uid lives any more
+            if entry.get("cgroups") is not None:
+                self.busy_cgroups.append(entry["cgroups"])
+            self.remove_cgroups()
 
     def remove_cgroups(self) -> None:
-        for name in self.all_cgroups:
-            for controller in ("pids", "memory"):
-                try:
-                    os.rmdir(os.path.join(self.limits.CGROUP_V1, controller, name))
-                except OSError:
-                    pass
+        self.busy_cgroups = [c for c in self.busy_cgroups if c.remove()]
+
+    def prune(self, ident: int) -> str:
+        """Kill every process of the worker's tree except the worker itself (before timing)."""
+        entry = self.workers.get(ident)
+        return entry["tree"].prune(self.reap) if entry is not None else ""
+
+    def freeze(self, ident: int, frozen: bool) -> str:
+        """Stop (or resume) the worker's whole tree: the cgroup freezer, else SIGSTOP/SIGCONT."""
+        entry = self.workers.get(ident)
+        return entry["tree"].freeze(frozen) if entry is not None else ""
 
     # -- loop -------------------------------------------------------------------------
     def run(self) -> None:
@@ -348,17 +373,24 @@ class _Server:
                     self.kill(ident)
                 self.remove_cgroups()
                 return
+            if self.busy_cgroups:
+                self.remove_cgroups()
             message = json.loads(data)
             if message.get("op") == "spawn" and len(fds) == 4:
                 try:
                     reply = self.spawn(message, fds)
                 except OSError as exc:
                     reply = {"error": str(exc)}
+                    for fd in fds:
+                        os.close(fd)
             else:
                 for fd in fds:
                     os.close(fd)
-                self.kill(int(message.get("id", -1)))
-                reply = {"done": True}
+                ident, op = int(message.get("id", -1)), message.get("op")
+                how = {"prune": lambda: self.prune(ident), "freeze": lambda: self.freeze(ident, True), "thaw": lambda: self.freeze(ident, False)}.get(op)
+                if how is None:
+                    self.kill(ident)
+                reply = {"done": True, "how": how() if how else ""}
             self.sock.sendall(json.dumps(reply).encode())
 
 

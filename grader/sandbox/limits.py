@@ -6,33 +6,36 @@ library only. Every layer is tried and its outcome recorded rather than assumed:
 the platform refuses (no user namespaces, a read-only cgroup tree, macOS) is reported as
 missing in `grade --verbose`, never silently claimed.
 
-Order inside the child (see `enter_sandbox`): new session -> cgroup -> namespaces and
-mounts (while we still hold the privilege to mount) -> rlimits -> drop privileges ->
+Order inside the child (see `enter_sandbox`): new session -> cgroup (made fresh by the
+server) -> unshare mount/network/IPC/PID namespaces -> fork (the child is PID 1 of its PID
+namespace; the parent only waits) -> allow-listed root with a private /proc (rootfs.py,
+while we still hold the privilege to mount) -> rlimits -> drop to the worker's own uid ->
 no_new_privs and empty capabilities -> parent-death signal. The uid drop comes after the
 mounts because mounting needs privilege, and before student code because everything after
-it (RLIMIT_NPROC, file modes) relies on the worker being nobody in particular.
+it (RLIMIT_NPROC, file modes, signals to other uids) relies on the worker being nobody in
+particular.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import signal
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["SandboxPlan", "apply_rlimits", "enter_sandbox", "default_hidden_paths", "hide_instructor_path", "instructor_paths", "python_paths", "IS_LINUX", "PLATFORM_NOTE"]
+__all__ = ["SandboxPlan", "apply_rlimits", "enter_sandbox", "SandboxError", "CGROUP_CONTROLLERS", "hide_instructor_path", "registered_instructor_paths", "python_paths", "IS_LINUX", "PLATFORM_NOTE"]
 
 IS_LINUX = sys.platform.startswith("linux")
 PLATFORM_NOTE = "sandbox: stronger isolation (namespaces, uid drop, cgroups) is Linux-only; here: process isolation, timeouts, rlimits where POSIX, safe protocol"
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
-MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x10000000, 0x40000000, 0x08000000, 0x20000000
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE = 1, 38, 4
 CGROUP_V1 = "/sys/fs/cgroup"
+CGROUP_CONTROLLERS = ("pids", "memory", "freezer")
 
 
 @dataclass
@@ -51,20 +54,23 @@ class SandboxPlan:
     """RLIMIT_NPROC and cgroup pids.max; only meaningful once the worker has its own uid."""
     uid: int | None = None
     """When the grader is root: the unprivileged uid (and gid) the worker drops to; unique per worker."""
-    hide: list[str] = field(default_factory=list)
-    """Directories covered by an empty read-only tmpfs (reference, hidden data, the grader's home)."""
     keep: list[str] = field(default_factory=list)
-    """Paths inside hidden directories re-exposed read-only (the Python install, the worker's own code)."""
-    private: list[str] = field(default_factory=lambda: ["/tmp", "/var/tmp", "/dev/shm"])
-    """World-writable places replaced by a private tmpfs, so stray files vanish with the worker."""
-    cgroup: str | None = None
-    """Name of a per-worker cgroup (v1 pids/memory) when the tree is writable."""
+    """The allow-list: paths bound read-only into the worker's otherwise empty root (the Python
+    install, the worker's own code); see rootfs.py for what else it gets."""
+    hide: list[str] = field(default_factory=list)
+    """Folders inside the allow-list kept out of sight (an installed reference package)."""
+    cgroups: list[str] = field(default_factory=list)
+    """The worker's fresh cgroup directories (v1 pids/memory/freezer), made by the fork server."""
+    role: str = "student"
+    """student or reference: the reference twin gets a uid from a range of its own."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+@functools.lru_cache(maxsize=1)
 def _libc() -> Any:
+    """Loaded once (by the fork server, before it forks): find_library runs a subprocess."""
     return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
@@ -107,92 +113,80 @@ def apply_rlimits(plan: SandboxPlan) -> list[str]:
     return ["rlimits: " + ", ".join(done) + (" (RLIMIT_DATA: GPU present)" if gpu_present() else "")]
 
 
-def _join_cgroup(plan: SandboxPlan) -> list[str]:
-    """Put this process in its own v1 pids+memory cgroup (created here, removed by the server)."""
+def join_cgroup(plan: SandboxPlan) -> list[str]:
+    """Move this process into the worker's own cgroups, made fresh (and limited) by the fork server."""
     joined = []
-    for controller, settings in (("pids", {"pids.max": plan.nproc}), ("memory", {"memory.limit_in_bytes": plan.memory_bytes + 256 * 1024**2})):
-        path = os.path.join(CGROUP_V1, controller, plan.cgroup or "")
+    for path in plan.cgroups:
         try:
-            os.makedirs(path, exist_ok=True)
-            for key, value in settings.items():
-                with open(os.path.join(path, key), "w") as handle:
-                    handle.write(str(value))
             with open(os.path.join(path, "cgroup.procs"), "w") as handle:
                 handle.write(str(os.getpid()))
-            joined.append(controller)
+            joined.append(os.path.relpath(path, CGROUP_V1).split(os.sep)[0])
         except OSError:
             continue
-    return [f"cgroup: {'+'.join(joined)} limits"] if joined else []
+    return [f"cgroup: fresh {'+'.join(joined)} cgroup, removed after the worker"] if joined else []
 
 
-def _remount_flags(path: str) -> int:
-    """Flags a read-only remount must keep: in a user namespace, dropping a locked flag is refused."""
-    flags = os.statvfs(path).f_flag
-    out = MS_BIND | MS_REMOUNT | MS_RDONLY
-    for st, ms in ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC), (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (getattr(os, "ST_RELATIME", 4096), MS_RELATIME)):
-        if flags & st:
-            out |= ms
-    return out
+IPC_NOTE = "IPC namespace (SysV shm, queues and semaphores private, gone with the worker)"
 
 
-def _mounts(libc: Any, plan: SandboxPlan, hide_proc: bool) -> None:
-    """Private mount tree: hidden dirs under empty tmpfs, kept paths bound back read-only, private /tmp."""
-    def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-        _check(libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags, data.encode() if data else None), f"mount {target}")
+def _unshare() -> tuple[list[str], bool, bool]:
+    """New mount, network, IPC and PID namespaces (inside a new user namespace when not root).
 
-    mount("none", "/", None, MS_REC | MS_PRIVATE)
-    # Open everything we bind back before covering it: a path under a tmpfs is no longer reachable.
-    keep_fds = {p: os.open(p, os.O_PATH) for p in plan.keep if os.path.exists(p)}
-    work_fd = os.open(plan.workdir, os.O_PATH)
-    hides = [p for p in plan.hide if os.path.isdir(p)]
-    privates = [p for p in plan.private if os.path.isdir(p)]
-    # One pass, outermost first, so a kept path under a private or hidden folder (a venv
-    # inside the checkout, a checkout under /tmp) is bound back *after* what covers it.
-    for path in sorted(set(hides) | set(keep_fds) | set(privates), key=lambda p: p.count("/")):
-        if path in keep_fds:
-            if not os.path.exists(path):
-                os.makedirs(path) if os.path.isdir(f"/proc/self/fd/{keep_fds[path]}") else open(path, "w").close()
-            mount(f"/proc/self/fd/{keep_fds[path]}", path, None, MS_BIND | MS_REC)
-            mount("none", path, None, _remount_flags(path))
-        elif not os.path.isdir(path):  # absent here: already under a covering tmpfs
-            continue
-        elif path in privates:
-            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
-        else:
-            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    os.makedirs(plan.workdir, exist_ok=True)
-    mount(f"/proc/self/fd/{work_fd}", plan.workdir, None, MS_BIND)
-    for path in [p for p in hides if os.path.ismount(p)]:  # kept mount points exist: freeze the covering tmpfs
-        mount("none", path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    for fd in [*keep_fds.values(), work_fd]:
-        os.close(fd)
-    if hide_proc:
-        # Same-uid processes outside (the grader, the user's shell) would otherwise lend
-        # their view of the file system through /proc/PID/root.
-        mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
-
-
-def _namespaces(plan: SandboxPlan) -> list[str]:
-    """New mount + network namespaces (inside a new user namespace when not root)."""
+    Returns (notes, mount namespace made, PID namespace made). The PID namespace applies to
+    the *next* child: the caller forks, and that child is PID 1 of a namespace of its own."""
     libc = _libc()
     root = os.geteuid() == 0
     uid, gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWNS | CLONE_NEWNET | (0 if root else CLONE_NEWUSER)
-    if libc.unshare(flags) != 0:
-        if libc.unshare(CLONE_NEWNET | (0 if root else CLONE_NEWUSER)) == 0:
-            return ["network namespace (no network)", "mount namespace: unavailable"]
-        return ["network namespace: unavailable", "mount namespace: unavailable"]
+    user = 0 if root else CLONE_NEWUSER
+    attempts = (
+        (CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWPID, ["network namespace (no network)", IPC_NOTE, "PID namespace"]),
+        (CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC, ["network namespace (no network)", IPC_NOTE, "PID namespace: unavailable"]),
+        (CLONE_NEWNET, ["network namespace (no network)", "IPC namespace: unavailable", "mount namespace: unavailable"]),
+    )
+    for flags, notes in attempts:
+        if libc.unshare(flags | user) == 0:
+            break
+    else:
+        return ["namespaces: unavailable (no network, mount, IPC or PID namespace: the worker shares the machine's)"], False, False
     if not root:  # map ourselves to ourselves, so files keep their owners
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
             with open(f"/proc/self/{name}", "w") as handle:
                 handle.write(text)
-    notes = ["network namespace (no network)"]
+    return notes, bool(flags & CLONE_NEWNS), bool(flags & CLONE_NEWPID)
+
+
+class SandboxError(RuntimeError):
+    """A layer that must hold could not be applied: the worker does not start."""
+
+
+def _file_system(plan: SandboxPlan, mount_ns: bool, new_pid: bool) -> list[str]:
+    """The allow-listed root (rootfs.py) when we have a mount namespace."""
+    if not mount_ns:
+        return ["file system: not isolated (no mount namespace here)"]
+    import rootfs
+
     try:
-        _mounts(libc, plan, hide_proc=not root)
-        notes.append("mount namespace: reference, hidden data and home hidden; private /tmp" + ("; /proc hidden" if not root else ""))
-    except OSError as exc:
-        notes.append(f"mount namespace: failed ({exc})")
-    return notes
+        return rootfs.build_root(_libc(), plan.keep, plan.workdir, new_pid, plan.hide)
+    except OSError as exc:  # half-built: never run student code over a root in an unknown state
+        raise SandboxError(f"file system isolation failed: {exc}") from None
+
+
+def _wait_and_mirror(pid: int) -> None:
+    """The PID namespace's parent: wait for its PID 1 (the worker), then die the way it died."""
+    os.closerange(0, 1 << 16)  # hold no pipe end: the grader must see EOF when the worker dies
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            os._exit(70)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70)
 
 
 def _drop_privileges(plan: SandboxPlan) -> list[str]:
@@ -224,64 +218,80 @@ def _no_new_privileges(libc: Any) -> list[str]:
 
 
 def enter_sandbox(plan: SandboxPlan) -> list[str]:
-    """Confine the calling (freshly forked, single-threaded) process; return the active layers."""
+    """Confine the calling (freshly forked, single-threaded) process; return the active layers.
+
+    On Linux this forks once more: the calling process stays outside as the parent of the
+    worker's PID namespace (it only waits, then exits as the worker did) and the function
+    returns in the child, PID 1 of that namespace, with every layer applied."""
     os.setsid()
     notes = ["process isolation: own session, whole tree killed after every run (subreaper sweep)"]
     if not IS_LINUX:
         return notes + apply_rlimits(plan) + [PLATFORM_NOTE]
     libc = _libc()
-    if plan.cgroup and os.geteuid() == 0:
-        notes += _join_cgroup(plan)
-    notes += _namespaces(plan)
+    if plan.cgroups and os.geteuid() == 0:
+        notes += join_cgroup(plan)
+    namespaces, mount_ns, new_pid = _unshare()
+    child = os.fork()
+    if child != 0:
+        _wait_and_mirror(child)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if not new_pid and os.getppid() == 1:
+        os._exit(1)
+    notes += namespaces + _file_system(plan, mount_ns, new_pid)
     os.chdir(plan.workdir)
     notes += apply_rlimits(plan)
     notes += _drop_privileges(plan)
     notes += _no_new_privileges(libc)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it
-    if os.getppid() == 1:
-        os._exit(1)
     return notes
-
-
-def python_paths() -> list[str]:
-    """Directories the worker must still read after hiding: the interpreter, stdlib and site-packages."""
-    import site
-    import sysconfig
-
-    paths = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    paths.update(p for p in sysconfig.get_paths().values() if p)
-    paths.update(site.getsitepackages() if hasattr(site, "getsitepackages") else [])
-    return sorted(p for p in paths if os.path.isdir(p))
-
-
-USER_DATA_ROOTS = ("/work", "/home", "/srv", "/opt", "/mnt", "/media", "/data", "/workspace")
-"""Top-level folders hidden from every worker (kept paths inside them are bound back)."""
 
 
 _INSTRUCTOR_PATHS: set[str] = set()
 
 
 def hide_instructor_path(path: str | os.PathLike[str]) -> None:
-    """Hide this folder from every worker started from now on (an assignment and its reference,
-    wherever the rubric keeps them: they need not be in the source checkout)."""
+    """Keep this folder out of sight of every worker started from now on, even inside an allowed
+    folder (an assignment and its reference, wherever the rubric keeps them)."""
     if os.path.isdir(path):
         _INSTRUCTOR_PATHS.add(os.path.realpath(path))
 
 
-def instructor_paths() -> list[str]:
+def registered_instructor_paths() -> list[str]:
     return sorted(_INSTRUCTOR_PATHS)
 
 
-def default_hidden_paths(project_root: str) -> list[str]:
-    """Where instructor material lives: the source checkout (reference, assignments, .git), the loaded rubrics' folders and references, $HOME."""
-    hidden = [os.path.join(project_root, "reference"), os.path.join(project_root, "assignments")]
-    if os.path.isdir(os.path.join(project_root, ".git")) or os.path.exists(os.path.join(project_root, "pyproject.toml")):
-        hidden.append(project_root)
-    hidden += sorted(_INSTRUCTOR_PATHS)
-    home = os.path.expanduser("~")
-    if home not in ("/", "") and os.path.isdir(home):
-        hidden.append(os.path.realpath(home))
-    # Where people keep files: another checkout of the grader or a folder of solutions may be
-    # world-readable there. The worker needs none of it (Python and the sandbox are bound back).
-    hidden += [p for p in USER_DATA_ROOTS if os.path.isdir(p)]
-    return sorted({os.path.realpath(p) for p in hidden if os.path.isdir(p)})
+def instructor_paths(project_root: str) -> list[str]:
+    """Instructor material that an allowed folder may contain: the reference package wherever
+    it is installed, and the checkout's reference/ and assignments/."""
+    import importlib.util
+
+    found = [os.path.join(project_root, "reference"), os.path.join(project_root, "assignments")]
+    try:
+        spec = importlib.util.find_spec("reference")
+    except (ImportError, ValueError):
+        spec = None
+    found += list(spec.submodule_search_locations or []) if spec else []
+    return sorted({os.path.realpath(p) for p in found if os.path.isdir(p)})
+
+
+def python_paths() -> list[str]:
+    """The Python install the worker reads (the allow-list): interpreter, stdlib, site-packages."""
+    import site
+    import sysconfig
+
+    paths = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    paths.update(p for p in sysconfig.get_paths().values() if p)
+    paths.update(site.getsitepackages() if hasattr(site, "getsitepackages") else [])
+    # numpy (and CuPy) wherever they were found, e.g. through a .pth file of another install.
+    import importlib.util
+
+    for name in ("numpy", "numpy.libs", "cupy", "cupy_backends", "fastrlock", "nvidia"):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            paths.add(os.path.realpath(location))
+    if os.path.isdir("/usr/share/zoneinfo"):
+        paths.add("/usr/share/zoneinfo")
+    return sorted(p for p in paths if os.path.isdir(p))

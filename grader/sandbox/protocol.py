@@ -66,8 +66,10 @@ def _array_bytes(array: np.ndarray) -> bytes:
     return b"".join([NPY_MAGIC, struct.pack("<H", len(header)), header, array.tobytes()])
 
 
-def write_message(fd: int, header: dict[str, Any], arrays: list[np.ndarray] = ()) -> None:
-    """Send one message on a file descriptor (blocking, whole message)."""
+def write_message(fd: int, header: dict[str, Any], arrays: list[np.ndarray] = (), deadline: float | None = None) -> None:
+    """Send one message on a file descriptor (whole message). On a non-blocking fd, wait for
+    room until `deadline` (time.monotonic()), then raise TimeoutError: a stopped reader must
+    never block the writer."""
     payload = json.dumps(dict(header, n_arrays=len(arrays)), allow_nan=True).encode()
     parts = [MAGIC, struct.pack("<I", len(payload)), payload]
     for array in arrays:
@@ -75,7 +77,16 @@ def write_message(fd: int, header: dict[str, Any], arrays: list[np.ndarray] = ()
         parts += [struct.pack("<Q", len(blob)), blob]
     data = memoryview(b"".join(parts))
     while data:
-        written = os.write(fd, data)
+        try:
+            written = os.write(fd, data)
+        except BlockingIOError:
+            import select
+            import time
+
+            remaining = (deadline - time.monotonic()) if deadline is not None else None
+            if remaining is not None and remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                raise TimeoutError from None
+            continue
         data = data[written:]
 
 

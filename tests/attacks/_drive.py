@@ -23,7 +23,8 @@ def main() -> None:
     results = []
     for path in sys.argv[1:]:
         report = grade_file(path, assignment=assignment)
-        results.append({"path": path, "score": report.score, "max_score": report.max_score, "diagnoses": list(report.diagnoses), "notes": list(report.notes), "time": report.execution_time})
+        results.append({"path": path, "score": report.score, "max_score": report.max_score, "diagnoses": list(report.diagnoses), "notes": list(report.notes), "time": report.execution_time,
+                        "checks": {t.name: [t.score, t.max_score, t.details.get("isolation", "")] for t in report.tests}})
     print("RESULTS " + json.dumps(results))
 
 
