@@ -22,6 +22,7 @@ __all__ = ["main"]
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("grader.cli:run_check_cli", "public checks only, for students; exit status 1 if one fails"),
     "batch": ("grader.batch:run_batch_cli", "grade a whole class in parallel (resumable), with a gradebook and a class dashboard"),
+    "release": ("grader.release:run_release_cli", "build the student bundle: the notebook and the public checks' data, no solution"),
     "gradescope": ("grader.gradescope:run_gradescope_cli", "build a Gradescope autograder zip (setup.sh, run_autograder)"),
 }
 """Subcommand -> ("module:function" taking argv and returning the exit status, one line of help).
@@ -45,9 +46,12 @@ def _grade_parser(prog: str, public_only: bool) -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("text", "json", "gradescope"), default="text", help="report format on stdout (default: text)")
     parser.add_argument("--output", "-o", metavar="FILE", help="also write the report (in --format) to FILE")
     parser.add_argument("--html", metavar="FILE", help="write HTML feedback with plots to FILE")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the random test data (default: fixed, so runs agree)")
-    parser.add_argument("--assignment", default="dense_layer", help="assignment folder name or path (default: dense_layer)")
-    parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto", help="where the timing benchmark runs (default: auto)")
+    parser.add_argument("--assignment", default=None, help="assignment NAME ($GRADER_ASSIGNMENTS, ./assignments, the checkout) or PATH (default: dense_layer)")
+    if public_only:  # the bundle fixes the data; no timing
+        parser.add_argument("--bundle", metavar="PATH", help="the public_checks.json released with the notebook, or its folder (default: next to the notebook)")
+    else:
+        parser.add_argument("--seed", type=int, default=None, help="seed of the random test data (default: fixed, so runs agree)")
+        parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto", help="where the timing benchmark runs (default: auto)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds of work in all; checks left without time score 0 with a timeout note (default: {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--verbose", "-v", action="store_true", help="say which sandbox layers are active, the seed and the time")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -55,7 +59,7 @@ def _grade_parser(prog: str, public_only: bool) -> argparse.ArgumentParser:
 
 
 def _run_grade(argv: list[str], public_only: bool) -> int:
-    from .assignment import load_assignment
+    from .assignment import DEFAULT_ASSIGNMENT, load_assignment
     from .engine import DEFAULT_SEED, grade_file
 
     args = _grade_parser("grade check" if public_only else "grade", public_only).parse_args(argv)
@@ -64,16 +68,19 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
     for option, target in (("--output", args.output), ("--html", args.html)):
         if target:
             _check_writable(option, Path(target))
-    assignment = load_assignment(args.assignment)
     try:
-        report = grade_file(
-            args.submission,
-            assignment=assignment,
-            seed=DEFAULT_SEED if args.seed is None else args.seed,
-            visibility="public" if public_only else "all",
-            device=args.device,
-            timeout=args.timeout,
-        )
+        if public_only:
+            from .student import check_file
+
+            report = check_file(args.submission, args.bundle, args.assignment, timeout=args.timeout)
+        else:
+            report = grade_file(
+                args.submission,
+                assignment=load_assignment(args.assignment or DEFAULT_ASSIGNMENT),
+                seed=DEFAULT_SEED if args.seed is None else args.seed,
+                device=args.device,
+                timeout=args.timeout,
+            )
     except InputError as exc:
         if args.format == "gradescope" and args.output:
             from .report.json_report import gradescope_error

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from .deadline import DEFAULT_TIMEOUT, Deadline
 from .diagnose import ADVICE_PREFIX, advice, resolve_codes
 from .errors import StudentFailure
 from .exclusive import grading_phase
+from .oracle import ReferenceOracle, active_oracle
 from .profiling import Profile
 from .results import GRADESCOPE_VISIBILITY, SCORE_DECIMALS, CheckResult, GradeReport, StatementNote, round_points
 from .sandbox.client import WorkerProcess, sandbox_notes
@@ -29,7 +30,7 @@ from .sandbox.session import StudentSession
 from .sandbox.slicing import NOT_RUN
 from .submission import read_submission
 
-__all__ = ["grade_file", "DEFAULT_SEED"]
+__all__ = ["grade_file", "grade_session", "DEFAULT_SEED"]
 
 DEFAULT_SEED = 20261121
 SUBMISSION_WIDE = frozenset({"syntax-error", "timeout", "crash", "output-flood"})
@@ -48,7 +49,8 @@ def run_check(ctx: CheckContext) -> CheckResult:
     """Run one check; a student's failure costs the check, never the grading run."""
     spec = ctx.spec
     try:
-        outcome = get_check(spec.function)(ctx)
+        with active_oracle(ctx.oracle if ctx.oracle is not None else ReferenceOracle(ctx.assignment)):
+            outcome = get_check(spec.function)(ctx)
     except StudentFailure as failure:
         outcome = Outcome(0, 1, [failure.message + ("\n" + failure.traceback if failure.traceback else "")], [failure.code, *failure.extra_codes])
     codes = resolve_codes(outcome.diagnoses)
@@ -72,7 +74,7 @@ def run_check(ctx: CheckContext) -> CheckResult:
     )
 
 
-def run_checks(session: StudentSession, assignment: Assignment, checks: list[tuple[int, CheckSpec]], seed: int, device: str, deadline: Deadline) -> list[CheckResult]:
+def run_checks(session: Any, assignment: Assignment, checks: list[tuple[int, CheckSpec]], seed: int, device: str, deadline: Deadline, oracle: Any = None) -> list[CheckResult]:
     """Run (index, check) pairs; the index seeds the check's data, so a rerun sees the same data."""
     cache: dict = {}
     results = []
@@ -82,7 +84,7 @@ def run_checks(session: StudentSession, assignment: Assignment, checks: list[tup
             continue
         rng = np.random.default_rng([seed, index])
         with session.profile.phase(f"check:{spec.name}"):
-            results.append(run_check(CheckContext(session, assignment, spec, rng, seed, device, cache)))
+            results.append(run_check(CheckContext(session, assignment, spec, rng, seed, device, cache, oracle)))
         cache.setdefault("results", {})[spec.name] = results[-1]  # later checks may cite earlier verdicts
     return results
 
@@ -108,6 +110,7 @@ def grade_file(
     device: str = "cpu",
     worker_factory: Callable[..., WorkerProcess] = WorkerProcess,
     timeout: float | None = DEFAULT_TIMEOUT,
+    oracle: Any = None,
 ) -> GradeReport:
     """Grade one .ipynb/.py file. Raises InputError (one sentence) when it cannot be read.
 
@@ -118,35 +121,48 @@ def grade_file(
     assignment = assignment or load_assignment()
     with profile.phase("read"):
         submission = read_submission(path)
-    deadline = Deadline(timeout)
-    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=deadline, graded_names=graded_names(assignment))
+    session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=Deadline(timeout), graded_names=graded_names(assignment))
+    return grade_session(session, assignment, str(path), seed, visibility, device, oracle, started, profile)
+
+
+def grade_session(session: Any, assignment: Assignment, label: str, seed: int, visibility: str, device: str, oracle: Any, started: float, profile: Profile | None = None) -> GradeReport:
+    """Run the rubric's checks on a session (sandboxed, or the student's own kernel) and score them.
+
+    `oracle` gives expected values (`grader.oracle`): by default the rubric's reference file;
+    the session's deadline bounds the whole run."""
+    oracle = oracle if oracle is not None else ReferenceOracle(assignment)
+    profile = profile or Profile()
+    deadline = session.deadline
     session.profile = profile
     checks = list(enumerate(select_checks(assignment, visibility)))
     try:
         with deadline.not_counting_wait(grading_phase()):
             session.start()
-            results = run_checks(session, assignment, checks, seed, device, deadline)
+            results = run_checks(session, assignment, checks, seed, device, deadline, oracle)
             notebook_convention = None if deadline.expired else _notebook_convention(session, seed)
             session.close()
 
-            def regrade(skip: dict[int, set[int]], subset: list[tuple[int, CheckSpec]]) -> list[CheckResult]:
-                """The same checks on the same data, with the later definitions' statements skipped
-                (and the same slicing plan: every definition of a graded name is in it)."""
-                again = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=deadline, graded_names=session.graded_names)
-                again.not_needed, again.statement_counts = session.not_needed, dict(session.statement_counts)
-                again.bad_statements = {cell: set(stmts) for cell, stmts in session.bad_statements.items()}
-                for cell, stmts in skip.items():
-                    again.bad_statements.setdefault(cell, set()).update(stmts)
-                try:
-                    again.start()
-                    return run_checks(again, assignment, subset, seed, device, deadline)
-                finally:
-                    again.close()
+            redefinitions: tuple[str, ...] = ()
+            if isinstance(session, StudentSession) and not deadline.expired:  # a live kernel has nothing to replay
 
-            with profile.phase("redefinitions"):
-                redefinitions = () if deadline.expired else redefinition_notes(session.definitions, graded_names(assignment), checks, results, regrade)
-            if deadline.expired:  # a rerun the deadline cut short compares a partial grade: say nothing
-                redefinitions = ()
+                def regrade(skip: dict[int, set[int]], subset: list[tuple[int, CheckSpec]]) -> list[CheckResult]:
+                    """The same checks on the same data, with the later definitions' statements skipped
+                    (and the same slicing plan: every definition of a graded name is in it)."""
+                    again = StudentSession(session.submission, assignment.sandbox, worker_factory=session.worker_factory, seed=seed, deadline=deadline, graded_names=session.graded_names)
+                    again.not_needed, again.statement_counts = session.not_needed, dict(session.statement_counts)
+                    again.bad_statements = {cell: set(stmts) for cell, stmts in session.bad_statements.items()}
+                    for cell, stmts in skip.items():
+                        again.bad_statements.setdefault(cell, set()).update(stmts)
+                    try:
+                        again.start()
+                        return run_checks(again, assignment, subset, seed, device, deadline, oracle)
+                    finally:
+                        again.close()
+
+                with profile.phase("redefinitions"):
+                    redefinitions = redefinition_notes(session.definitions, graded_names(assignment), checks, results, regrade)
+                if deadline.expired:  # a rerun the deadline cut short compares a partial grade: say nothing
+                    redefinitions = ()
     finally:
         with profile.phase("close"):
             session.close()
@@ -163,7 +179,7 @@ def grade_file(
         wide.append("output-flood")
     diagnoses = resolve_codes([c for r in results for c in r.diagnoses] + wide)
     return GradeReport(
-        submission=str(path),
+        submission=label,
         assignment=assignment.name,
         score=round_points(sum(r.score for r in results)),
         max_score=sum(r.max_score for r in results),
@@ -174,7 +190,7 @@ def grade_file(
         execution_time=round(time.perf_counter() - started, 4),
         statements=statements,
         student_output=session.student_output()[:4000],
-        sha256=submission.sha256,
+        sha256=session.submission.sha256,
         notes=sandbox_notes() + ((deadline.describe() + ": the checks it left no time for scored 0.",) if deadline.expired else ()),
         batch_convention=assignment.batch_convention,
         version_note=version_note(notebook_convention, assignment.batch_convention),

@@ -110,6 +110,8 @@ class GradeReport:
     """Set when the notebook is the other version of the assignment than the rubric's (said once, at the top)."""
     redefinitions: tuple[str, ...] = ()
     """Graded names defined more than once where an earlier definition would have scored more."""
+    not_checked: str = ""
+    """What this report did not look at (the student's public self-check); every renderer shows it."""
     profile: dict[str, Any] = field(default_factory=dict)
     """Where the grading time went: {"phases": {name: {"wall", "cpu"}}, "counts": {...}} (grader/profiling.py)."""
 

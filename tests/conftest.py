@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,16 @@ def run_grade(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[s
     """Run `grade` as a user would: a subprocess, capturing stdout and stderr."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="120")
     return subprocess.run([*grade_command(), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+def copy_assignment(destination: Path, name: str = "dense_layer") -> Path:
+    """A copy of an assignment folder elsewhere; its rubric names the checkout's reference file by
+    absolute path (the relative `reference` key would point next to the copy)."""
+    shutil.copytree(ROOT / "assignments" / name, destination)
+    toml = destination / "assignment.toml"
+    reference = ROOT / "reference" / "dense_layer.py"
+    toml.write_text(re.sub(r'^reference = ".*"', f'reference = "{reference}"', toml.read_text(), count=1, flags=re.MULTILINE))
+    return destination
 
 
 def expected_results() -> list[tuple[Path, dict]]:

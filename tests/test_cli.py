@@ -77,12 +77,12 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_check_subcommand_runs_public_checks_only(reference_notebook: Path) -> None:
-    result = run_grade("check", str(reference_notebook), "--format", "json")
+    result = run_grade("check", str(reference_notebook), "--assignment", "dense_layer", "--format", "json")
     assert result.returncode == 0, result.stderr
     names = {t["name"] for t in json.loads(result.stdout)["tests"]}
     assert "dense-forward" in names and "dense-update-weights" not in names
 
 
 def test_check_subcommand_exit_1_on_failure() -> None:
-    result = run_grade("check", str(SUBMISSIONS / "forward_missing_bias.ipynb"))
+    result = run_grade("check", str(SUBMISSIONS / "forward_missing_bias.ipynb"), "--assignment", "dense_layer")
     assert result.returncode == 1

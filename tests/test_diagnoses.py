@@ -24,6 +24,16 @@ from grader.report.text import text_report  # noqa: E402
 from grader.results import CheckResult, GradeReport  # noqa: E402
 from reference import dense_layer as ref  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def _reference_oracle():  # type: ignore[no-untyped-def]
+    """The mutant builders ask `grader.oracle.ref`, which a grading run activates; here, the reference."""
+    from grader.assignment import load_assignment
+    from grader.oracle import ReferenceOracle, active_oracle
+
+    with active_oracle(ReferenceOracle(load_assignment())):
+        yield
+
 MISTAKES = Path("/work/shared/MISTAKES.md")
 CODES = [
     "forward-missing-bias", "forward-transposed-weights", "forward-wrong", "weights-shape", "init-scale",

@@ -9,15 +9,14 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import re
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import SUBMISSIONS
-from grader.assignment import ASSIGNMENTS_DIR, Assignment, load_assignment
+from conftest import SUBMISSIONS, copy_assignment
+from grader.assignment import Assignment, load_assignment
 from grader.checks import CheckContext
 from grader.engine import grade_file, run_check
 from grader.errors import InputError
@@ -124,7 +123,7 @@ def test_a_slow_network_is_judged_on_the_steps_it_managed(assignment: Assignment
 def test_the_mean_version_trains_with_its_own_loss_gradient(assignment: Assignment, tmp_path: Path) -> None:
     """Under batch_convention = "mean" the given gradient is not divided by N and the layer averages."""
     folder = tmp_path / "dense_layer_mean"
-    shutil.copytree(ASSIGNMENTS_DIR / "dense_layer", folder)
+    copy_assignment(folder)
     toml = folder / "assignment.toml"
     toml.write_text(toml.read_text().replace('batch_convention = "sum"', 'batch_convention = "mean"'))
     mean = load_assignment(folder)
@@ -137,7 +136,7 @@ def test_the_mean_version_trains_with_its_own_loss_gradient(assignment: Assignme
 def npz_assignment(tmp_path_factory: pytest.TempPathFactory) -> Assignment:
     """A course's own data set: digits cut into a .npz the way a course would keep MNIST."""
     folder = tmp_path_factory.mktemp("npz") / "dense_layer_npz"
-    shutil.copytree(ASSIGNMENTS_DIR / "dense_layer", folder)
+    copy_assignment(folder)
     images, labels = digits()
     np.savez(folder / "course_digits.npz", X_train=images[:1000] / 16, y_train=labels[:1000], X_val=images[1000:1400] / 16, y_val=labels[1000:1400])
     toml = folder / "assignment.toml"

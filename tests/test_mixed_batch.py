@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import grade_command
+from conftest import grade_command, copy_assignment
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTACKS = ROOT / "tests" / "attacks"
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="th
 def _assignment(tmp_path: Path) -> Path:
     """The real assignment with short sandbox timeouts (attacks that hang cost seconds, not minutes)."""
     folder = tmp_path / "assignment"
-    shutil.copytree(ROOT / "assignments" / "dense_layer", folder)
+    copy_assignment(folder)
     toml = folder / "assignment.toml"
     text = re.sub(r"\[sandbox\][^\[]*", "[sandbox]\nstatement_timeout = 1.0\nrequest_timeout = 2.0\nstartup_timeout = 10.0\n\n", toml.read_text(), count=1)
     toml.write_text(text)

@@ -1,8 +1,8 @@
 """What every check gets (`CheckContext`) and returns (`Outcome`), plus shared steps.
 
 Checks run in the grader process and talk to the student's code only through
-`ctx.session`. They compute expected values from `reference/` with fresh seeded float64
-data, and they never trust anything the student's code prints.
+`ctx.session`. They compute expected values through `grader.oracle.ref` (the reference, or a student
+bundle's stored answers) with fresh seeded float64 data, and they never trust anything the student's code prints.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class CheckContext:
     """Where timing runs: cpu or gpu."""
     cache: dict[str, Any] = field(default_factory=dict)
     """Shared between checks of one grading run (e.g. the submission's names)."""
+    oracle: Any = None
+    """Expected values (`grader.oracle`): the reference, or a bundle's stored answers."""
 
     def param(self, key: str, default: Any) -> Any:
         return self.spec.params.get(key, default)

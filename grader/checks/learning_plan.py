@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference import dense_layer as ref
-
 from ..learning_data import LearningData, LearningParams
+from ..oracle import ref
 
 __all__ = ["Params", "Plan", "make_plan", "Step", "reference_forward", "reference_step", "ReferenceRun", "reference_run", "accuracy"]
 

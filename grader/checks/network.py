@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from reference import dense_layer as ref
-
 from ..compare import relative_error
 from ..errors import StudentFailure
+from ..oracle import ref
 from ..sandbox.session import Remote
 from . import register
 from .base import CheckContext, Outcome, Recorder, require_class, require_function

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import hashlib
 import importlib.util
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,14 +23,13 @@ import numpy as np
 from ..errors import StudentFailure
 from ..exclusive import exclusive_phase
 from ..sandbox.session import StudentSession
-from ..submission import Cell, Submission
+from ..oracle import reference_submission
 from ..timing import BenchResult, OutputSummary, Side, TimingSettings, expected_outputs, relative_error, run_benchmark
 from . import register
 from .base import CheckContext, DenseCase, Outcome, _weights_transposed, call_method, make_dense, new_dense
 
-__all__ = ["timing_check", "reference_session", "REFERENCE_SOURCE"]
+__all__ = ["timing_check", "reference_session"]
 
-REFERENCE_SOURCE = Path(__file__).resolve().parents[2] / "reference" / "dense_layer.py"
 REFERENCE_REUSES = 200
 """Requests-heavy but cheap: one reference worker serves this many gradings, then is renewed
 (its CPU-seconds rlimit counts across them)."""
@@ -41,10 +38,10 @@ _references: dict[str, tuple[StudentSession, list[int]]] = {}
 
 
 def reference_session(ctx: CheckContext) -> StudentSession:
-    """A worker running reference/dense_layer.py as a submission, made exactly like the
+    """A worker running the rubric's reference file as a submission, made exactly like the
     student's (same factory and limits); kept for the next grading in this process."""
     session = ctx.session
-    key = f"{session.worker_factory!r}|{session.config!r}"
+    key = f"{session.worker_factory!r}|{session.config!r}|{ctx.assignment.reference}"
     held = _references.get(key)
     # Healthy, not just alive: a stopped or zombie twin would stall every later timing.
     if held is not None and held[1][0] < REFERENCE_REUSES and held[0].worker is not None and held[0].worker.healthy():
@@ -52,10 +49,8 @@ def reference_session(ctx: CheckContext) -> StudentSession:
         return held[0]
     if held is not None:
         held[0].close()
-    source = REFERENCE_SOURCE.read_text()
-    submission = Submission(REFERENCE_SOURCE, (Cell(1, source, "reference"),), hashlib.sha256(source.encode()).hexdigest())
     # role=reference: a uid range of its own, so no student process can signal or trace it.
-    reference = StudentSession(submission, dataclasses.replace(session.config, role="reference"), worker_factory=session.worker_factory, seed=0)
+    reference = StudentSession(reference_submission(ctx.assignment), dataclasses.replace(session.config, role="reference"), worker_factory=session.worker_factory, seed=0)
     reference.start()
     if reference.issues:
         reference.close()

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import dense_layer as ref
-
 from ..compare import widened_rtol
 from ..errors import StudentFailure
+from ..oracle import ref
 from . import register
 from .base import CheckContext, DenseCase, Outcome, Recorder, call_method, cases, make_dense, run_backward
 

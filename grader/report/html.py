@@ -168,8 +168,10 @@ def render_html(report: GradeReport, feedback: str = "full") -> str:
     where = checks_by_mistake(report)
     if where:
         parts.append(_el("div", _el("strong", "Mistakes found, each with its fix"), _advice_items(where, report.batch_convention), class_="mistakes"))
-    elif report.score >= report.max_score:
+    elif report.score >= report.max_score and not report.not_checked:
         parts.append(_el("div", _el("strong", "Every check passed."), " Well done.", class_="mistakes"))
+    if report.not_checked:
+        parts.append(_el("div", _el("strong", "Not checked here: "), report.not_checked, class_="mistakes"))
     parts += [summary, sections]
     skipped = [s for s in report.statements if s.status != "ok"]
     if skipped:

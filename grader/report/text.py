@@ -35,7 +35,10 @@ class _Writer:
         from rich.console import Console
 
         self.tty = stream.isatty()
-        self.console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+        # Plain text when piped (no ANSI codes in files), and never rich's Jupyter renderer:
+        # check() in a notebook shows this text as the plain alternative of its HTML.
+        self.console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, force_jupyter=False,
+                               color_system="auto" if self.tty else None)
         self.width = self.console.width if self.tty else 0
 
     def line(self, text: str = "", style: str = "", indent: str = "", hang: str = "    ") -> None:
@@ -111,7 +114,9 @@ def _summary(out: _Writer, report: GradeReport) -> None:
             checks = f" [{', '.join(where[code])}]" if where.get(code) else ""
             out.line(f"{code}{checks}: {advice(code, report.batch_convention)}", "yellow", indent="  ", hang="      ")
     elif report.score >= report.max_score:
-        out.line("Every check passed. Well done.", "green")
+        out.line("Every public check passed." if report.not_checked else "Every check passed. Well done.", "green")
+    if report.not_checked:
+        out.line("Not checked here: " + report.not_checked, "bold", hang="    ")
     style = "bold green" if report.score >= report.max_score else "bold yellow" if report.score > 0 else "bold red"
     out.rule(f"{report.submission}: {score_line(report)}, {report.execution_time:.1f} s", "=", style)
 

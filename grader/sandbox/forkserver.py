@@ -143,11 +143,13 @@ class ForkServer:
 
     def spawn(self, plan: Any, env: dict[str, str], fds: tuple[int, int, int]) -> ForkedProcess:
         """Fork a worker confined by `plan`; `fds` are its request-read, reply-write and output-write ends."""
+        from .limits import registered_instructor_paths
+
         status_r, status_w = os.pipe()
         with self.lock:
             self.counter += 1
             ident = self.counter
-            plan.keep, plan.hide = list(self.keep), list(self.hide)
+            plan.keep, plan.hide = list(self.keep), sorted({*self.hide, *registered_instructor_paths()})  # rubrics loaded since the start
             message = json.dumps({"op": "spawn", "id": ident, "plan": plan.to_dict(), "env": env}).encode()
             try:
                 socket.send_fds(self.sock, [message], [*fds, status_w])

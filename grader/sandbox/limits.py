@@ -27,7 +27,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["SandboxPlan", "apply_rlimits", "enter_sandbox", "SandboxError", "CGROUP_CONTROLLERS", "python_paths", "IS_LINUX", "PLATFORM_NOTE"]
+__all__ = ["SandboxPlan", "apply_rlimits", "enter_sandbox", "SandboxError", "CGROUP_CONTROLLERS", "hide_instructor_path", "registered_instructor_paths", "python_paths", "IS_LINUX", "PLATFORM_NOTE"]
 
 IS_LINUX = sys.platform.startswith("linux")
 PLATFORM_NOTE = "sandbox: stronger isolation (namespaces, uid drop, cgroups) is Linux-only; here: process isolation, timeouts, rlimits where POSIX, safe protocol"
@@ -244,6 +244,20 @@ def enter_sandbox(plan: SandboxPlan) -> list[str]:
     notes += _no_new_privileges(libc)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it
     return notes
+
+
+_INSTRUCTOR_PATHS: set[str] = set()
+
+
+def hide_instructor_path(path: str | os.PathLike[str]) -> None:
+    """Keep this folder out of sight of every worker started from now on, even inside an allowed
+    folder (an assignment and its reference, wherever the rubric keeps them)."""
+    if os.path.isdir(path):
+        _INSTRUCTOR_PATHS.add(os.path.realpath(path))
+
+
+def registered_instructor_paths() -> list[str]:
+    return sorted(_INSTRUCTOR_PATHS)
 
 
 def instructor_paths(project_root: str) -> list[str]:
