@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SUBMISSIONS, grade_command, run_grade
-from grader.assignment import ASSIGNMENTS_DIR
+from conftest import ROOT, SUBMISSIONS, copy_assignment, grade_command, run_grade
 
 CLASS = {"alice": "reference.ipynb", "carol": "forward_wrong.ipynb"}
 
@@ -39,7 +38,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     for student, source in CLASS.items():
         shutil.copy(SUBMISSIONS / source, folder / f"{student}.ipynb")
     rubric = base / "dense_layer"
-    shutil.copytree(ASSIGNMENTS_DIR / "dense_layer", rubric)
+    copy_assignment(rubric)
     results = base / "results"
     run = run_grade("batch", str(folder), "--out", str(results), "--jobs", "2", "--no-html", "--assignment", str(rubric))
     assert run.returncode == 0, run.stderr

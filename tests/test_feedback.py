@@ -25,15 +25,16 @@ def test_public_feedback_hides_hidden_checks_until_full_is_asked_for(tmp_path: P
     page = (out / "ada.html").read_text()
     assert "expected 5.24062" in (out / "ada.json").read_text(), "the JSON record keeps everything"
     assert "expected" not in re.sub(r"<[^>]+>", "", page).replace("expected values", ""), "no reference value on the public page"
-    for hidden in ("dense-update-weights", "dense-gradcheck", "dense-batch-semantics", "dense-timing"):
-        assert hidden not in page
-    assert "grad-weights-mean" not in page and "<img" not in page
     from grader.assignment import load_assignment
 
     checks = load_assignment("dense_layer").checks
+    for hidden in (c.name for c in checks if c.visibility == "hidden"):
+        assert hidden not in page
+    # The public batch-semantics check (reference-free) names the mean mistake on its own.
+    assert "grad-weights-mean" in page and "dense-batch-semantics" in page
     public = sum(c.points for c in checks if c.visibility == "public")
     hidden = [c for c in checks if c.visibility == "hidden"]
-    assert "dense-forward" in page and f"{public:g} / {public:g} on the public checks" in page
+    assert "dense-forward" in page and f" / {public:g} on the public checks" in page
     assert f"{len(hidden)} hidden checks ({sum(c.points for c in hidden):g} points)" in page
 
     second = run_grade("batch", str(folder), "--out", str(out), "--feedback", "full", "--jobs", "1", timeout=300)

@@ -4,6 +4,7 @@ in a real Jupyter kernel: same verdicts as `grade check`, bad input in one sente
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -114,7 +115,8 @@ def test_check_outside_jupyter_prints_text(bundle: Path, tmp_path: Path) -> None
     script.write_text(code + "\nfrom grader import check\ncheck()\n")
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=dict(os.environ, COLUMNS="120"))
     assert result.returncode == 0, result.stderr
-    assert "Not checked here: public checks:" in result.stdout and "failed" not in result.stdout
+    assert "Not checked here: public checks:" in result.stdout and "FAILED" not in result.stdout
+    assert re.search(r"\b(\d+) / \1 points \(100%\)", result.stdout) and ", 0 failed" in result.stdout
     assert "<iframe" not in result.stdout
 
 
