@@ -146,13 +146,8 @@ def grade_session(session: Any, assignment: Assignment, label: str, seed: int, v
             if isinstance(session, StudentSession) and not deadline.expired:  # a live kernel has nothing to replay
 
                 def regrade(skip: dict[int, set[int]], subset: list[tuple[int, CheckSpec]]) -> list[CheckResult]:
-                    """The same checks on the same data, with the later definitions' statements skipped
-                    (and the same slicing plan: every definition of a graded name is in it)."""
-                    again = StudentSession(session.submission, assignment.sandbox, worker_factory=session.worker_factory, seed=seed, deadline=deadline, graded_names=session.graded_names)
-                    again.not_needed, again.statement_counts = session.not_needed, dict(session.statement_counts)
-                    again.bad_statements = {cell: set(stmts) for cell, stmts in session.bad_statements.items()}
-                    for cell, stmts in skip.items():
-                        again.bad_statements.setdefault(cell, set()).update(stmts)
+                    """The same checks on the same data, with the later definitions' statements skipped."""
+                    again = session.without(skip)
                     try:
                         again.start()
                         return run_checks(again, assignment, subset, seed, device, deadline, oracle)

@@ -149,6 +149,17 @@ class StudentSession:
         """Per-phase counters (the engine passes its own); see grader/profiling.py."""
 
     # -- lifecycle ----------------------------------------------------------------------
+    def without(self, skip: dict[int, set[int]]) -> StudentSession:
+        """A fresh session on the same submission that also leaves out `skip` (cell index ->
+        statements), reusing this one's slicing plan (every definition of a graded name is in
+        it) and its known-bad statements, under the same deadline. Not started."""
+        again = StudentSession(self.submission, self.config, self.worker_factory, self.seed, self.deadline, self.graded_names)
+        again.not_needed, again.statement_counts = self.not_needed, dict(self.statement_counts)
+        again.bad_statements = {cell: set(stmts) for cell, stmts in self.bad_statements.items()}
+        for cell, stmts in skip.items():
+            again.bad_statements.setdefault(cell, set()).update(stmts)
+        return again
+
     def start(self) -> None:
         """Start a worker and run the cells of the submission in it (what grading needs of them)."""
         self._restart_worker()
