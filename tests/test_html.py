@@ -2,17 +2,18 @@
 
 The browser test renders a real report (a graded notebook with a transposed weight
 gradient) in Debian's headless Chromium, keeps the screenshot in test-artifacts/ and checks
-that it is not blank and that the DOM holds the plot images. It skips when chromium is
+that it is not blank, that the inline SVG plots were drawn (their colours are on the screen)
+and that the DOM holds them. It skips when chromium is
 not installed (`apt-get install -y chromium`).
 """
 
 from __future__ import annotations
 
-import base64
 import re
 import shutil
 import subprocess
 import tempfile
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,9 @@ import pytest
 
 from conftest import ROOT, SUBMISSIONS, run_grade
 from grader.engine import grade_file
+from grader.report.plots import RED
 from grader.report.html import render_html, write_html
+from grader.report.svg import DIVERGING, SEQUENTIAL
 from grader.results import CheckResult, GradeReport, StatementNote
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -57,12 +60,11 @@ def test_student_text_is_escaped_everywhere() -> None:
 
 def test_page_is_self_contained_and_has_both_plots(graded: GradeReport) -> None:
     page = render_html(graded)
-    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]+)"', page)
-    alts = [alt for _, alt in images]
+    figures = re.findall(r"<figure>(<svg .*?</svg>)<figcaption>", page)
+    alts = [ET.fromstring(svg).get("aria-label") for svg in figures]  # each inline SVG is well-formed XML on its own
     assert any("heatmap" in alt for alt in alts), alts
     assert any("finite-difference" in alt for alt in alts), alts
-    for data, _ in images:
-        assert base64.b64decode(data).startswith(b"\x89PNG")
+    assert "<img" not in page and "data:" not in page
     assert not re.search(r'(src|href)="(https?:|//)', page), "the page must not load anything from the network"
     assert "grad-weights-transposed" in page and "input.T @ grad_output" in page
 
@@ -71,7 +73,7 @@ def test_plots_only_for_failed_checks() -> None:
     report = grade_file(SUBMISSIONS / "reference.ipynb")
     page = render_html(report)
     assert "heatmap" not in page  # a correct update is all zeros: no picture
-    assert "<img" not in page  # all-green bars say nothing new and cost ~0.1 s per student in a batch
+    assert "<svg" not in page  # all-green bars say nothing new
 
 
 def test_cli_writes_html(tmp_path: Path) -> None:
@@ -79,7 +81,7 @@ def test_cli_writes_html(tmp_path: Path) -> None:
     result = run_grade(str(SUBMISSIONS / "grad_bias_mean.ipynb"), "--html", str(target))
     assert result.returncode == 0, result.stderr
     page = target.read_text(encoding="utf-8")
-    assert "grad-bias-mean" in page and "data:image/png;base64," in page
+    assert "grad-bias-mean" in page and '<svg xmlns="http://www.w3.org/2000/svg"' in page and 'role="img"' in page
 
 
 def _chromium() -> str | None:
@@ -108,9 +110,17 @@ def test_renders_in_headless_chromium(graded: GradeReport) -> None:
     pixels = matplotlib.image.imread(shot)[..., :3]
     assert pixels.std() > 0.05, "the screenshot is blank"
     assert len({tuple(p) for p in (pixels[::16, ::16].reshape(-1, 3) * 255).astype(int)}) > 50, "too few colours: the plots did not render"
+    drawn = (pixels * 255).round().astype(int).reshape(-1, 3)
+
+    def painted(*colours: str) -> int:
+        return sum(int((abs(drawn - [int(c[i:i + 2], 16) for i in (1, 3, 5)]).max(axis=1) <= 3).sum()) for c in colours)
+
+    assert painted(RED) > 2000, "the failing gradcheck bars are not on the screen: the SVG did not render"
+    assert painted(DIVERGING[0], DIVERGING[-1]) > 1000, "the heatmap's extreme cells are not on the screen"
+    assert painted(SEQUENTIAL[0]) > 1000, "the difference panel's correct (dark) cells are not on the screen"
 
     dom = _browser("--dump-dom", page.resolve().as_uri()).stdout
-    plots = re.findall(r'<img[^>]*class="plot"[^>]*>', dom)
+    plots = re.findall(r'<svg[^>]*class="plot"[^>]*>', dom)
     assert len(plots) >= 2, dom[:2000]
     assert any("heatmap" in tag for tag in plots) and any("finite-difference" in tag for tag in plots)
 
@@ -121,4 +131,4 @@ def test_renders_in_headless_chromium(graded: GradeReport) -> None:
 def test_broken_details_cost_a_picture_not_the_page(graded: GradeReport) -> None:
     broken = tuple(replace(t, details={"weights_heatmap": {"student": [[1, 2]], "expected": [[1]]}, "gradcheck": [{"rel_error": "x"}]}) for t in graded.tests)
     page = render_html(replace(graded, tests=broken))
-    assert "<img" not in page and "dense-update-weights" in page
+    assert "<svg" not in page and "dense-update-weights" in page

@@ -1,23 +1,21 @@
 """HTML feedback for one submission: score, each check, the named mistakes, and plots.
 
-The page is one self-contained file (inline CSS, images as base64 PNG, no script, no
+The page is one self-contained file (inline CSS, plots as inline SVG, no script, no
 external URL), so it renders offline, in a mail attachment or an LMS iframe. Everything
-that came from the student (check output, tracebacks, printed text, file names) is
-escaped: the page is built with `_el`, a tiny element builder that escapes every string
-it is given and passes only `Markup` it built itself, never by formatting strings into
-HTML.
-"""
+that came from the student (check output, tracebacks, printed text, file names, labels in
+the plots) is escaped: the page is built with `el` (grader/report/markup.py), a tiny
+element builder that escapes every string it is given and passes only `Markup` it built
+itself, never by formatting strings into HTML."""
 
 from __future__ import annotations
 
-import html
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Union
 
 from ..diagnose import advice
 from ..results import CheckResult, GradeReport, points, round_points
 from .digest import checks_by_mistake, digest_checks, result_phrase
+from .markup import Content, Markup, el
 from .plots import Plot, plots_for
 
 __all__ = ["render_html", "write_html", "public_view", "el", "Markup", "CSS", "FEEDBACK"]
@@ -26,33 +24,8 @@ FEEDBACK = ("full", "public")
 """What a student's page shows: everything (after the deadline) or the public checks only (before)."""
 
 
-class Markup(str):
-    """HTML that this module built itself (already escaped)."""
-
-
-Content = Union[str, Markup, Iterable["Content"], None]
-
-
-def _render(content: Content) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, Markup):
-        return str(content)
-    if isinstance(content, str):
-        return html.escape(content, quote=True)
-    return "".join(_render(c) for c in content)
-
-
-def _el(tag: str, *children: Content, **attrs: str) -> Markup:
-    """<tag attrs>children</tag>, escaping every attribute value and every plain string."""
-    rendered = "".join(f' {name.rstrip("_").replace("_", "-")}="{html.escape(str(value), quote=True)}"' for name, value in attrs.items())
-    if tag in ("img", "meta"):
-        return Markup(f"<{tag}{rendered}>")
-    return Markup(f"<{tag}{rendered}>{_render(children)}</{tag}>")
-
-
-el = _el
-"""The element builder, for other pages of the same style (grader/report/dashboard.py)."""
+_el = el
+"""Short local name; `el` itself is re-exported for other pages of the same style (grader/report/dashboard.py)."""
 
 
 CSS = """
@@ -77,7 +50,7 @@ section.check h2 { font-size: 1.05rem; margin: 0 0 4px; }
 .description { color: #555c6b; margin: 0 0 8px; }
 pre { background: #1e2230; color: #e8eaf0; padding: 10px 12px; border-radius: 6px; overflow-x: auto; white-space: pre-wrap; word-break: break-word; font-size: 0.85rem; }
 figure { margin: 12px 0; }
-figure img { max-width: 100%; border: 1px solid #e3e6eb; border-radius: 4px; background: #fff; }
+figure svg.plot { display: block; max-width: 100%; height: auto; border: 1px solid #e3e6eb; border-radius: 4px; background: #fff; }
 .where { color: #7a8090; font-size: 0.85em; }
 figcaption { color: #555c6b; font-size: 0.9rem; }
 footer { color: #7a8090; font-size: 0.8rem; margin-top: 24px; }
@@ -94,11 +67,8 @@ def _advice_items(where: dict[str, list[str]], convention: str = "sum") -> Marku
 
 
 def _figure(plot: Plot) -> Markup:
-    return _el(
-        "figure",
-        _el("img", src="data:image/png;base64," + plot.png_base64, alt=plot.alt, class_="plot"),
-        _el("figcaption", _el("strong", plot.title), ". ", plot.caption),
-    )
+    """The plot inline: its SVG was built by `el` (every text escaped), so it passes as Markup."""
+    return _el("figure", Markup(plot.svg), _el("figcaption", _el("strong", plot.title), ". ", plot.caption))
 
 
 def _check_section(test: CheckResult, plots: list[Plot], lines: tuple[str, ...]) -> Markup:
