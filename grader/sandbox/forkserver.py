@@ -292,7 +292,6 @@ class _Server:
         except self.limits.SandboxError as exc:
             os.write(2, f"sandbox: {exc}\n".encode())
             os._exit(71)
-        _t = os.times()
         self.worker.protocol.write_message(4, {"sandbox_layers": layers})
         sys.argv = ["worker.py", "3", "4"]
         self.worker.Worker().serve(3, 4)
