@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import multiprocessing
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from grader import exclusive
 from grader.assignment import Assignment, load_assignment
 from grader.engine import grade_file
 from grader.results import CheckResult
@@ -134,3 +137,56 @@ def test_auto_without_a_gpu_times_on_the_cpu(timing_only: Assignment) -> None:
         pytest.skip("a GPU is present")
     result = timing_result(CORPUS / "correct_matmul_operator.ipynb", timing_only, device="auto")
     assert result.details["device"] == "cpu" and result.score == result.max_score
+
+
+def _kernel_counts_worker_cpu() -> bool:
+    """Root with cgroup v1 cpuacct: the fork server gives every worker a CPU counter."""
+    return os.geteuid() == 0 and os.path.isdir("/sys/fs/cgroup/cpuacct")
+
+
+def _hold_shared_and_burn(lock: str, stop: float) -> None:
+    """Another job of a batch: grading (the shared lock) and keeping a core busy."""
+    os.environ[exclusive.LOCK_ENV] = lock
+    with exclusive.grading_phase():
+        while time.time() < stop:
+            pass
+
+
+def _burn(stop: float) -> None:
+    while time.time() < stop:
+        pass
+
+
+@pytest.mark.skipif(not _kernel_counts_worker_cpu(), reason="needs root and a cgroup v1 cpuacct hierarchy")
+def test_cpu_clock_needs_no_quiet_machine(timing_only: Assignment, tmp_path: Path, monkeypatch) -> None:
+    """On the CPU clock the race takes no exclusive lock: another job that is grading (holding
+    the shared lock) and both cores kept busy neither stall it nor move the score."""
+    lock = str(tmp_path / "timing.lock")
+    monkeypatch.setenv(exclusive.LOCK_ENV, lock)
+    context = multiprocessing.get_context("fork")
+    stop = time.time() + 120
+    others = [context.Process(target=_hold_shared_and_burn, args=(lock, stop)), context.Process(target=_burn, args=(stop,))]
+    for process in others:
+        process.start()
+    try:
+        time.sleep(0.2)
+        for name in ("correct_np_dot", "correct_einsum"):
+            result = timing_result(CORPUS / f"{name}.ipynb", timing_only)
+            assert result.details["clock"] == "cpu", result.details
+            assert result.score == result.max_score, result.details
+        assert all(p.is_alive() for p in others)  # still grading: the race never waited for them
+        loop = timing_result(CORPUS / "python_loop.ipynb", timing_only)
+        assert loop.score == 0 and "python-loop" in loop.diagnoses
+    finally:
+        for process in others:
+            process.kill()
+            process.join()
+
+
+def test_wall_clock_where_the_kernel_counts_nothing(timing_only: Assignment, monkeypatch) -> None:
+    """Without the fork server there are no per-worker cgroups: the race falls back to the
+    wall clock (and holds the machine exclusively), with the same verdicts."""
+    monkeypatch.setenv("GRADER_FORKSERVER", "0")
+    result = timing_result(CORPUS / "correct_np_dot.ipynb", timing_only)
+    assert result.details["clock"] == "wall", result.details
+    assert result.score == result.max_score, result.details

@@ -211,10 +211,11 @@ def make_dense(ctx: CheckContext, case: DenseCase, learning_rate: float) -> Remo
     return layer
 
 
-def call_method(ctx: CheckContext, layer: Remote, method: str, *args: Any, return_args: bool = False) -> Any:
-    """Call Dense.method, turning a wrong-arity TypeError into interface-changed."""
+def call_method(ctx: CheckContext, layer: Remote, method: str, *args: Any, return_args: bool = False, keep: bool = False) -> Any:
+    """Call Dense.method, turning a wrong-arity TypeError into interface-changed. `keep`: the
+    result stays in the worker (a Remote comes back), for results nobody reads."""
     try:
-        return ctx.session.call(layer, *args, method=method, what=f"Dense.{method}", return_args=return_args)
+        return ctx.session.call(layer, *args, method=method, what=f"Dense.{method}", return_args=return_args, keep=keep)
     except StudentFailure as failure:
         if failure.error_type == "AttributeError" and f"has no attribute '{method}'" in failure.message:
             raise StudentFailure("missing-definition", f"Dense has no method `{method}`; the assignment asks for Dense.{method}.") from None

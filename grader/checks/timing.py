@@ -2,8 +2,9 @@
 
 The reference solution runs as a submission in a second worker made by the same factory
 with the same limits, so both sides pay the same process, protocol and BLAS set-up; the
-race itself is in grader/timing.py. The measurement runs inside `exclusive_phase()`, so a
-batch grader runs nothing else while a submission is timed.
+race itself is in grader/timing.py. On the CPU clock (each worker's cgroup CPU time) a
+batch goes on grading meanwhile; on the wall clock (no cgroups, or a GPU) the rounds run
+inside `exclusive_phase()`, so a batch grader runs nothing else while a submission is timed.
 
 On a GPU (`--device gpu`, or `auto` when CuPy and a CUDA device work in the workers) the
 same race runs with CuPy arrays; code that cannot run there is scored on the CPU, with the
@@ -99,19 +100,23 @@ def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, in
         half = len(rows) // 2
         layer = make_dense(ctx, DenseCase(X, W, b, G), lr)
         small, halved = new_dense(ctx, n_in, n_out, learning_rate=lr), new_dense(ctx, n_in, n_out, learning_rate=lr)
+        # The timed batch is already in the worker: its handles give each call a fresh copy,
+        # and the big outputs stay there until the k-th step (megabytes per call otherwise).
+        X_in, G_in = student.held_inputs or (X, G)
         Z = grad_input = z_small = gi_small = z_half = None
-        for _ in range(k):
+        for step in range(k):
             W_i, b_i = ctx.session.get(layer, "weights", "biases")
             if not (isinstance(W_i, np.ndarray) and isinstance(b_i, np.ndarray)):
                 return Z, grad_input, None  # parameters not where the assignment keeps them: unverifiable
             for other in (small, halved):
-                ctx.session.set(other, weights=W_i, biases=b_i)
-            Z = call_method(ctx, layer, "forward", X)
-            grad_input = call_method(ctx, layer, "backward", X, G)
-            z_small = call_method(ctx, small, "forward", X[rows])
-            gi_small = call_method(ctx, small, "backward", X[rows], G[rows])
-            z_half = call_method(ctx, halved, "forward", X[rows[:half]])
-            call_method(ctx, halved, "backward", X[rows[:half]], G[rows[:half]])
+                ctx.session.set(other, defer=True, weights=W_i, biases=b_i)
+            last = step == k - 1
+            Z = call_method(ctx, layer, "forward", X_in, keep=not last)
+            grad_input = call_method(ctx, layer, "backward", X_in, G_in, keep=not last)
+            z_small = call_method(ctx, small, "forward", X[rows], keep=not last)
+            gi_small = call_method(ctx, small, "backward", X[rows], G[rows], keep=not last)
+            z_half = call_method(ctx, halved, "forward", X[rows[:half]], keep=not last)
+            call_method(ctx, halved, "backward", X[rows[:half]], G[rows[:half]], keep=True)
         if isinstance(z_small, np.ndarray) and relative_error(z_half, z_small[:half]) > settings.rtol:
             return Z, grad_input, "coupled"  # rows depend on the other rows even in small batches (a real mistake)
         return Z, grad_input, (z_small, gi_small)

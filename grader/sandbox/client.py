@@ -311,6 +311,11 @@ class WorkerProcess:
                 return ""
         return ""
 
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds of the worker's whole tree, counted by the kernel (its cgroup); None
+        where the platform gives no such count (the timing benchmark then uses the wall clock)."""
+        return self.process.cpu_seconds() if isinstance(self.process, forkserver.ForkedProcess) else None
+
     def healthy(self) -> bool:
         """Alive and serving: no process of it stopped, traced or a zombie."""
         if not self.alive:

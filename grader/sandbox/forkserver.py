@@ -20,6 +20,7 @@ as file descriptors (SCM_RIGHTS). Grader side: `ForkServer` (one per grader proc
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import signal
@@ -47,9 +48,22 @@ def available() -> bool:
 class ForkedProcess:
     """Popen-like view of a worker the server forked (it is the server's child, not ours)."""
 
-    def __init__(self, server: ForkServer, ident: int, pid: int, status_fd: int) -> None:
+    def __init__(self, server: ForkServer, ident: int, pid: int, status_fd: int, cpu_usage_file: str | None = None) -> None:
         self.server, self.ident, self.pid, self.status_fd = server, ident, pid, status_fd
         self.returncode: int | None = None
+        self.cpu_usage_file = cpu_usage_file
+        """The worker's cpuacct.usage (CPU nanoseconds of its whole tree), None without one."""
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds the worker's whole tree has used, read from its cgroup (the worker can
+        neither see nor change this count); None where there is no cpuacct cgroup."""
+        if self.cpu_usage_file is None:
+            return None
+        try:
+            with open(self.cpu_usage_file, "rb") as handle:
+                return int(handle.read()) / 1e9
+        except (OSError, ValueError):
+            return None
 
     def poll(self) -> int | None:
         """The server writes the wait status into a pipe when it reaps the worker."""
@@ -159,7 +173,8 @@ class ForkServer:
         if "pid" not in reply:
             os.close(status_r)
             raise RuntimeError(f"fork server could not start a worker: {reply.get('error')}")
-        return ForkedProcess(self, ident, int(reply["pid"]), status_r)
+        usage = reply.get("cpu_usage_file")
+        return ForkedProcess(self, ident, int(reply["pid"]), status_r, usage if isinstance(usage, str) else None)
 
     def kill(self, ident: int) -> None:
         self.control("kill", ident)
@@ -227,6 +242,9 @@ class _Server:
         self.me = os.getpid()
         self.root = os.geteuid() == 0
         import platform  # noqa: F401  (rootfs uses it in every child: import it once here)
+        import resource  # noqa: F401  (limits sets rlimits in every child)
+
+        import numpy.random  # noqa: F401  (numpy loads it lazily: the worker's first `seed` paid ~18 ms each time)
 
         import resources
         import rootfs
@@ -251,6 +269,9 @@ class _Server:
             plan.cgroups = list(cgroups.paths)
         try:
             self.rootfs.allowed(tuple(plan.keep))  # computed once, inherited by every child
+            # Inherited objects leave the collector's view: the child's collections neither
+            # walk them nor write their headers (each write copies a shared page).
+            gc.freeze()
             pid = os.fork()
         except OSError:
             if lease is not None:
@@ -265,7 +286,8 @@ class _Server:
         for fd in (request_r, reply_w, output_w):
             os.close(fd)
         self.workers[ident] = {"pid": pid, "status_w": status_w, "lease": lease, "cgroups": cgroups, "tree": self.resources.Tree(pid, cgroups)}
-        return {"pid": pid}
+        cpuacct = cgroups.cpuacct if cgroups is not None else None
+        return {"pid": pid, "cpu_usage_file": os.path.join(cpuacct, "cpuacct.usage") if cpuacct else None}
 
     def _child(self, plan: Any, env: dict[str, str], request_r: int, reply_w: int, output_w: int) -> None:
         for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):

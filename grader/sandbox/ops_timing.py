@@ -6,7 +6,7 @@ perf_counter in its own process around each `bench` request, so a submission tha
 the grader can check the work was really done.
 
 Ops (each `fn(worker, request, arrays) -> reply`):
-  bench_data   keep X and G (and pristine copies) in the worker; on "gpu" as CuPy arrays
+  bench_data   keep X and G (and pristine copies, with handles) in the worker; on "gpu" as CuPy arrays
   bench_layers fresh layers, each with its own W and b, made in one untimed request
   bench_drop   forget a finished benchmark's objects
   bench_gpu_layer  move a held layer to CuPy: its class is rebuilt with `np` bound to `cupy`
@@ -108,7 +108,9 @@ def op_bench_data(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) ->
         X, G = cp.asarray(X), cp.asarray(G)
         _synchronize([X])
     data = {"X": X, "G": G, "X0": X.copy(), "G0": G.copy()}
-    return {"data": int(worker.handle_of(data))}
+    # Pristine inputs as handles of their own: an ordinary `call` given one receives a fresh
+    # copy (Worker.decode), so replaying the timed steps through ordinary calls sends no megabytes.
+    return {"data": int(worker.handle_of(data)), "x": int(worker.handle_of(data["X0"])), "g": int(worker.handle_of(data["G0"]))}
 
 
 def op_bench_layers(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:

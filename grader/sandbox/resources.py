@@ -6,10 +6,12 @@ of that uid is alive (a scan of /proc). So two live workers never share a uid, a
 worker never inherits a kept one's, and the reference twin, from a range of its own, is
 never a student's: no student can signal or ptrace it.
 
-cgroups: every worker gets fresh v1 pids/memory/freezer cgroups (made under the server's
-own, limits set before the worker joins), removed once its tree is dead; a directory that
-cannot be removed is never reused. The freezer stops the student's whole tree while the
-reference twin is timed (SIGSTOP of every process where there is no freezer).
+cgroups: every worker gets fresh v1 pids/memory/freezer/cpuacct cgroups (made under the
+server's own, limits set before the worker joins), removed once its tree is dead; a
+directory that cannot be removed is never reused. The freezer stops the student's whole
+tree while the reference twin is timed on the wall clock (SIGSTOP of every process where
+there is no freezer); cpuacct counts the CPU nanoseconds of the whole tree, the timing
+benchmark's clock where it exists (grader/timing.py).
 
 Standard library only (imported beside `limits.py` by the fork server).
 """
@@ -26,6 +28,7 @@ __all__ = ["UidLease", "lease_uid", "Cgroups", "Tree", "sweep_stale", "live_uids
 
 UID_RANGES = {"student": (200_000, 50_000), "reference": (300_000, 10_000)}
 UID_DIR = "/run/dense-grader-uids"
+CONTROLLERS = ("pids", "memory", "freezer", "cpuacct")
 
 
 def live_uids() -> set[int]:
@@ -101,7 +104,9 @@ class Cgroups:
     def __init__(self, name: str, memory_bytes: int, nproc: int) -> None:
         self.paths: list[str] = []
         self.freezer: str | None = None
-        settings = {"pids": {"pids.max": nproc}, "memory": {"memory.limit_in_bytes": memory_bytes}, "freezer": {}}
+        self.cpuacct: str | None = None
+        settings: dict[str, dict[str, int]] = {"pids": {"pids.max": nproc}, "memory": {"memory.limit_in_bytes": memory_bytes}, "freezer": {}, "cpuacct": {}}
+        assert tuple(settings) == CONTROLLERS
         for controller, values in settings.items():
             parent = _own_cgroup(controller)
             if parent is None:
@@ -118,6 +123,8 @@ class Cgroups:
             self.paths.append(path)
             if controller == "freezer":
                 self.freezer = path
+            elif controller == "cpuacct":
+                self.cpuacct = path
 
     def procs(self) -> set[int]:
         """Every process in the worker's cgroups (reparenting cannot hide one from this)."""
@@ -159,7 +166,7 @@ def sweep_stale(prefix: str = "grader-") -> int:
     """Remove empty worker cgroups whose fork server is gone (it was killed before it could
     clean up: names are grader-SERVERPID-N). Run by every fork server when it starts."""
     removed = 0
-    for controller in ("pids", "memory", "freezer"):
+    for controller in CONTROLLERS:
         parent = _own_cgroup(controller)
         try:
             names = os.listdir(parent) if parent else []
