@@ -58,10 +58,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_mean_bug_is_named_without_the_solution(installed: dict[str, Path]) -> None:
-    result = _run([str(installed["grade"]), "check", SAMPLE.name], installed["student"])
+    html = installed["student"] / "mean.html"
+    result = _run([str(installed["grade"]), "check", SAMPLE.name, "--html", str(html)], installed["student"])
     assert result.returncode == 1, result.stderr
     assert "grad-weights-mean" in result.stdout
     assert "Not checked here" in result.stdout
+    # The plots are inline SVG: drawn in an install without matplotlib (no longer a dependency).
+    assert _run([str(installed["python"]), "-c", "import matplotlib"], installed["student"]).returncode != 0
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in html.read_text()
 
 
 def test_correct_notebook_passes_and_says_what_was_not_checked(installed: dict[str, Path]) -> None:

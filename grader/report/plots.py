@@ -249,7 +249,8 @@ def timing_plot(details: dict[str, Any]) -> Plot | None:
     step = max(1, math.ceil((high_exp - low_exp) / 8))
     exponents = list(range(low_exp, high_exp + 1, step))
     row_y = {"reference": top + ph * 0.3, "yours": top + ph * 0.7}
-    unit = f"milliseconds per round ({short(details.get('k', '?'), 12)} forward+backward steps, {short(details.get('device', 'cpu'), 24)})"
+    clock = "CPU milliseconds" if details.get("clock") == "cpu" else "milliseconds"  # the kernel's CPU count, or the wall clock
+    unit = f"{clock} per round ({short(details.get('k', '?'), 12)} forward+backward steps, {short(details.get('device', 'cpu'), 24)})"
     parts: list[Content] = [
         text(width / 2, 22, f"Your Dense took {ratio} the reference's time (median of rounds)", size=13, font_weight="600"),
         frame(left, top, right - left, ph),
