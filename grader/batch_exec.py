@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 from . import __version__
 from .errors import InputError
+from .sandbox.heap import keep_freed_memory
 from .exclusive import LOCK_ENV
 
 __all__ = ["Job", "Options", "TaskResult", "grade_task", "run_local", "run_dask", "default_lock_file"]
@@ -203,6 +204,7 @@ def _render_html(report: Any, scratch: str, feedback: str = "full") -> tuple[str
 def _init_worker(parent_pid: int, lock_file: str) -> None:
     """Pool worker set-up: ignore Ctrl-C (the parent decides), clean up on SIGTERM, die with the parent."""
     os.environ[LOCK_ENV] = lock_file
+    keep_freed_memory()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def on_term(signum: int, frame: Any) -> None:

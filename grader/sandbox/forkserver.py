@@ -246,8 +246,11 @@ class _Server:
 
         import numpy.random  # noqa: F401  (numpy loads it lazily: the worker's first `seed` paid ~18 ms each time)
 
+        import heap
         import resources
         import rootfs
+
+        heap.keep_freed_memory()  # inherited by every worker: their arrays reuse warm memory
 
         self.resources, self.rootfs = resources, rootfs
         limits._libc()  # find_library runs a subprocess: once here, not in every child
