@@ -63,8 +63,7 @@ def test_mean_bug_is_named_without_the_solution(installed: dict[str, Path]) -> N
     assert result.returncode == 1, result.stderr
     assert "grad-weights-mean" in result.stdout
     assert "Not checked here" in result.stdout
-    # The plots are inline SVG: drawn in an install without matplotlib (no longer a dependency).
-    assert _run([str(installed["python"]), "-c", "import matplotlib"], installed["student"]).returncode != 0
+    # The plots are inline SVG (tests/test_plots.py: no grader module imports matplotlib).
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in html.read_text()
 
 
