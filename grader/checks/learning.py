@@ -71,19 +71,16 @@ def dense_codes(ctx: CheckContext) -> tuple[str, ...]:
 def find_parting(ctx: CheckContext, plan: Plan, data: LearningData, run: StudentRun, rtol: float, batches: Batches) -> Parting | None:
     """The first step whose loss or update differs from a correct step from the same parameters.
 
-    Step 1 is compared exactly first (most mistakes show there); the screen then clears the other
-    steps together, and the steps it cannot clear are compared exactly, in order."""
+    The screen clears steps together; the steps it cannot clear are compared exactly, in order. Step 1
+    goes first, alone: most mistakes show there, and then the other steps need no screening."""
     transposed = bool(ctx.cache.get("weights_transposed", False))
-    if run.done == 0:
-        return None
-    parting = exact_step(ctx, plan, data, run, 0, rtol, transposed)
-    if parting is not None or run.done == 1:
-        return parting
-    screened = screen(plan, batches, run.snapshots[:-1], run.snapshots[1:], 1, transposed)
-    for step in 1 + flagged(screened, run.losses[1:], run.reported[1:], rtol):
-        parting = exact_step(ctx, plan, data, run, int(step), rtol, transposed)
-        if parting is not None:
-            return parting
+    for first, last in ((0, min(run.done, 1)), (1, run.done)):
+        before = pack(plan.initial, transposed)[None] if first == 0 else run.snapshots[:last - 1]
+        screened = screen(plan, batches, before, run.snapshots[first:last], first, transposed)
+        for step in first + flagged(screened, run.losses[first:last], run.reported[first:last], rtol):
+            parting = exact_step(ctx, plan, data, run, int(step), rtol, transposed)
+            if parting is not None:
+                return parting
     return None
 
 

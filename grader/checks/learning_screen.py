@@ -84,9 +84,9 @@ class Screened:
     """(steps, 2 × Dense layers): per layer, the weight then the bias update's error relative to its terms' size."""
 
 
-def pack(params: Params) -> np.ndarray:
-    """Parameters as one snapshot row in the assignment's (in, out) layout (what `learning_student.unpack` reads)."""
-    return np.concatenate([part for W, b in params for part in (W.ravel(), b.ravel())]).astype(np.float64)
+def pack(params: Params, transposed: bool = False) -> np.ndarray:
+    """Parameters as one snapshot row, W stored (out, in) where the student stores it so (what `learning_student.unpack` reads)."""
+    return np.concatenate([part for W, b in params for part in ((W.T if transposed else W).ravel(), b.ravel())]).astype(np.float64)
 
 
 def unpack_stacked(plan: Plan, rows: np.ndarray, transposed: bool) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -119,7 +119,8 @@ def _screen_steps(plan: Plan, batches: Batches, steps: slice, before: np.ndarray
     for kind in plan.kinds:
         if kind == "dense":
             W, b = next(dense)
-            a = np.matmul(a, W) + b[:, None, :]
+            a = np.matmul(a, W)
+            a += b[:, None, :]
         else:
             a = np.maximum(a, 0)
         inputs.append(a)
@@ -133,15 +134,19 @@ def _screen_steps(plan: Plan, batches: Batches, steps: slice, before: np.ndarray
     rows = valid[..., 0]
     loss = np.where(rows, log_sum_exp - picked, 0.0).sum(axis=-1) / count[:, 0, 0]
     loss_scale = np.where(rows, np.abs(picked) + np.abs(log_sum_exp), 0.0).sum(axis=-1) / count[:, 0, 0]
-    softmax = np.moveaxis(exps / total, 0, -1)
-    grad = np.where(valid, (softmax - batches.onehot[steps]) / count * (count if mean else 1.0), 0.0)
+    exps /= total
+    grad = np.moveaxis(exps, 0, -1) - batches.onehot[steps]
+    if not mean:  # the mean version's gradient is softmax − one-hot itself
+        grad /= count
+    grad *= valid  # padded rows: no gradient
     size = grad + batches.size_term[steps]
     expected = unpack_stacked(plan, after, transposed)
     errors, d = [], len(params)
     for position in range(len(plan.kinds))[::-1]:
         if plan.kinds[position] == "relu":
             mask = inputs[position] > 0
-            grad, size = grad * mask, size * mask
+            grad *= mask
+            size *= mask
             continue
         d -= 1
         (W, b), (W_after, b_after), X_in = params[d], expected[d], inputs[position]
