@@ -44,7 +44,7 @@ class Batches:
     X: np.ndarray
     """(steps, n, inputs), zero rows past each batch's end."""
     abs_X: np.ndarray
-    """|X|: the first layer's input in its update's size."""
+    """|X|: the first layer's input in its update's size (X itself for non-negative data such as pixels)."""
     y: np.ndarray
     """(steps, n), 0 in padded rows."""
     onehot: np.ndarray
@@ -68,7 +68,7 @@ def stack_batches(plan: Plan, data: LearningData) -> Batches:
     y = np.where(valid, data.y_train[index], 0)
     mask = (np.arange(data.classes) == y[..., None]) & valid[..., None]
     per_batch = lengths[:, None, None] if plan.convention == "mean" else 1
-    return Batches(X, np.abs(X), y, mask.astype(np.float64), 2 * mask * per_batch / lengths[:, None, None], valid[..., None],
+    return Batches(X, X if np.all(X >= 0) else np.abs(X), y, mask.astype(np.float64), 2 * mask * per_batch / lengths[:, None, None], valid[..., None],
                    lengths.astype(np.float64)[:, None, None])
 
 
