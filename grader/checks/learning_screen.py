@@ -2,9 +2,9 @@
 
 `find_parting` compares each of the student's steps with a correct step from the student's own
 parameters before it. Those reference steps do not depend on each other, so they can be taken
-together: the steps' parameters stacked, one numpy call per operation for all steps of a batch
-size instead of one per operation per step (the per-step loop cost ~0.35 ms a step, nearly all
-Python and call overhead on 32×64 arrays).
+together: the steps' parameters and batches stacked, one numpy call per operation for all steps
+instead of one per operation per step (the per-step loop cost ~0.35 ms a step, nearly all Python
+and call overhead on 32×64 arrays).
 
 The screen only clears steps. A step whose screened error exceeds half the tolerance (or is not
 a number) is decided by the exact comparison with the reference solution (`reference_step`), so

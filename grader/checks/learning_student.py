@@ -19,13 +19,12 @@ from ..sandbox.session import Remote
 from .base import CheckContext, new_dense, require_class, require_function, set_params
 from .learning_plan import Params, Plan
 
-DRIVER_LABEL = "grader learning driver"
-"""Where the driver's frames show in tracebacks ("<submission grader learning driver>"): its source is
-grader/sandbox/ops_learning.py's DRIVER_SOURCE."""
-
 __all__ = ["Inputs", "worker_inputs", "StudentRun", "build_network", "run_student", "student_activations", "unpack"]
 
 WATCHED_CALLS = ("Dense.", "ReLU.", "forward(", "train(")
+DRIVER_LABEL = "grader learning driver"
+"""Where the driver's frames show in tracebacks ("<submission grader learning driver>"): its source is
+grader/sandbox/ops_learning.py's DRIVER_SOURCE."""
 
 
 def build_network(ctx: CheckContext, plan: Plan, params: Params) -> Remote:
