@@ -35,7 +35,8 @@ REFERENCE_REUSES = 200
 """Requests-heavy but cheap: one reference worker serves this many gradings, then is renewed
 (its CPU-seconds rlimit counts across them)."""
 PROBE_SIZE = (13, 5, 3)
-_references: dict[str, tuple[StudentSession, list[int]]] = {}
+_references: dict[str, tuple[StudentSession, list[int], dict[Any, Any]]] = {}
+"""Per rubric and sandbox set-up: the twin, how many gradings it served, the race data it holds."""
 
 
 def reference_session(ctx: CheckContext) -> StudentSession:
@@ -56,13 +57,18 @@ def reference_session(ctx: CheckContext) -> StudentSession:
     if reference.issues:
         reference.close()
         raise RuntimeError(f"grader bug: the reference does not load: {list(reference.issues.values())}")
-    _references[key] = (reference, [1])
+    _references[key] = (reference, [1], {})
     return reference
+
+
+def _twin_memo(reference: StudentSession) -> dict[Any, Any] | None:
+    """The race data this twin already holds (see timing.Side.stash_memo)."""
+    return next((held[2] for held in _references.values() if held[0] is reference), None)
 
 
 @atexit.register
 def _close_references() -> None:
-    for reference, _ in _references.values():
+    for reference, _, _ in _references.values():
         reference.close()
     _references.clear()
 
@@ -127,7 +133,7 @@ def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, in
     inputs = race_inputs(ctx.rng, size, settings.rounds, lr)
     X, G, params = inputs.X, inputs.G, inputs.params
     student = Side(ctx.session, "your Dense", device, transposed=_weights_transposed(ctx))
-    ref = Side(reference, "reference Dense", device)
+    ref = Side(reference, "reference Dense", device, stash_memo=_twin_memo(reference))
 
     def replay(W: np.ndarray, b: np.ndarray, k: int, rows: list[int]) -> tuple[Any, Any, Any]:
         """k ordinary steps on the timed batch and, in step with it, on just `rows` (a small
