@@ -1,0 +1,256 @@
+"""Several calls in one request: the grader's side of the worker's `many` op (ops_many.py).
+
+Why: a grading made ~230 round trips, each a pair of wake-ups plus per-request Python;
+most are independent calls in a loop (finite differences, per-sample backward passes). A
+`CallBatch` collects `new`/`call`/`get`/`set` like `StudentSession` offers them, sends them
+in one request and gives back the same values. Safety is the session's: the worker is
+restarted and replayed first when dead, old handles are refused, deferred sets travel
+with the batch, every reply field is type-checked (a forged reply is a `crash`), and a
+failure is the one the single call would have raised, under the same label.
+
+Stopping rule: the calls run in order and stop at the first that fails; `run_partial()`
+gives the results before it and that failure, `run()` raises it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import StudentFailure
+from .client import WorkerFailure
+from .replies import is_index
+from .session import FAILURE_TEXT, Remote, StudentSession, failure_from_error
+
+__all__ = ["CallBatch", "BatchRef"]
+
+MAX_CALLS = 512
+"""Calls per batch (the worker refuses more: ops_many.MAX_CALLS)."""
+HEARTBEAT_S = 1.0
+"""The worker announces a call that starts this long after its last message (a long batch of quick calls is not a hung one)."""
+GRACE_S = 1.0
+"""Seconds past a call's limit the grader waits for the worker's own timeout reply."""
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """The object a `new` (or `keep=True` call) of the same batch will leave in the worker."""
+
+    index: int
+
+
+@dataclass
+class _Sub:
+    op: str
+    target: str | Remote | BatchRef | None
+    what: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    method: str | None = None
+    keep: bool = False
+    return_args: bool = False
+    attrs: tuple[str, ...] = ()
+
+
+class CallBatch:
+    """Calls collected for one round trip; use once (`run` or `run_partial`)."""
+
+    def __init__(self, session: StudentSession, timeout: float | None = None) -> None:
+        self.session = session
+        self.timeout = session.config.request_timeout if timeout is None else timeout
+        """Seconds each call may take, as for a single call."""
+        self._subs: list[_Sub] = []
+
+    def __len__(self) -> int:
+        return len(self._subs)
+
+    # -- building ----------------------------------------------------------------------
+    def _add(self, sub: _Sub) -> int:
+        if len(self._subs) >= MAX_CALLS:
+            raise ValueError(f"a batch holds at most {MAX_CALLS} calls")
+        if any(isinstance(v, BatchRef) for v in (*sub.args, *sub.kwargs.values())):
+            raise TypeError("a BatchRef can only be the target of a call, get or set")
+        if isinstance(sub.target, BatchRef) and not (0 <= sub.target.index < len(self._subs) and self._subs[sub.target.index].keep):
+            raise ValueError("a BatchRef must name an earlier call of this batch that keeps its result")
+        self._subs.append(sub)
+        return len(self._subs) - 1
+
+    def call(self, target: str | Remote | BatchRef, *args: Any, method: str | None = None, what: str | None = None, keep: bool = False, return_args: bool = False, **kwargs: Any) -> int:
+        """Like `StudentSession.call`; returns the index of its result."""
+        label = what or (f"{target}.{method}" if isinstance(target, str) and method else str(target))
+        return self._add(_Sub("call", target, label, args, kwargs, method, keep, return_args))
+
+    def new(self, class_name: str, *args: Any, **kwargs: Any) -> BatchRef:
+        """Like `StudentSession.new`: later calls of this batch may use the object."""
+        what = f"{class_name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
+        return BatchRef(self.call(class_name, *args, keep=True, what=what, **kwargs))
+
+    def get(self, obj: Remote | BatchRef, *attrs: str) -> int:
+        """Like `StudentSession.get` (one value, or a tuple for several attributes)."""
+        return self._add(_Sub("get", obj, f"reading {', '.join(attrs)}", attrs=attrs))
+
+    def set(self, obj: Remote | BatchRef, **values: Any) -> int:
+        """Like `StudentSession.set` (its result is None)."""
+        return self._add(_Sub("set", obj, f"setting {', '.join(values)}", kwargs=values))
+
+    # -- running -----------------------------------------------------------------------
+    def run(self) -> list[Any]:
+        """Every call's result, in order; raises the first call's failure as the call would."""
+        results, failure = self.run_partial()
+        if failure is not None:
+            raise failure
+        return results
+
+    def run_partial(self) -> tuple[list[Any], StudentFailure | None]:
+        """The results of the calls before the first failure, and that failure (or None)."""
+        session = self.session
+        stop: StudentFailure | None = None
+        count = len(self._subs)
+        for index, sub in enumerate(self._subs):
+            if sub.what in session.hung:  # it would fail at once, after the ones before it ran
+                count, stop = index, session.hung[sub.what]
+                break
+        if count == 0:
+            return [], stop
+        session.ensure_alive()  # before encoding: a restart must never meet an old handle
+        arrays: list[np.ndarray] = []
+        headers: list[dict[str, Any]] = []
+        for sub in self._subs[:count]:
+            try:
+                headers.append(self._encode(sub, arrays))
+            except StudentFailure as failure:  # an old handle: the calls before it still run
+                count, stop = len(headers), failure
+                break
+        if count == 0:
+            return [], stop
+        try:
+            reply, out = self._send(headers, arrays)
+        except StudentFailure as failure:
+            return [], failure
+        results, failure = self._read(reply, out, count)
+        return results, failure or stop
+
+    def _encode(self, sub: _Sub, arrays: list[np.ndarray]) -> dict[str, Any]:
+        session = self.session
+        header: dict[str, Any] = {"op": sub.op}
+        if isinstance(sub.target, BatchRef):
+            header["handle"] = {"ref": sub.target.index}
+        elif isinstance(sub.target, Remote):
+            header["handle"] = session._encode(sub.target, arrays)["h"]
+        else:
+            header["name"] = sub.target
+        if sub.op == "call":
+            header.update(method=sub.method, keep=sub.keep, return_args=sub.return_args, args=[session._encode(a, arrays) for a in sub.args], kwargs={k: session._encode(v, arrays) for k, v in sub.kwargs.items()})
+        elif sub.op == "get":
+            header["attrs"] = list(sub.attrs)
+        else:
+            header["values"] = {k: session._encode(v, arrays) for k, v in sub.kwargs.items()}
+        return header
+
+    def _send(self, headers: list[dict[str, Any]], arrays: list[np.ndarray]) -> tuple[dict[str, Any], list[np.ndarray]]:
+        """One `many` request; a dead or hung worker fails the call it was running."""
+        session = self.session
+        header, arrays, deferred = session._with_deferred({"op": "many", "calls": headers, "timeout": self.timeout, "heartbeat": HEARTBEAT_S}, arrays)
+        if session.deadline.expired:
+            raise StudentFailure("timeout", f"{self._subs[0].what} was not run: {session.deadline.describe()}.")
+        limit = session.deadline.cap(self.timeout)
+        overall = min(session.deadline.at(), time.monotonic() + len(headers) * self.timeout + GRACE_S)
+        session.profile.count("requests")
+        session.profile.count("batched-calls", len(headers))
+        announced: dict[str, int] = {"at": 0}
+
+        def on_progress(note: Any) -> None:
+            overdue = note.get("overdue") if isinstance(note, dict) else None
+            key, index = ("overdue", overdue) if overdue is not None else ("at", note)
+            if is_index(index) and 0 <= index < len(headers):
+                announced[key] = index
+
+        try:
+            reply, out = session._worker().request(header, arrays, timeout=limit + HEARTBEAT_S + GRACE_S, on_progress=on_progress, deadline=overall)
+        except WorkerFailure as failure:
+            session.flag_flood(failure)
+            what = self._subs[announced["overdue"]].what if "overdue" in announced else self._blamed(announced["at"])
+            raise self._worker_failure(failure, what, limit) from None
+        if not reply.get("ok"):
+            failed = reply.get("pre_failed")
+            what = deferred[failed] if is_index(failed) and 0 <= failed < len(deferred) else self._subs[0].what
+            raise failure_from_error(reply.get("error"), what, out)
+        return reply, out
+
+    def _blamed(self, announced: int) -> str:
+        """The call a worker that died (or blocked its timer) was running, when its timer did
+        not name it: the first call from the last one it announced on (gets and sets rarely
+        run the student's code)."""
+        for sub in self._subs[announced:]:
+            if sub.op == "call":
+                return sub.what
+        return self._subs[announced].what
+
+    def _worker_failure(self, failure: WorkerFailure, what: str, limit: float) -> StudentFailure:
+        """What `StudentSession._request` makes of a failed request, for the call that was running."""
+        session = self.session
+        text = FAILURE_TEXT.get(failure.kind, "{detail}").format(limit=limit, detail=failure)
+        code = failure.kind if failure.kind != "protocol" else "crash"
+        student_failure = StudentFailure(code, f"{what} {text}.")
+        session.last_failure_code = code
+        if code == "timeout":
+            session.hung[what] = student_failure
+        return student_failure
+
+    def _read(self, reply: dict[str, Any], out: list[np.ndarray], count: int) -> tuple[list[Any], StudentFailure | None]:
+        """Decode each sub-reply as the single request would; a forged shape is a crash."""
+        raw, failed = reply.get("results"), reply.get("failed")
+        expected = failed if is_index(failed) and 0 <= failed < count else count
+        if not isinstance(raw, list) or len(raw) != expected or ("failed" in reply and expected == count):
+            return [], self._malformed(self._subs[0].what)
+        results: list[Any] = []
+        for sub, sub_reply in zip(self._subs, raw):
+            try:
+                results.append(self._result(sub, sub_reply, out))
+            except StudentFailure as failure:
+                return results, failure
+        if expected == count:
+            return results, None
+        sub = self._subs[expected]
+        if reply.get("timeout") is True:
+            self._kill()
+            return results, self._worker_failure(WorkerFailure("timeout", "overdue"), sub.what, self.session.deadline.cap(self.timeout))
+        return results, failure_from_error(reply.get("error"), sub.what, out)
+
+    def _result(self, sub: _Sub, sub_reply: Any, out: list[np.ndarray]) -> Any:
+        session = self.session
+        if not isinstance(sub_reply, dict):
+            raise self._malformed(sub.what)
+        if sub.op == "set":
+            return None
+        if sub.op == "get":
+            found = sub_reply.get("values") if isinstance(sub_reply.get("values"), dict) else {}
+            values = tuple(session._decode(found.get(a), out) for a in sub.attrs)
+            return values[0] if len(values) == 1 else values
+        result = session._decode(sub_reply.get("result"), out)
+        if sub.keep and not isinstance(result, Remote):
+            raise StudentFailure("crash", f"{sub.what} did not leave an object in the student's process (malformed reply).")
+        if sub.return_args:
+            args_back = sub_reply.get("args")
+            if not isinstance(args_back, list) or len(args_back) != len(sub.args):
+                raise StudentFailure("crash", f"{sub.what} got a malformed reply from the student's process (its arguments did not come back).")
+            return result, [session._decode(a, out) for a in args_back]
+        return result
+
+    def _malformed(self, what: str) -> StudentFailure:
+        self.session.last_failure_code = "crash"
+        self._kill()  # a forger's process is not trusted with the next call either
+        return StudentFailure("crash", f"{what} {FAILURE_TEXT['protocol'].format(detail='a malformed batch reply')}.")
+
+    def _kill(self) -> None:
+        """End the worker as a single call's timeout does: the next request restarts it."""
+        worker = self.session.worker
+        if worker is not None and worker.process is not None:
+            worker.kill()
+            try:
+                worker.process.wait(timeout=5)
+            except Exception:  # noqa: BLE001 - reaped later by close(); alive stays True only if unkillable
+                pass

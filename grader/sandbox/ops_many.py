@@ -1,0 +1,137 @@
+"""Several ordinary requests in one round trip (loaded through worker.EXTRA_OP_MODULES).
+
+Why: each request/reply round trip wakes both processes (~100 us of CPU here) and the
+checks make hundreds of independent calls per grading (finite differences, per-sample
+backward passes). `many` runs a list of `call`/`get`/`set` sub-requests in order, each
+with its own deferred `pre` sets, and replies with one result per sub-request; it stops at
+the first that raises and sends the results so far plus that one's error record, so the
+grader raises exactly the failure the single request would have raised.
+
+A sub-request may name the object kept by an earlier one of the same batch as its target:
+`"handle": {"ref": k}` (e.g. `new` then `call`), so a fresh layer, its parameters, its
+backward and the read-back travel together.
+
+Per-call time limit: each sub-request runs under a soft timer of `timeout` seconds; when it
+fires the handler announces the index (`{"progress": {"overdue": k}}`) before raising,
+so a call that swallows the exception is still named when the grader's hard timeout kills
+the worker. A heartbeat (`{"progress": k}`) goes out when a sub-request starts more than
+`heartbeat` seconds after the last message, so a long batch of quick calls never looks hung.
+
+Depends on numpy and the standard library (and the worker object it is given).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+import protocol
+
+__all__ = ["OPS", "MAX_CALLS"]
+
+MAX_CALLS = 512
+"""Sub-requests per batch (the grader sends far fewer); more is a protocol error."""
+_SUB_OPS = ("call", "get", "set")
+
+
+_WORKER: list[Any] = [None]
+"""The worker being served (its module, __main__ or `worker`, holds error_record)."""
+
+
+class _CallTimeout(BaseException):
+    """The soft per-call timer fired (a BaseException: `except Exception` does not hide it)."""
+
+
+def _resolved(sub: dict[str, Any], kept: dict[int, int]) -> dict[str, Any]:
+    """The sub-request with `{"ref": k}` targets replaced by the handle sub-request k kept."""
+    target = sub.get("handle")
+    if isinstance(target, dict):
+        ref = target.get("ref")
+        if not isinstance(ref, int) or ref not in kept:
+            raise protocol.ProtocolError(f"bad reference {ref!r} in a batch")
+        sub = dict(sub, handle=kept[ref])
+    pre = sub.get("pre")
+    if isinstance(pre, list):
+        sub = dict(sub, pre=[_resolved(p, kept) if isinstance(p, dict) else p for p in pre])
+    return sub
+
+
+def op_many(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
+    """Run the sub-requests in order; stop at the first that raises or overruns its limit."""
+    calls, timeout, heartbeat = req.get("calls"), req.get("timeout"), req.get("heartbeat", 1.0)
+    if not isinstance(calls, list) or len(calls) > MAX_CALLS or not all(isinstance(c, dict) and c.get("op") in _SUB_OPS for c in calls):
+        raise protocol.ProtocolError("bad batch")
+    if not all(isinstance(t, (int, float)) and 0 < t < 1e6 for t in (timeout, heartbeat)):
+        raise protocol.ProtocolError("bad batch timeout")
+    _WORKER[0] = worker
+    ops = {"call": worker.op_call, "get": worker.op_get, "set": worker.op_set}
+    results: list[dict[str, Any]] = []
+    out: list[np.ndarray] = []
+    kept: dict[int, int] = {}
+    current = [0]
+
+    def overdue(signum: int, frame: Any) -> None:
+        protocol.write_message(worker.reply_fd, {"progress": {"overdue": current[0]}})
+        raise _CallTimeout()
+
+    previous = signal.signal(signal.SIGALRM, overdue)
+    last_message = time.monotonic()
+    try:
+        for index, sub in enumerate(calls):
+            current[0] = index
+            sub = _resolved(sub, kept)
+            if time.monotonic() - last_message > heartbeat:
+                protocol.write_message(worker.reply_fd, {"progress": index})
+                last_message = time.monotonic()
+            signal.setitimer(signal.ITIMER_REAL, float(timeout))
+            try:
+                failed_pre = worker.run_pre(sub, arrays)
+                if failed_pre is not None:
+                    pre_index, exc = failed_pre
+                    return {"results": results, "failed": index, "pre_failed": pre_index, "error": worker_error(exc, out), "_arrays": out}
+                reply = ops[sub["op"]](sub, arrays)
+            except _CallTimeout:
+                return {"results": results, "failed": index, "timeout": True, "_arrays": out}
+            except protocol.ProtocolError:
+                raise
+            except BaseException as exc:  # the student's code raised (or exited) in this call
+                return {"results": results, "failed": index, "error": worker_error(exc, out), "_arrays": out}
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            results.append(_shifted(reply, out))
+            result = reply.get("result")
+            if sub.get("keep") and isinstance(result, dict) and result.get("t") == "h":
+                kept[index] = int(result["h"])
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    return {"results": results, "_arrays": out}
+
+
+def worker_error(exc: BaseException, out: list[np.ndarray]) -> dict[str, Any]:
+    """The worker's own error record (student frames only, local arrays), as a single request gets."""
+    return sys.modules[type(_WORKER[0]).__module__].error_record(exc, out)
+
+
+def _shifted(reply: dict[str, Any], out: list[np.ndarray]) -> dict[str, Any]:
+    """A sub-reply whose arrays join the batch's: indices move by what is already there."""
+    own = reply.pop("_arrays", [])
+    offset = len(out)
+    out.extend(own)
+    return {k: _shift(v, offset) for k, v in reply.items()} if offset else reply
+
+
+def _shift(value: Any, offset: int) -> Any:
+    if isinstance(value, dict):
+        if value.get("t") == "a" and isinstance(value.get("i"), int):
+            return dict(value, i=value["i"] + offset)
+        return {k: _shift(v, offset) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shift(v, offset) for v in value]
+    return value
+
+
+OPS = {"many": op_many}
