@@ -14,8 +14,8 @@ from ..compare import kept_eps, relative_error, widened_rtol
 from ..errors import StudentFailure
 from . import register
 from ..convention import convention_words
-from .base import BackwardResult, CheckContext, DenseCase, Outcome, Recorder, call_method, make_dense, run_backward
-from .batched import backward_in_order
+from .base import BackwardResult, CheckContext, DenseCase, Outcome, Recorder
+from .batched import DenseBatch, backward_in_order
 
 RTOL = 1e-6
 
@@ -92,7 +92,7 @@ def check_batch_semantics(ctx: CheckContext) -> Outcome:
                 found = [code] if averaged[label] and _agrees(twice, once, rtol, noise) else []
                 rec.fail(f"Duplicating the batch should {'keep' if mean else 'double'} the {label} update ({words.combine} over the batch); yours changed it by a factor {float(np.linalg.norm(twice) / max(np.linalg.norm(once), 1e-300)):.3g}.", *found)
         _check_row_independence(ctx, rec, case, lr)
-        zero = run_backward(ctx, DenseCase(case.X, case.W, case.b, np.zeros_like(case.G)), lr)
+        zero = next(backward_in_order(ctx, [(DenseCase(case.X, case.W, case.b, np.zeros_like(case.G)), lr)]))
         zW, zb, znW, znb = _steps(zero, case)
         # The step is measured from the parameters as the layer keeps them (float32 included),
         # so a layer that does not move reads exactly zero; the bound only covers rounding.
@@ -118,10 +118,12 @@ def _check_row_independence(ctx: CheckContext, rec: Recorder, case: DenseCase, l
     other_G[1:] = ctx.rng.standard_normal(other_G[1:].shape)
     changed = DenseCase(other_X, case.W, case.b, other_G)
     try:
-        layer = make_dense(ctx, case, lr)
-        first = call_method(ctx, layer, "forward", case.X)
-        repeat = call_method(ctx, layer, "forward", case.X)
-        second = call_method(ctx, make_dense(ctx, changed, lr), "forward", changed.X)
+        batch = DenseBatch(ctx)
+        layer = batch.layer(case, lr)
+        calls = [batch.method(layer, "forward", case.X), batch.method(layer, "forward", case.X)]
+        calls.append(batch.method(batch.layer(changed, lr), "forward", changed.X))
+        sent = batch.run()
+        first, repeat, second = (sent[i] for i in calls)
         pairs = [("forward output", first, second, repeat)]
     except StudentFailure:
         pairs = []

@@ -9,51 +9,79 @@ a failure is charged to the case it happened in, and later cases still run.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from ..errors import StudentFailure
-from ..sandbox.batching import CallBatch
+from ..sandbox.batching import BatchRef, CallBatch
 from ..sandbox.session import Remote
-from .base import BackwardResult, CheckContext, DenseCase, backward_result, constructor_failure, method_failure, read_params, require_class, run_backward, stopped_backward, stored_params
+from .base import BackwardResult, CheckContext, DenseCase, backward_result, call_method, constructor_failure, make_dense, method_failure, read_params, require_class, run_backward, stopped_backward, stored_params
 
-__all__ = ["backward_each", "backward_in_order", "forwards_at"]
-
-_SUBS_PER_BACKWARD = 4
-"""new Dense, set its parameters, backward, read the parameters back."""
-
+__all__ = ["backward_each", "backward_in_order", "outputs_each", "forwards_at", "DenseBatch", "Sent"]
 
 def backward_each(ctx: CheckContext, runs: list[tuple[DenseCase, float]], stop: bool = False) -> list[BackwardResult | StudentFailure]:
     """`run_backward` for each (case, learning rate): its result or the failure it raised.
     `stop`: end at the first failure (the callers that give up there never ran the rest)."""
-    done: list[BackwardResult | StudentFailure] = []
+
+    def add(batch: DenseBatch, case: DenseCase, lr: float) -> None:
+        layer = batch.layer(case, lr)
+        batch.method(layer, "backward", case.X, case.G, return_args=True)
+        batch.params(layer)
+
+    def finish(values: list[Any], case: DenseCase, lr: float) -> BackwardResult:
+        _, _, (grad_input, (X_after, G_after)), (W, b) = values
+        return backward_result(case, lr, grad_input, X_after, G_after, W, b)
+
+    def failed(failure: StudentFailure, step: int) -> BackwardResult:
+        if step in (1, 2):  # the assignment or backward: a shape assert still tells the gradients
+            return stopped_backward(failure)
+        raise failure
+
+    return _each(ctx, runs, add, 4, finish, failed, lambda *run: run_backward(ctx, *run), stop)
+
+
+def outputs_each(ctx: CheckContext, runs: list[tuple[DenseCase, float, np.ndarray]]) -> list[Any]:
+    """Dense.forward(X) of a fresh layer holding (case.W, case.b) for each (case, learning rate,
+    X): its output or the failure `make_dense` + `call_method` raised."""
+
+    def add(batch: DenseBatch, case: DenseCase, lr: float, X: np.ndarray) -> None:
+        batch.method(batch.layer(case, lr), "forward", X)
+
+    def failed(failure: StudentFailure, step: int) -> Any:
+        raise failure
+
+    return _each(ctx, runs, add, 3, lambda values, *run: values[-1], failed, lambda case, lr, X: call_method(ctx, make_dense(ctx, case, lr), "forward", X), False)
+
+
+def _each(ctx: CheckContext, runs: list[tuple[Any, ...]], add: Callable[..., None], per_run: int, finish: Callable[..., Any], failed: Callable[[StudentFailure, int], Any], alone: Callable[..., Any], stop: bool) -> list[Any]:
+    """Each run's result (`add` puts `per_run` calls in a batch, `finish` reads them) or its
+    failure (`failed` gets it and the step it happened at); after a failure the later runs go
+    in a new batch. The first run goes alone while the weights' storage is not yet probed,
+    so the probe happens where it did."""
+    done: list[Any] = []
     pending = list(runs)
     while pending and not (stop and done and isinstance(done[-1], StudentFailure)):
-        if "weights_transposed" not in ctx.cache:  # the storage probe runs inside the first one, as before
-            done.append(_attempt(lambda: run_backward(ctx, *pending[0])))
+        if "weights_transposed" not in ctx.cache:
+            done.append(_attempt(lambda: alone(*pending[0])))
             pending.pop(0)
             continue
+        batch = DenseBatch(ctx)
         try:
-            require_class(ctx, "Dense")
-        except StudentFailure as failure:
+            for run in pending:
+                add(batch, *run)
+        except StudentFailure as failure:  # Dense is missing: every run fails the same way
             done.append(failure)
             pending.pop(0)
             continue
-        batch = CallBatch(ctx.session)
-        for case, lr in pending:
-            layer = batch.new("Dense", *case.W.shape, learning_rate=lr)
-            batch.set(layer, **stored_params(ctx, case.W, case.b))
-            batch.call(layer, case.X, case.G, method="backward", what="Dense.backward", return_args=True)
-            batch.get(layer, "weights", "biases")
-        values, failure = batch.run_partial()
-        finished = len(values) // _SUBS_PER_BACKWARD
-        for index, (case, lr) in enumerate(pending[:finished]):
-            _, _, (grad_input, (X_after, G_after)), stored = values[index * _SUBS_PER_BACKWARD : (index + 1) * _SUBS_PER_BACKWARD]
-            done.append(backward_result(case, lr, grad_input, X_after, G_after, *read_params(ctx, stored)))
-        if failure is None:
+        sent = batch.run()
+        finished = len(sent.values) // per_run
+        for index, run in enumerate(pending[:finished]):
+            done.append(finish(sent.values[index * per_run : (index + 1) * per_run], *run))
+        if sent.failure is None:
             break
-        done.append(_attempt(lambda: _failed_backward(failure, len(values) % _SUBS_PER_BACKWARD)))
+        failure = sent.failure
+        done.append(_attempt(lambda: failed(failure, len(sent.values) % per_run)))
         pending = pending[finished + 1 :]
     return done
 
@@ -67,16 +95,7 @@ def backward_in_order(ctx: CheckContext, runs: list[tuple[DenseCase, float]]) ->
         yield result
 
 
-def _failed_backward(failure: StudentFailure, step: int) -> BackwardResult:
-    """What `run_backward` makes of a failure at `step` of its four requests."""
-    if step == 0:
-        raise constructor_failure(failure)
-    if step in (1, 2):  # the parameters' assignment travels with backward when sent alone
-        return stopped_backward(method_failure(failure, "backward", 2))
-    raise failure
-
-
-def _attempt(run: Any) -> BackwardResult | StudentFailure:
+def _attempt(run: Callable[[], Any]) -> Any:
     try:
         return run()
     except StudentFailure as failure:
@@ -92,3 +111,64 @@ def forwards_at(ctx: CheckContext, layer: Remote, points: list[tuple[np.ndarray,
         batch.call(layer, X, method="forward", what="Dense.forward")
     values, failure = batch.run_partial()
     return values[1::2], (method_failure(failure, "forward", 1) if failure is not None else None)
+
+
+class Sent:
+    """A batch's results as the one-by-one calls would give them: `sent[i]` is call i's value,
+    or raises the failure that stopped the batch at or before call i (read them in order)."""
+
+    def __init__(self, values: list[Any], failure: StudentFailure | None) -> None:
+        self.values, self.failure = values, failure
+
+    def __getitem__(self, index: int) -> Any:
+        if index < len(self.values):
+            return self.values[index]
+        assert self.failure is not None, "a batch returned fewer results than it was sent, without a failure"
+        raise self.failure
+
+
+class DenseBatch:
+    """Fresh layers and their method calls for one round trip, with the failures the one-by-one
+    helpers (`make_dense`, `call_method`, `get_params`) would raise."""
+
+    def __init__(self, ctx: CheckContext) -> None:
+        self.ctx = ctx
+        self.batch = CallBatch(ctx.session)
+        self._translate: list[Callable[[StudentFailure], StudentFailure] | None] = []
+        self._read: dict[int, Callable[[Any], Any]] = {}
+
+    def layer(self, case: DenseCase, learning_rate: float) -> BatchRef:
+        """`make_dense`: a new Dense holding case.W and case.b."""
+        require_class(self.ctx, "Dense")
+        ref = self.batch.new("Dense", *case.W.shape, learning_rate=learning_rate)
+        self._added(constructor_failure)
+        self.batch.set(ref, **stored_params(self.ctx, case.W, case.b))
+        self._translate.append(None)  # sent alone, it travels with the next request: that one's names apply
+        return ref
+
+    def method(self, layer: BatchRef, method: str, *args: Any, return_args: bool = False) -> int:
+        """`call_method`: the index of its result."""
+        index = self.batch.call(layer, *args, method=method, what=f"Dense.{method}", return_args=return_args)
+        self._added(lambda failure: method_failure(failure, method, len(args)))
+        return index
+
+    def params(self, layer: BatchRef) -> int:
+        """`get_params`: the index of its (W, b)."""
+        index = self.batch.get(layer, "weights", "biases")
+        self._added(lambda failure: failure)
+        self._read[index] = lambda stored: read_params(self.ctx, stored)
+        return index
+
+    def _added(self, translate: Callable[[StudentFailure], StudentFailure]) -> None:
+        for index in range(len(self._translate) - 1, -1, -1):  # assignments waiting for this request
+            if self._translate[index] is not None:
+                break
+            self._translate[index] = translate
+        self._translate.append(translate)
+
+    def run(self) -> Sent:
+        values, failure = self.batch.run_partial()
+        values = [self._read[i](v) if i in self._read else v for i, v in enumerate(values)]
+        if failure is not None:
+            failure = (self._translate[len(values)] or (lambda f: f))(failure) if len(values) < len(self._translate) else failure
+        return Sent(values, failure)

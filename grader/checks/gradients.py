@@ -17,8 +17,8 @@ from ..compare import kept_eps, relative_error, widened_rtol
 from ..convention import convention_words
 from ..errors import StudentFailure
 from . import register
-from .base import CheckContext, DenseCase, Outcome, Recorder, make_dense, run_backward
-from .batched import forwards_at
+from .base import CheckContext, DenseCase, Outcome, Recorder, make_dense
+from .batched import backward_in_order, forwards_at
 
 STEP = 0.5
 RTOL = 1e-4
@@ -53,7 +53,7 @@ def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -
     lr = ctx.param("learning_rate", 0.05)
     base_rtol = ctx.param("rtol", RTOL)
     count = ctx.param("directions", 3)
-    result = run_backward(ctx, case, lr)
+    result = next(backward_in_order(ctx, [(case, lr)]))
     scale = case.X.shape[0] if ctx.convention == "mean" else 1
     analytic = {
         "grad_input": result.grad_input,
