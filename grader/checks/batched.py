@@ -18,7 +18,7 @@ from ..sandbox.batching import BatchRef, CallBatch
 from ..sandbox.session import Remote
 from .base import BackwardResult, CheckContext, DenseCase, backward_result, call_method, constructor_failure, make_dense, method_failure, read_params, require_class, run_backward, stopped_backward, stored_params
 
-__all__ = ["backward_each", "backward_in_order", "outputs_each", "forwards_at", "DenseBatch", "Sent"]
+__all__ = ["backward_each", "backward_in_order", "outputs_each", "each_run", "forwards_at", "DenseBatch", "Sent"]
 
 def backward_each(ctx: CheckContext, runs: list[tuple[DenseCase, float]], stop: bool = False) -> list[BackwardResult | StudentFailure]:
     """`run_backward` for each (case, learning rate): its result or the failure it raised.
@@ -38,7 +38,7 @@ def backward_each(ctx: CheckContext, runs: list[tuple[DenseCase, float]], stop: 
             return stopped_backward(failure)
         raise failure
 
-    return _each(ctx, runs, add, 4, finish, failed, lambda *run: run_backward(ctx, *run), stop)
+    return each_run(ctx, runs, add, 4, finish, failed, lambda *run: run_backward(ctx, *run), stop)
 
 
 def outputs_each(ctx: CheckContext, runs: list[tuple[DenseCase, float, np.ndarray]]) -> list[Any]:
@@ -48,21 +48,28 @@ def outputs_each(ctx: CheckContext, runs: list[tuple[DenseCase, float, np.ndarra
     def add(batch: DenseBatch, case: DenseCase, lr: float, X: np.ndarray) -> None:
         batch.method(batch.layer(case, lr), "forward", X)
 
-    def failed(failure: StudentFailure, step: int) -> Any:
-        raise failure
-
-    return _each(ctx, runs, add, 3, lambda values, *run: values[-1], failed, lambda case, lr, X: call_method(ctx, make_dense(ctx, case, lr), "forward", X), False)
+    return each_run(ctx, runs, add, 3, lambda values, *run: values[-1], alone=lambda case, lr, X: call_method(ctx, make_dense(ctx, case, lr), "forward", X))
 
 
-def _each(ctx: CheckContext, runs: list[tuple[Any, ...]], add: Callable[..., None], per_run: int, finish: Callable[..., Any], failed: Callable[[StudentFailure, int], Any], alone: Callable[..., Any], stop: bool) -> list[Any]:
+def each_run(
+    ctx: CheckContext,
+    runs: list[tuple[Any, ...]],
+    add: Callable[..., None],
+    per_run: int,
+    finish: Callable[..., Any],
+    failed: Callable[[StudentFailure, int], Any] | None = None,
+    alone: Callable[..., Any] | None = None,
+    stop: bool = False,
+) -> list[Any]:
     """Each run's result (`add` puts `per_run` calls in a batch, `finish` reads them) or its
-    failure (`failed` gets it and the step it happened at); after a failure the later runs go
-    in a new batch. The first run goes alone while the weights' storage is not yet probed,
-    so the probe happens where it did."""
+    failure (`failed`, given it and the step it happened at, may still make a result); after a
+    failure the later runs go in a new batch. With `alone` (how a run is made one call at a
+    time), the first run goes alone while the weights' storage is not yet probed, so the probe
+    happens where it did. `stop`: end at the first failure."""
     done: list[Any] = []
     pending = list(runs)
     while pending and not (stop and done and isinstance(done[-1], StudentFailure)):
-        if "weights_transposed" not in ctx.cache:
+        if alone is not None and "weights_transposed" not in ctx.cache:
             done.append(_attempt(lambda: alone(*pending[0])))
             pending.pop(0)
             continue
@@ -81,7 +88,7 @@ def _each(ctx: CheckContext, runs: list[tuple[Any, ...]], add: Callable[..., Non
         if sent.failure is None:
             break
         failure = sent.failure
-        done.append(_attempt(lambda: failed(failure, len(sent.values) % per_run)))
+        done.append(_attempt(lambda: failed(failure, len(sent.values) % per_run)) if failed else failure)
         pending = pending[finished + 1 :]
     return done
 
@@ -152,10 +159,27 @@ class DenseBatch:
         self._added(lambda failure: method_failure(failure, method, len(args)))
         return index
 
+    def new(self, class_name: str, *args: Any, **kwargs: Any) -> BatchRef:
+        """`StudentSession.new` (its failures as they come)."""
+        ref = self.batch.new(class_name, *args, **kwargs)
+        self._added(lambda failure: failure)
+        return ref
+
+    def call(self, target: BatchRef, *args: Any, method: str, what: str) -> int:
+        """`StudentSession.call` (its failures as they come)."""
+        index = self.batch.call(target, *args, method=method, what=what)
+        self._added(lambda failure: failure)
+        return index
+
+    def get(self, obj: BatchRef, *attrs: str) -> int:
+        """`StudentSession.get` (its failures as they come)."""
+        index = self.batch.get(obj, *attrs)
+        self._added(lambda failure: failure)
+        return index
+
     def params(self, layer: BatchRef) -> int:
         """`get_params`: the index of its (W, b)."""
-        index = self.batch.get(layer, "weights", "biases")
-        self._added(lambda failure: failure)
+        index = self.get(layer, "weights", "biases")
         self._read[index] = lambda stored: read_params(self.ctx, stored)
         return index
 

@@ -71,10 +71,9 @@ class CallBatch:
     def _add(self, sub: _Sub) -> int:
         if len(self._subs) >= MAX_CALLS:
             raise ValueError(f"a batch holds at most {MAX_CALLS} calls")
-        if any(isinstance(v, BatchRef) for v in (*sub.args, *sub.kwargs.values())):
-            raise TypeError("a BatchRef can only be the target of a call, get or set")
-        if isinstance(sub.target, BatchRef) and not (0 <= sub.target.index < len(self._subs) and self._subs[sub.target.index].keep):
-            raise ValueError("a BatchRef must name an earlier call of this batch that keeps its result")
+        for ref in [sub.target, *_refs(sub.args), *_refs(sub.kwargs.values())]:
+            if isinstance(ref, BatchRef) and not (0 <= ref.index < len(self._subs) and self._subs[ref.index].keep):
+                raise ValueError("a BatchRef must name an earlier call of this batch that keeps its result")
         self._subs.append(sub)
         return len(self._subs) - 1
 
@@ -87,6 +86,10 @@ class CallBatch:
         """Like `StudentSession.new`: later calls of this batch may use the object."""
         what = f"{class_name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
         return BatchRef(self.call(class_name, *args, keep=True, what=what, **kwargs))
+
+    def make_list(self, items: list[Remote | BatchRef]) -> BatchRef:
+        """Like `StudentSession.make_list`: a list of held objects (a network), kept in the worker."""
+        return BatchRef(self._add(_Sub("make_list", None, "building a network", (list(items),), keep=True)))
 
     def get(self, obj: Remote | BatchRef, *attrs: str) -> int:
         """Like `StudentSession.get` (one value, or a tuple for several attributes)."""
@@ -136,19 +139,27 @@ class CallBatch:
     def _encode(self, sub: _Sub, arrays: list[np.ndarray]) -> dict[str, Any]:
         session = self.session
         header: dict[str, Any] = {"op": sub.op}
-        if isinstance(sub.target, BatchRef):
-            header["handle"] = {"ref": sub.target.index}
-        elif isinstance(sub.target, Remote):
-            header["handle"] = session._encode(sub.target, arrays)["h"]
+        if sub.op == "make_list":
+            header["handles"] = [self._value(item, arrays)["h"] for item in sub.args[0]]
+        elif isinstance(sub.target, (BatchRef, Remote)):
+            header["handle"] = self._value(sub.target, arrays)["h"]
         else:
             header["name"] = sub.target
         if sub.op == "call":
-            header.update(method=sub.method, keep=sub.keep, return_args=sub.return_args, args=[session._encode(a, arrays) for a in sub.args], kwargs={k: session._encode(v, arrays) for k, v in sub.kwargs.items()})
+            header.update(method=sub.method, keep=sub.keep, return_args=sub.return_args, args=[self._value(a, arrays) for a in sub.args], kwargs={k: self._value(v, arrays) for k, v in sub.kwargs.items()})
         elif sub.op == "get":
             header["attrs"] = list(sub.attrs)
         else:
             header["values"] = {k: session._encode(v, arrays) for k, v in sub.kwargs.items()}
         return header
+
+    def _value(self, value: Any, arrays: list[np.ndarray]) -> dict[str, Any]:
+        """`StudentSession._encode`, plus objects made earlier in this batch (`{"ref": k}`)."""
+        if isinstance(value, BatchRef):
+            return {"t": "h", "h": {"ref": value.index}}
+        if isinstance(value, (list, tuple)) and any(isinstance(v, BatchRef) for v in _refs(value)):
+            return {"t": "l", "items": [self._value(v, arrays) for v in value]}
+        return self.session._encode(value, arrays)
 
     def _send(self, headers: list[dict[str, Any]], arrays: list[np.ndarray]) -> tuple[dict[str, Any], list[np.ndarray]]:
         """One `many` request; a dead or hung worker fails the call it was running."""
@@ -231,6 +242,8 @@ class CallBatch:
             values = tuple(session._decode(found.get(a), out) for a in sub.attrs)
             return values[0] if len(values) == 1 else values
         result = session._decode(sub_reply.get("result"), out)
+        if sub.op == "make_list" and not isinstance(result, Remote):
+            raise StudentFailure("crash", "building a network got a malformed reply from the student's process.")
         if sub.keep and not isinstance(result, Remote):
             raise StudentFailure("crash", f"{sub.what} did not leave an object in the student's process (malformed reply).")
         if sub.return_args:
@@ -254,3 +267,11 @@ class CallBatch:
                 worker.process.wait(timeout=5)
             except Exception:  # noqa: BLE001 - reaped later by close(); alive stays True only if unkillable
                 pass
+
+
+def _refs(values: Any) -> list[Any]:
+    """The values, with the items of lists and tuples among them (where BatchRefs may hide)."""
+    found: list[Any] = []
+    for value in values:
+        found += _refs(value) if isinstance(value, (list, tuple)) else [value]
+    return found

@@ -7,9 +7,10 @@ with its own deferred `pre` sets, and replies with one result per sub-request; i
 the first that raises and sends the results so far plus that one's error record, so the
 grader raises exactly the failure the single request would have raised.
 
-A sub-request may name the object kept by an earlier one of the same batch as its target:
-`"handle": {"ref": k}` (e.g. `new` then `call`), so a fresh layer, its parameters, its
-backward and the read-back travel together.
+A sub-request may name the object kept by an earlier one of the same batch (a `keep` call
+or a `make_list`) as `{"ref": k}`: as its target, an argument's handle or a list item (e.g.
+`new` then `call`), so a fresh layer, its parameters, its backward and the read-back
+travel together.
 
 Per-call time limit: each sub-request runs under a soft timer of `timeout` seconds; when it
 fires the handler announces the index (`{"progress": {"overdue": k}}`) before raising,
@@ -35,7 +36,7 @@ __all__ = ["OPS", "MAX_CALLS"]
 
 MAX_CALLS = 512
 """Sub-requests per batch (the grader sends far fewer); more is a protocol error."""
-_SUB_OPS = ("call", "get", "set")
+_SUB_OPS = ("call", "get", "set", "make_list")
 
 
 _WORKER: list[Any] = [None]
@@ -47,17 +48,34 @@ class _CallTimeout(BaseException):
 
 
 def _resolved(sub: dict[str, Any], kept: dict[int, int]) -> dict[str, Any]:
-    """The sub-request with `{"ref": k}` targets replaced by the handle sub-request k kept."""
-    target = sub.get("handle")
-    if isinstance(target, dict):
-        ref = target.get("ref")
-        if not isinstance(ref, int) or ref not in kept:
-            raise protocol.ProtocolError(f"bad reference {ref!r} in a batch")
-        sub = dict(sub, handle=kept[ref])
-    pre = sub.get("pre")
-    if isinstance(pre, list):
-        sub = dict(sub, pre=[_resolved(p, kept) if isinstance(p, dict) else p for p in pre])
+    """The sub-request with each `{"ref": k}` (its target, a handle among its arguments or in
+    a list it builds) replaced by the handle sub-request k kept."""
+    sub = dict(sub)
+    if isinstance(sub.get("handle"), dict):
+        sub["handle"] = _handle(sub["handle"], kept)
+    if isinstance(sub.get("handles"), list):
+        sub["handles"] = [_handle(h, kept) if isinstance(h, dict) else h for h in sub["handles"]]
+    for key in ("args", "kwargs", "pre"):
+        if key in sub:
+            sub[key] = _in_values(sub[key], kept)
     return sub
+
+
+def _handle(ref: dict[str, Any], kept: dict[int, int]) -> int:
+    index = ref.get("ref")
+    if not isinstance(index, int) or index not in kept:
+        raise protocol.ProtocolError(f"bad reference {index!r} in a batch")
+    return kept[index]
+
+
+def _in_values(value: Any, kept: dict[int, int]) -> Any:
+    if isinstance(value, dict):
+        if value.get("t") == "h" and isinstance(value.get("h"), dict):
+            return dict(value, h=_handle(value["h"], kept))
+        return {k: _in_values(v, kept) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_in_values(v, kept) for v in value]
+    return value
 
 
 def op_many(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
@@ -68,7 +86,7 @@ def op_many(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[
     if not all(isinstance(t, (int, float)) and 0 < t < 1e6 for t in (timeout, heartbeat)):
         raise protocol.ProtocolError("bad batch timeout")
     _WORKER[0] = worker
-    ops = {"call": worker.op_call, "get": worker.op_get, "set": worker.op_set}
+    ops = {"call": worker.op_call, "get": worker.op_get, "set": worker.op_set, "make_list": worker.op_make_list}
     results: list[dict[str, Any]] = []
     out: list[np.ndarray] = []
     kept: dict[int, int] = {}
@@ -104,7 +122,7 @@ def op_many(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[
                 signal.setitimer(signal.ITIMER_REAL, 0)
             results.append(_shifted(reply, out))
             result = reply.get("result")
-            if sub.get("keep") and isinstance(result, dict) and result.get("t") == "h":
+            if (sub.get("keep") or sub["op"] == "make_list") and isinstance(result, dict) and result.get("t") == "h":
                 kept[index] = int(result["h"])
     finally:
         signal.signal(signal.SIGALRM, previous)
