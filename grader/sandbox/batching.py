@@ -42,6 +42,15 @@ class BatchRef:
     index: int
 
 
+class _Lost(Exception):
+    """The batch's reply is lost: `failure` is what the caller gets, or None to send the calls
+    again one by one; `overdue` is the call the worker's timer named."""
+
+    def __init__(self, failure: StudentFailure | None, overdue: int | None = None) -> None:
+        super().__init__()
+        self.failure, self.overdue = failure, overdue
+
+
 @dataclass
 class _Sub:
     op: str
@@ -131,9 +140,11 @@ class CallBatch:
             return [], stop
         try:
             reply, out = self._send(headers, arrays)
-        except StudentFailure as failure:
-            return [], failure
-        results, failure = self._read(reply, out, count)
+            results, failure = self._read(reply, out, count)
+        except _Lost as lost:
+            if lost.failure is not None:
+                return [], lost.failure
+            results, failure = self._replay(count, lost.overdue)
         return results, failure or stop
 
     def _encode(self, sub: _Sub, arrays: list[np.ndarray]) -> dict[str, Any]:
@@ -173,28 +184,70 @@ class CallBatch:
         session.profile.count("batched-calls", len(headers))
         announced: dict[str, int] = {"at": 0}
 
-        def on_progress(note: Any) -> None:
+        def on_progress(note: Any) -> float | None:
             overdue = note.get("overdue") if isinstance(note, dict) else None
             key, index = ("overdue", overdue) if overdue is not None else ("at", note)
             if is_index(index) and 0 <= index < len(headers):
                 announced[key] = index
+            # A call overran: its timeout reply follows at once, unless the call hides the timer.
+            return time.monotonic() + GRACE_S if key == "overdue" else None
 
         try:
             reply, out = session._worker().request(header, arrays, timeout=limit + HEARTBEAT_S + GRACE_S, on_progress=on_progress, deadline=overall)
         except WorkerFailure as failure:
             session.flag_flood(failure)
-            what = self._subs[announced["overdue"]].what if "overdue" in announced else self._blamed(announced["at"])
-            raise self._worker_failure(failure, what, limit) from None
+            overdue = announced.get("overdue")
+            if len(headers) > 1 and self._replayable():
+                self._kill()
+                raise _Lost(None, overdue) from None
+            what = self._subs[overdue].what if overdue is not None else self._blamed(announced["at"])
+            raise _Lost(self._worker_failure(failure, what, limit)) from None
         if not reply.get("ok"):
             failed = reply.get("pre_failed")
-            what = deferred[failed] if is_index(failed) and 0 <= failed < len(deferred) else self._subs[0].what
-            raise failure_from_error(reply.get("error"), what, out)
+            if is_index(failed) and 0 <= failed < len(deferred):
+                raise _Lost(failure_from_error(reply.get("error"), deferred[failed], out))
+            raise self._malformed(self._subs[0].what)
         return reply, out
+
+    def _replayable(self) -> bool:
+        """Whether the calls can be sent again one by one on a fresh worker: they use no
+        object made before the batch (its handle dies with the worker)."""
+        return not any(isinstance(v, Remote) for sub in self._subs for v in [sub.target, *_refs(sub.args), *_refs(sub.kwargs.values())])
+
+    def _replay(self, count: int, overdue: int | None) -> tuple[list[Any], StudentFailure | None]:
+        """The batch's reply was lost (the worker died, hid its timer or forged the reply):
+        the calls again, one request each, as the session sends them, so the results before
+        the failure and the failure itself are the one-by-one calls'. A call the worker's timer
+        named overdue is not run again: it times out under its own name."""
+        session = self.session
+        made: dict[int, Remote] = {}
+        swap = lambda v: made[v.index] if isinstance(v, BatchRef) else [swap(i) for i in v] if isinstance(v, list) else v  # noqa: E731
+        results: list[Any] = []
+        for index, sub in enumerate(self._subs[: count if overdue is None else overdue]):
+            target, args, kwargs = swap(sub.target), [swap(a) for a in sub.args], {k: swap(v) for k, v in sub.kwargs.items()}
+            try:
+                if sub.op == "call":
+                    value = session.call(target, *args, method=sub.method, what=sub.what, keep=sub.keep, return_args=sub.return_args, timeout=self.timeout, **kwargs)
+                elif sub.op == "get":
+                    value = session.get(target, *sub.attrs)
+                elif sub.op == "set":
+                    value = session.set(target, **kwargs)
+                else:
+                    value = session.make_list(args[0])
+            except StudentFailure as failure:
+                return results, failure
+            if isinstance(value, Remote):
+                made[index] = value
+            results.append(value)
+        if overdue is None:
+            return results, None
+        limit = session.deadline.cap(self.timeout)
+        return results, self._worker_failure(WorkerFailure("timeout", "overdue"), self._subs[overdue].what, limit)
 
     def _blamed(self, announced: int) -> str:
         """The call a worker that died (or blocked its timer) was running, when its timer did
-        not name it: the first call from the last one it announced on (gets and sets rarely
-        run the student's code)."""
+        not name it and the batch cannot be sent again: the first call from the last one it
+        announced on (gets and sets rarely run the student's code)."""
         for sub in self._subs[announced:]:
             if sub.op == "call":
                 return sub.what
@@ -215,8 +268,8 @@ class CallBatch:
         """Decode each sub-reply as the single request would; a forged shape is a crash."""
         raw, failed = reply.get("results"), reply.get("failed")
         expected = failed if is_index(failed) and 0 <= failed < count else count
-        if not isinstance(raw, list) or len(raw) != expected or ("failed" in reply and expected == count):
-            return [], self._malformed(self._subs[0].what)
+        if not isinstance(raw, list) or len(raw) != expected or ("failed" in reply and expected == count) or not all(isinstance(r, dict) for r in raw):
+            raise self._malformed(self._subs[0].what)
         results: list[Any] = []
         for sub, sub_reply in zip(self._subs, raw):
             try:
@@ -233,8 +286,6 @@ class CallBatch:
 
     def _result(self, sub: _Sub, sub_reply: Any, out: list[np.ndarray]) -> Any:
         session = self.session
-        if not isinstance(sub_reply, dict):
-            raise self._malformed(sub.what)
         if sub.op == "set":
             return None
         if sub.op == "get":
@@ -253,10 +304,14 @@ class CallBatch:
             return result, [session._decode(a, out) for a in args_back]
         return result
 
-    def _malformed(self, what: str) -> StudentFailure:
+    def _malformed(self, what: str) -> _Lost:
+        """A reply the worker cannot have written (only student code forges them): sent again
+        one by one where possible, else a crash of the first call."""
         self.session.last_failure_code = "crash"
         self._kill()  # a forger's process is not trusted with the next call either
-        return StudentFailure("crash", f"{what} {FAILURE_TEXT['protocol'].format(detail='a malformed batch reply')}.")
+        if len(self._subs) > 1 and self._replayable():
+            return _Lost(None)
+        return _Lost(StudentFailure("crash", f"{what} {FAILURE_TEXT['protocol'].format(detail='a malformed batch reply')}."))
 
     def _kill(self) -> None:
         """End the worker as a single call's timeout does: the next request restarts it."""
