@@ -1,8 +1,10 @@
 """Round trips and grader-process CPU per grading, in-process and sequential.
 
 Why: each request/reply round trip to the sandboxed worker costs wake-ups and per-request
-Python in the grader; this counts them (the report's `requests`) and the grader's own CPU
-seconds (`time.process_time`, worker CPU excluded) over a few real submissions.
+Python in the grader; this counts them (the report's `requests`), the grader's own CPU
+seconds (`time.process_time`), the part of them spent in the checks that batch their calls
+(every check but the timing benchmark and network-learns, whose cost is their own work), and
+the workers' CPU seconds (the report's `worker-cpu`), over real submissions.
 
     GRADER_LOCK_FILE=/tmp/rt.lock .venv/bin/python benchmarks/round_trips.py --n 10
 """
@@ -18,6 +20,8 @@ from grader.engine import grade_file
 from grader.sandbox.heap import keep_freed_memory
 
 SUBMISSIONS = Path(__file__).resolve().parent.parent / "tests" / "submissions"
+UNBATCHED = ("check:dense-timing", "check:network-learns")
+"""Checks whose cost is their own work (timing rounds, training), not round trips."""
 
 
 def main() -> None:
@@ -27,14 +31,17 @@ def main() -> None:
     keep_freed_memory()
     paths = sorted(SUBMISSIONS.glob("*.ipynb"))[: args.n]
     grade_file(paths[0])  # warm-up: imports, fork server
-    requests, cpu = [], []
+    rows = []
     for path in paths:
         before = time.process_time()
         report = grade_file(path)
-        cpu.append(time.process_time() - before)
-        requests.append(report.profile["counts"].get("requests", 0))
-        print(f"{path.name:45s} requests {requests[-1]:5.0f}  grader cpu {cpu[-1]:.3f} s")
-    print(f"mean over {len(paths)}: requests {statistics.mean(requests):.1f}, grader cpu {statistics.mean(cpu):.3f} s (median {statistics.median(cpu):.3f} s)")
+        cpu = time.process_time() - before
+        phases, counts = report.profile["phases"], report.profile["counts"]
+        checks = sum(v["cpu"] for k, v in phases.items() if k.startswith("check:") and k not in UNBATCHED)
+        rows.append((counts.get("requests", 0), cpu, checks, counts.get("worker-cpu", 0.0)))
+        print(f"{path.name:45s} requests {rows[-1][0]:5.0f}  grader cpu {cpu:.3f} s  (batched checks {checks:.4f} s)  worker cpu {rows[-1][3]:.3f} s")
+    means = [statistics.mean(column) for column in zip(*rows)]
+    print(f"mean over {len(paths)}: requests {means[0]:.1f}, grader cpu {means[1]:.3f} s, of which batched checks {means[2]:.4f} s, worker cpu {means[3]:.3f} s")
 
 
 if __name__ == "__main__":
