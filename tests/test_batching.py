@@ -112,6 +112,17 @@ def test_a_batch_returns_what_separate_calls_return_in_one_round_trip(session: S
     np.testing.assert_array_equal(session.get(results[3], "weights"), np.ones((2, 3)))  # the kept object lives on
 
 
+def test_a_batch_too_big_for_one_message_goes_in_parts(session: StudentSession) -> None:
+    layer = session.new("Dense", 2, 3)
+    batch = CallBatch(session)
+    for n in range(1, 151):  # 150 arrays out, 300 back: over the protocol's 256 per message
+        batch.call(layer, np.ones((n % 2 + 1, 2)), method="forward", return_args=True)
+    before = session.profile.counts["requests"]
+    results = batch.run()
+    assert session.profile.counts["requests"] == before + 2
+    assert [out.shape[0] for out, _ in results] == [n % 2 + 1 for n in range(1, 151)]
+
+
 def test_the_kth_failure_is_the_single_calls_and_earlier_results_are_kept(session: StudentSession) -> None:
     layer = session.new("Dense", 2, 3)
     with pytest.raises(StudentFailure) as alone:

@@ -27,8 +27,10 @@ from .session import FAILURE_TEXT, Remote, StudentSession, failure_from_error
 
 __all__ = ["CallBatch", "BatchRef"]
 
-MAX_CALLS = 512
-"""Calls per batch (the worker refuses more: ops_many.MAX_CALLS)."""
+MAX_CALLS = 256
+"""Calls per request (the worker refuses more than ops_many.MAX_CALLS); a longer batch is sent in parts."""
+MAX_ARRAYS = 200
+"""Arrays per request and per expected reply, under the protocol's 256 (room for an error's local arrays)."""
 HEARTBEAT_S = 1.0
 """The worker announces a call that starts this long after its last message (a long batch of quick calls is not a hung one)."""
 GRACE_S = 1.0
@@ -78,8 +80,6 @@ class CallBatch:
 
     # -- building ----------------------------------------------------------------------
     def _add(self, sub: _Sub) -> int:
-        if len(self._subs) >= MAX_CALLS:
-            raise ValueError(f"a batch holds at most {MAX_CALLS} calls")
         for ref in [sub.target, *_refs(sub.args), *_refs(sub.kwargs.values())]:
             if isinstance(ref, BatchRef) and not (0 <= ref.index < len(self._subs) and self._subs[ref.index].keep):
                 raise ValueError("a BatchRef must name an earlier call of this batch that keeps its result")
@@ -118,6 +118,17 @@ class CallBatch:
 
     def run_partial(self) -> tuple[list[Any], StudentFailure | None]:
         """The results of the calls before the first failure, and that failure (or None)."""
+        split = self._split()
+        if split < len(self._subs):  # too many calls or arrays for one message: the head first
+            head = CallBatch(self.session, self.timeout)
+            head._subs = self._subs[:split]
+            results, failure = head.run_partial()
+            if failure is not None:
+                return results, failure
+            tail = CallBatch(self.session, self.timeout)
+            tail._subs = [_rebased(sub, results, split) for sub in self._subs[split:]]
+            more, failure = tail.run_partial()
+            return results + more, failure
         session = self.session
         stop: StudentFailure | None = None
         count = len(self._subs)
@@ -146,6 +157,16 @@ class CallBatch:
                 return [], lost.failure
             results, failure = self._replay(count, lost.overdue)
         return results, failure or stop
+
+    def _split(self) -> int:
+        """How many calls fit in one request: at most MAX_CALLS, and MAX_ARRAYS arrays each way."""
+        sent = replied = 0
+        for index, sub in enumerate(self._subs):
+            sent += sum(isinstance(v, np.ndarray) for v in _refs([*sub.args, *sub.kwargs.values()]))
+            replied += len(sub.attrs) if sub.op == "get" else (1 + len(sub.args) * sub.return_args) if sub.op == "call" else 0
+            if index and (index >= MAX_CALLS or sent > MAX_ARRAYS or replied > MAX_ARRAYS):
+                return index
+        return len(self._subs)
 
     def _encode(self, sub: _Sub, arrays: list[np.ndarray]) -> dict[str, Any]:
         session = self.session
@@ -330,3 +351,13 @@ def _refs(values: Any) -> list[Any]:
     for value in values:
         found += _refs(value) if isinstance(value, (list, tuple)) else [value]
     return found
+
+
+def _rebased(sub: _Sub, made: list[Any], offset: int) -> _Sub:
+    """A call of a batch's tail: objects its head made are now handles, later refs move back."""
+    def swap(value: Any) -> Any:
+        if isinstance(value, BatchRef):
+            return made[value.index] if value.index < offset else BatchRef(value.index - offset)
+        return type(value)(swap(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+    return _Sub(sub.op, swap(sub.target), sub.what, tuple(swap(a) for a in sub.args), {k: swap(v) for k, v in sub.kwargs.items()}, sub.method, sub.keep, sub.return_args, sub.attrs)
