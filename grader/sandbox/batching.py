@@ -9,7 +9,16 @@ with the batch, every reply field is type-checked (a forged reply is a `crash`),
 failure is the one the single call would have raised, under the same label.
 
 Stopping rule: the calls run in order and stop at the first that fails; `run_partial()`
-gives the results before it and that failure, `run()` raises it.
+gives the results before it and that failure, `run()` raises it. A call whose label already
+timed out (`session.hung`) fails at once, after the calls before it.
+
+Time: each call keeps a single call's limit (a soft timer in the worker names the call that
+overran, which then times out under its own label); the request may take the sum of its
+calls' limits, within the grading's deadline. If the reply is lost (the worker died, a call
+hid the timer, or student code forged the reply), the calls go again one by one on a fresh
+worker, so results and failure are the one-by-one calls'; that needs calls that use only
+objects made in the batch (gradcheck's layer is older: there the failure is charged to the
+call the worker last announced).
 """
 
 from __future__ import annotations

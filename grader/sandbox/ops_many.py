@@ -39,10 +39,6 @@ MAX_CALLS = 512
 _SUB_OPS = ("call", "get", "set", "make_list")
 
 
-_WORKER: list[Any] = [None]
-"""The worker being served (its module, __main__ or `worker`, holds error_record)."""
-
-
 class _CallTimeout(BaseException):
     """The soft per-call timer fired (a BaseException: `except Exception` does not hide it)."""
 
@@ -85,7 +81,6 @@ def op_many(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[
         raise protocol.ProtocolError("bad batch")
     if not all(isinstance(t, (int, float)) and 0 < t < 1e6 for t in (timeout, heartbeat)):
         raise protocol.ProtocolError("bad batch timeout")
-    _WORKER[0] = worker
     ops = {"call": worker.op_call, "get": worker.op_get, "set": worker.op_set, "make_list": worker.op_make_list}
     results: list[dict[str, Any]] = []
     out: list[np.ndarray] = []
@@ -110,14 +105,14 @@ def op_many(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[
                 failed_pre = worker.run_pre(sub, arrays)
                 if failed_pre is not None:
                     pre_index, exc = failed_pre
-                    return {"results": results, "failed": index, "pre_failed": pre_index, "error": worker_error(exc, out), "_arrays": out}
+                    return {"results": results, "failed": index, "pre_failed": pre_index, "error": worker_error(worker, exc, out), "_arrays": out}
                 reply = ops[sub["op"]](sub, arrays)
             except _CallTimeout:
                 return {"results": results, "failed": index, "timeout": True, "_arrays": out}
             except protocol.ProtocolError:
                 raise
             except BaseException as exc:  # the student's code raised (or exited) in this call
-                return {"results": results, "failed": index, "error": worker_error(exc, out), "_arrays": out}
+                return {"results": results, "failed": index, "error": worker_error(worker, exc, out), "_arrays": out}
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
             results.append(_shifted(reply, out))
@@ -129,9 +124,10 @@ def op_many(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[
     return {"results": results, "_arrays": out}
 
 
-def worker_error(exc: BaseException, out: list[np.ndarray]) -> dict[str, Any]:
-    """The worker's own error record (student frames only, local arrays), as a single request gets."""
-    return sys.modules[type(_WORKER[0]).__module__].error_record(exc, out)
+def worker_error(worker: Any, exc: BaseException, out: list[np.ndarray]) -> dict[str, Any]:
+    """The worker's own error record (student frames only, local arrays), as a single request
+    gets; its module is `__main__` (a fresh interpreter) or `worker` (the fork server)."""
+    return sys.modules[type(worker).__module__].error_record(exc, out)
 
 
 def _shifted(reply: dict[str, Any], out: list[np.ndarray]) -> dict[str, Any]:
