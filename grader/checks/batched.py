@@ -153,9 +153,14 @@ class DenseBatch:
         self._translate.append(None)  # sent alone, it travels with the next request: that one's names apply
         return ref
 
-    def method(self, layer: BatchRef, method: str, *args: Any, return_args: bool = False) -> int:
-        """`call_method`: the index of its result."""
-        index = self.batch.call(layer, *args, method=method, what=f"Dense.{method}", return_args=return_args)
+    def assign(self, obj: BatchRef | Remote, **values: Any) -> None:
+        """`StudentSession.set`, as deferred: a failure is charged to the next call."""
+        self.batch.set(obj, **values)
+        self._translate.append(None)
+
+    def method(self, layer: BatchRef | Remote, method: str, *args: Any, return_args: bool = False, keep: bool = False) -> int:
+        """`call_method`: the index of its result (a Remote with `keep`: it stays in the worker)."""
+        index = self.batch.call(layer, *args, method=method, what=f"Dense.{method}", return_args=return_args, keep=keep)
         self._added(lambda failure: method_failure(failure, method, len(args)))
         return index
 

@@ -27,7 +27,8 @@ from ..sandbox.session import StudentSession
 from ..oracle import reference_submission
 from ..timing import BenchResult, ClosedForm, OutputSummary, Side, TimingSettings, expected_outputs, relative_error, run_benchmark
 from . import register
-from .base import CheckContext, DenseCase, Outcome, _weights_transposed, call_method, make_dense, new_dense
+from .base import CheckContext, DenseCase, Outcome, _weights_transposed, make_dense
+from .batched import DenseBatch
 
 __all__ = ["timing_check", "reference_session"]
 
@@ -137,30 +138,34 @@ def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, in
 
     def replay(W: np.ndarray, b: np.ndarray, k: int, rows: list[int]) -> tuple[Any, Any, Any]:
         """k ordinary steps on the timed batch and, in step with it, on just `rows` (a small
-        batch) and on half of them: before each step the small layers get the parameters the
-        big one has, so their state (caches, counters) evolves the same way. Returns (Z,
-        grad_input, (Z rows, grad_input rows)) of the k-th step, or (..., "coupled") when
-        the layer's rows depend on each other anyway, or (..., None) if unverifiable."""
+        batch) and on half of them, whose state (caches, counters) so evolves the same way;
+        before the k-th step the small layers get the parameters the big one then has.
+        Returns (Z, grad_input, (Z rows, grad_input rows)) of the k-th step, or (...,
+        "coupled") when the layer's rows depend on each other anyway, or (..., None) if
+        unverifiable. Two round trips: the first k−1 steps, then the k-th."""
         half = len(rows) // 2
-        layer = make_dense(ctx, DenseCase(X, W, b, G), lr)
-        small, halved = new_dense(ctx, n_in, n_out, learning_rate=lr), new_dense(ctx, n_in, n_out, learning_rate=lr)
         # The timed batch is already in the worker: its handles give each call a fresh copy,
         # and the big outputs stay there until the k-th step (megabytes per call otherwise).
         X_in, G_in = student.held_inputs or (X, G)
-        Z = grad_input = z_small = gi_small = z_half = None
-        for step in range(k):
-            W_i, b_i = ctx.session.get(layer, "weights", "biases")
-            if not (isinstance(W_i, np.ndarray) and isinstance(b_i, np.ndarray)):
-                return Z, grad_input, None  # parameters not where the assignment keeps them: unverifiable
-            for other in (small, halved):
-                ctx.session.set(other, defer=True, weights=W_i, biases=b_i)
-            last = step == k - 1
-            Z = call_method(ctx, layer, "forward", X_in, keep=not last)
-            grad_input = call_method(ctx, layer, "backward", X_in, G_in, keep=not last)
-            z_small = call_method(ctx, small, "forward", X[rows], keep=not last)
-            gi_small = call_method(ctx, small, "backward", X[rows], G[rows], keep=not last)
-            z_half = call_method(ctx, halved, "forward", X[rows[:half]], keep=not last)
-            call_method(ctx, halved, "backward", X[rows[:half]], G[rows[:half]], keep=True)
+        first = DenseBatch(ctx)
+        layers = [first.layer(DenseCase(X_i, W, b, G_i), lr) for X_i, G_i in ((X, G), (X[rows], G[rows]), (X[rows[:half]], G[rows[:half]]))]
+        inputs = ((X_in, G_in), (X[rows], G[rows]), (X[rows[:half]], G[rows[:half]]))
+        calls = [first.method(layer, name, *args, keep=True)
+                 for _ in range(k - 1) for layer, (X_i, G_i) in zip(layers, inputs) for name, args in (("forward", (X_i,)), ("backward", (X_i, G_i)))]
+        stored = first.get(layers[0], "weights", "biases")
+        sent = first.run()
+        for index in calls:
+            sent[index]  # noqa: B018 - raises the failure of the call that stopped the batch, as the call itself would have
+        made = [sent[layer.index] for layer in layers]
+        W_k, b_k = sent[stored]
+        if not (isinstance(W_k, np.ndarray) and isinstance(b_k, np.ndarray)):
+            return None, None, None  # parameters not where the assignment keeps them: unverifiable
+        last = DenseBatch(ctx)
+        for other in made[1:]:
+            last.assign(other, weights=W_k, biases=b_k)
+        outputs = [last.method(layer, name, *args) for layer, (X_i, G_i) in zip(made, inputs) for name, args in (("forward", (X_i,)), ("backward", (X_i, G_i)))]
+        sent = last.run()
+        Z, grad_input, z_small, gi_small, z_half, _ = (sent[i] for i in outputs)
         if isinstance(z_small, np.ndarray) and relative_error(z_half, z_small[:half]) > settings.rtol:
             return Z, grad_input, "coupled"  # rows depend on the other rows even in small batches (a real mistake)
         return Z, grad_input, (z_small, gi_small)

@@ -9,6 +9,7 @@ stdout/stderr are drained by a thread that keeps only the first kilobytes.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import signal
@@ -168,6 +169,23 @@ class _DeadlineReader:
         return data
 
 
+PIPE_BYTES = 1 << 20
+"""Requested size of the request and reply pipes. With the default 64 KiB a 1.5 MiB reply
+(the learning check's parameters) is 24 writes, each a sleep and a wake-up of both
+processes, and wake-ups are what a virtual machine charges most for."""
+
+
+def _widen_pipe(fd: int) -> None:
+    """Grow a pipe's buffer to PIPE_BYTES where Linux allows it (capped by
+    /proc/sys/fs/pipe-max-size for unprivileged users; a refusal leaves the default)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except OSError:
+        pass
+
+
 class WorkerProcess:
     """One live worker. Use `request()`; call `close()` (or use `with`) to kill its group."""
 
@@ -187,6 +205,8 @@ class WorkerProcess:
         request_r, self.request_w = os.pipe()
         os.set_blocking(self.request_w, False)  # every write has a deadline (a stopped worker reads nothing)
         self.reply_r, reply_w = os.pipe()
+        for fd in (self.request_w, reply_w):
+            _widen_pipe(fd)
         output_r, output_w = os.pipe()
         env = worker_environment(self.config, self.workdir)
         server = forkserver.shared_server() if self.use_forkserver else None
