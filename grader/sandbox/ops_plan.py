@@ -34,18 +34,20 @@ student and cannot change what their definitions compute.
 from __future__ import annotations
 
 import ast
+import gc
 import importlib.util
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from plan_scopes import FastVisitor, free_names, imported_names
+from plan_scopes import FastVisitor, free_names, imported_names, quiet
 from protocol import MAX_STATEMENTS
 
 __all__ = ["OPS", "plan_cells", "Unit"]
 
 DYNAMIC_CALLS = frozenset({"exec", "eval", "compile", "__import__", "globals", "locals", "vars"})
 ATTRIBUTE_CALLS = frozenset({"setattr", "delattr"})
+SUSPECT_CALLS = DYNAMIC_CALLS | ATTRIBUTE_CALLS
 EVERYTHING = "*"
 """Sentinel in the needed set: some needed statement may read any name."""
 NOT_NEEDED = "not needed for grading"
@@ -92,6 +94,8 @@ class _Scanner(FastVisitor):
             self.visit(node.args)
         if getattr(node, "returns", None) is not None:
             self.visit(node.returns)
+        if quiet(body, SUSPECT_CALLS, self.modules):
+            return  # nothing in it could add a fallback (inside a definition, only those are looked for)
         self.depth += 1
         for stmt in body:
             self.visit(stmt)
@@ -320,11 +324,16 @@ def plan_cells(sources: list[str], roots: list[str], chunks: Any, keep: Any = No
 def op_plan(worker: Any, req: dict[str, Any], arrays: list[Any]) -> dict[str, Any]:
     sources = [str(s) for s in req.get("cells", [])]
     roots = [str(r) for r in req.get("roots", [])]
-    units = plan_cells(sources, roots, worker.top_level_chunks, getattr(worker, "remember_tree", None))
+    gc.disable()  # trees hold no cycles: the collector would only rescan them as they grow
+    try:
+        units = plan_cells(sources, roots, worker.top_level_chunks, getattr(worker, "remember_tree", None))
+    finally:
+        gc.enable()
     cells: list[list[dict[str, Any]]] = [[] for _ in sources]
     for unit in units:
         cells[unit.cell].append({"stmt": unit.index, "line": unit.line, "run": unit.run, "why": unit.why[:200], "trivial": unit.trivial})
     return {"cells": cells}
 
 
+_Scanner.prepare()
 OPS = {"plan": op_plan}

@@ -12,33 +12,45 @@ things in the same order and a too-deep statement still falls back the same way.
 from __future__ import annotations
 
 import ast
+import sys
 from typing import Any
 
-__all__ = ["children", "FastVisitor", "free_names", "imported_names"]
+__all__ = ["children", "FastVisitor", "free_names", "imported_names", "NODE_TYPES", "quiet"]
 
 _NOT_NODES = frozenset({"ctx", "id", "arg", "attr", "module", "level", "kind", "type_comment", "conversion", "is_async", "names", "kwd_attrs", "rest"})
 """Fields that never hold a node worth visiting (identifiers, numbers, contexts, import aliases)."""
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_MAY_HOLD_NONE = frozenset({"keys", "kw_defaults"})
+"""List fields with None items (`{**d}`'s key, a keyword-only argument without default)."""
 _AST = ast.AST
 
 
-def _node_fields(kind: type) -> tuple[str, ...]:
-    fields = _FIELDS.get(kind)
-    if fields is None:
-        fields = _FIELDS[kind] = () if kind is ast.Constant else tuple(f for f in kind._fields if f not in _NOT_NODES)
-    return fields
+def _getter(kind: type) -> Any:
+    """A function listing a node's children, written out for its type (no loop over field names)."""
+    lines = ["def get(n):", "    out = []"]
+    for name in () if kind is ast.Constant else [f for f in kind._fields if f not in _NOT_NODES]:
+        lines.append(f"    v = n.{name}")
+        if name in _MAY_HOLD_NONE:
+            lines.append("    if v.__class__ is list: out += [x for x in v if x is not None]")
+        else:
+            lines.append("    if v.__class__ is list: out += v")
+        lines.append("    elif isinstance(v, AST): out.append(v)")
+    lines.append("    return out")
+    namespace: dict[str, Any] = {"AST": _AST}
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own source, built from the ast module's field names
+    return namespace["get"]
+
+
+NODE_TYPES = [kind for kind in vars(ast).values() if isinstance(kind, type) and issubclass(kind, ast.AST)]
+_GETTERS: dict[type, Any] = {kind: _getter(kind) for kind in NODE_TYPES}
+"""Built once, in the fork server (which imports this module), not in every worker."""
 
 
 def children(node: Any) -> list[Any]:
     """The child nodes `ast.iter_child_nodes` gives, in its order, less the leaves above."""
-    found: list[Any] = []
-    for name in _FIELDS.get(type(node)) or _node_fields(type(node)):
-        value = getattr(node, name, None)
-        if type(value) is list:
-            found += [item for item in value if isinstance(item, _AST)]
-        elif isinstance(value, _AST):
-            found.append(value)
-    return found
+    get = _GETTERS.get(type(node))
+    if get is None:
+        get = _GETTERS[type(node)] = _getter(type(node))
+    return get(node)
 
 
 class FastVisitor:
@@ -48,6 +60,12 @@ class FastVisitor:
 
     def __init_subclass__(cls) -> None:
         cls._methods = {}
+
+    @classmethod
+    def prepare(cls) -> None:
+        """Fill the dispatch table now (in the fork server, once) rather than in every worker."""
+        for kind in NODE_TYPES:
+            cls._methods[kind] = getattr(cls, "visit_" + kind.__name__, cls.generic_visit)
 
     def visit(self, node: Any) -> None:
         method = self._methods.get(type(node))
@@ -153,3 +171,54 @@ def imported_names(trees: list[Any]) -> set[str]:
             if type(value) is list:
                 stack += value
     return names
+
+
+QUIET_NODES = 200
+"""Largest body `quiet` vouches for: nested at most this deep, so the scanner could not
+have run out of stack in it (its frames are counted too)."""
+_TARGETS = {ast.Assign: "targets", ast.AugAssign: "target", ast.AnnAssign: "target", ast.Delete: "targets", ast.For: "target", ast.AsyncFor: "target", ast.withitem: "optional_vars"}
+_LOUD = frozenset({ast.Global, ast.Import, ast.ImportFrom})
+
+
+def quiet(body: list[Any], calls: frozenset[str], modules: set[str]) -> bool:
+    """Whether the plan's scanner, visiting `body` inside a definition (where it only looks for
+    reasons to fall back), would find nothing: no call of a name in `calls`, no `global` or
+    import, no assignment into an attribute or item of a module, and too small to overflow
+    the stack. Over-cautious is fine (the scanner then visits the body as before); one
+    iterative pass is several times cheaper than the scanner's recursive one."""
+    stack = list(body)
+    count = 0
+    while stack:
+        node = stack.pop()
+        count += 1
+        kind = type(node)
+        if count > QUIET_NODES or kind in _LOUD:
+            return False
+        if kind is ast.Call and type(node.func) is ast.Name and node.func.id in calls:
+            return False
+        field = _TARGETS.get(kind)
+        if field is not None:
+            targets = getattr(node, field)
+            for target in targets if type(targets) is list else [targets]:
+                if target is not None and _into_module(target, modules):
+                    return False
+        stack += children(node)
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    return depth + 3 * count + 50 < sys.getrecursionlimit()  # the scanner: at most 3 frames a level
+
+
+def _into_module(target: Any, modules: set[str]) -> bool:
+    """Whether some attribute or item in the target has a module (or `__builtins__`) at its base."""
+    stack = [target]
+    while stack:
+        node = stack.pop()
+        if type(node) in (ast.Attribute, ast.Subscript):
+            base = node
+            while type(base) in (ast.Attribute, ast.Subscript, ast.Starred):
+                base = base.value
+            if type(base) is ast.Name and (base.id in modules or base.id == "__builtins__"):
+                return True
+        stack += children(node)
+    return False
