@@ -25,7 +25,7 @@ from ..errors import StudentFailure
 from ..exclusive import exclusive_phase
 from ..sandbox.session import StudentSession
 from ..oracle import reference_submission
-from ..timing import BenchResult, OutputSummary, Side, TimingSettings, expected_outputs, relative_error, run_benchmark
+from ..timing import BenchResult, ClosedForm, OutputSummary, Side, TimingSettings, expected_outputs, relative_error, run_benchmark
 from . import register
 from .base import CheckContext, DenseCase, Outcome, _weights_transposed, call_method, make_dense, new_dense
 
@@ -35,7 +35,8 @@ REFERENCE_REUSES = 200
 """Requests-heavy but cheap: one reference worker serves this many gradings, then is renewed
 (its CPU-seconds rlimit counts across them)."""
 PROBE_SIZE = (13, 5, 3)
-_references: dict[str, tuple[StudentSession, list[int]]] = {}
+_references: dict[str, tuple[StudentSession, list[int], dict[Any, Any]]] = {}
+"""Per rubric and sandbox set-up: the twin, how many gradings it served, the race data it holds."""
 
 
 def reference_session(ctx: CheckContext) -> StudentSession:
@@ -56,13 +57,18 @@ def reference_session(ctx: CheckContext) -> StudentSession:
     if reference.issues:
         reference.close()
         raise RuntimeError(f"grader bug: the reference does not load: {list(reference.issues.values())}")
-    _references[key] = (reference, [1])
+    _references[key] = (reference, [1], {})
     return reference
+
+
+def _twin_memo(reference: StudentSession) -> dict[Any, Any] | None:
+    """The race data this twin already holds (see timing.Side.stash_memo)."""
+    return next((held[2] for held in _references.values() if held[0] is reference), None)
 
 
 @atexit.register
 def _close_references() -> None:
-    for reference, _ in _references.values():
+    for reference, _, _ in _references.values():
         reference.close()
     _references.clear()
 
@@ -82,14 +88,52 @@ def _gpu_status(ctx: CheckContext, reference: StudentSession) -> tuple[bool, str
     return True, "", {"gpu": cached.get("name"), "peak_flops": cached.get("peak_flops")}
 
 
-def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, int], settings: TimingSettings, device: str) -> BenchResult:
-    """Fresh data of `size`, one (W, b) per round, then the A/B race."""
+@dataclasses.dataclass(frozen=True)
+class RaceInputs:
+    """One race's data: X, G, one (W, b) per round, and the closed form of their outputs."""
+
+    X: np.ndarray
+    G: np.ndarray
+    params: list[tuple[np.ndarray, np.ndarray]]
+    closed_form: ClosedForm
+    state_after: dict[str, Any]
+    """The generator's state once these were drawn."""
+
+
+_race_inputs: dict[str, RaceInputs] = {}
+KEPT_RACE_INPUTS = 4
+
+
+def race_inputs(rng: np.random.Generator, size: tuple[int, int, int], rounds: int, lr: float) -> RaceInputs:
+    """Fresh data of `size` and one (W, b) per round, drawn from `rng`. Every grading with the
+    same seed draws the same numbers here, so the draw and its closed form (a few ms of
+    matrix products per submission) are kept for the next grading in this process: looked up
+    by the generator's state, which is then advanced exactly as drawing would have."""
+    key = repr((rng.bit_generator.state, size, rounds, lr))
+    held = _race_inputs.get(key)
+    if held is not None:
+        rng.bit_generator.state = held.state_after
+        return held
     n, n_in, n_out = size
-    X, G = ctx.rng.standard_normal((n, n_in)), ctx.rng.standard_normal((n, n_out))
-    params = [(ctx.rng.standard_normal((n_in, n_out)), ctx.rng.standard_normal(n_out)) for _ in range(settings.rounds + 2)]
+    X, G = rng.standard_normal((n, n_in)), rng.standard_normal((n, n_out))
+    params = [(rng.standard_normal((n_in, n_out)), rng.standard_normal(n_out)) for _ in range(rounds + 2)]
+    for array in (X, G, *(a for pair in params for a in pair)):
+        array.flags.writeable = False  # shared between gradings: nothing may change them
+    made = RaceInputs(X, G, params, ClosedForm(X, G, lr), rng.bit_generator.state)
+    while len(_race_inputs) >= KEPT_RACE_INPUTS:
+        _race_inputs.pop(next(iter(_race_inputs)))
+    _race_inputs[key] = made
+    return made
+
+
+def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, int], settings: TimingSettings, device: str) -> BenchResult:
+    """The race's data (see race_inputs), then the A/B race."""
+    n, n_in, n_out = size
     lr = settings.learning_rate
+    inputs = race_inputs(ctx.rng, size, settings.rounds, lr)
+    X, G, params = inputs.X, inputs.G, inputs.params
     student = Side(ctx.session, "your Dense", device, transposed=_weights_transposed(ctx))
-    ref = Side(reference, "reference Dense", device)
+    ref = Side(reference, "reference Dense", device, stash_memo=_twin_memo(reference))
 
     def replay(W: np.ndarray, b: np.ndarray, k: int, rows: list[int]) -> tuple[Any, Any, Any]:
         """k ordinary steps on the timed batch and, in step with it, on just `rows` (a small
@@ -122,7 +166,8 @@ def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, in
         return Z, grad_input, (z_small, gi_small)
 
     try:
-        return run_benchmark(student, ref, X, G, params, settings, ctx.rng, ctx.convention, replay, exclusive=lambda: ctx.session.deadline.not_counting_wait(exclusive_phase()))
+        return run_benchmark(student, ref, X, G, params, settings, ctx.rng, ctx.convention, replay, exclusive=lambda: ctx.session.deadline.not_counting_wait(exclusive_phase()),
+                             closed_form=inputs.closed_form)
     finally:
         ref.release()
 
