@@ -335,5 +335,45 @@ def op_plan(worker: Any, req: dict[str, Any], arrays: list[Any]) -> dict[str, An
     return {"cells": cells}
 
 
+_WARM_UP = """\
+import numpy as np
+
+class Layer:
+    def __init__(self, units=3, *, scale=0.1):
+        self.w = np.random.randn(units, units) * scale
+        self.b = np.zeros(units)
+
+    @staticmethod
+    def forward(x, k=None):
+        y = [v ** 2 for v in x if v > 0]
+        with open("f") as handle:
+            data = {key: value for key, value in handle}
+        try:
+            return x @ np.asarray(y)[0] + data.get("b", -1)
+        except (ValueError, KeyError) as error:
+            raise RuntimeError(str(error)) from error
+
+def train(network, X, y, epochs=1):
+    for epoch in range(epochs):
+        network[0].w -= 0.1 * sum(layer.forward(X) for layer in network)
+        loss = (lambda a, b=2: a * b)(y, b=3) if epoch else not y
+    return network, loss
+
+network = [Layer(4), Layer(scale=0.2)]
+network.append(Layer())
+history, network[0].b[1:] = train(network, 1, 2), 0.0
+print(f"{history!r:>10}", history[-1])
+"""
+
+
+def _warm_up() -> None:
+    """Run the analysis a few times here, at import, which happens in the fork server: every
+    worker then starts with this code already specialised by the interpreter (3.11+) rather
+    than warming it up again on each submission. It changes no state the plan reads."""
+    for _ in range(4):
+        plan_cells([_WARM_UP, _WARM_UP], ["Layer", "train"], lambda source: [])
+
+
 _Scanner.prepare()
+_warm_up()
 OPS = {"plan": op_plan}
