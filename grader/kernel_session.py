@@ -99,6 +99,9 @@ class _KernelWorker:
 class KernelSession(StudentSession):
     """`StudentSession` over the kernel's namespace: nothing to load, nothing to restart."""
 
+    sends_batches = False
+    """Batched calls go one by one (grader/sandbox/batching.py): requests here cost no round trip."""
+
     def __init__(self, namespace: dict[str, Any], config: SandboxConfig, seed: int) -> None:
         super().__init__(Submission(Path("<kernel>"), (), ""), config, worker_factory=lambda _config: _KernelWorker(namespace), seed=seed)
         self._random_state: Any = None

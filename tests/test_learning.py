@@ -19,8 +19,12 @@ from conftest import SUBMISSIONS, copy_assignment
 from grader.assignment import Assignment, load_assignment
 from grader.checks import CheckContext
 from grader.engine import grade_file, run_check
-from grader.errors import InputError
-from grader.learning_data import LearningParams, digits
+from grader.checks.learning_plan import make_plan, reference_run
+from grader.checks.learning_screen import pack, stack_batches, verify_screen
+from grader.checks.learning_student import worker_inputs
+from grader.errors import GraderBug, InputError
+from grader.learning_data import LearningData, LearningParams, digits, load_learning_data
+from grader.oracle import ReferenceOracle, active_oracle
 from grader.results import CheckResult
 from grader.sandbox.session import StudentSession
 from grader.submission import read_submission
@@ -185,3 +189,50 @@ def test_the_digits_are_scikit_learns_load_digits() -> None:
     np.testing.assert_array_equal(images, found.data)
     np.testing.assert_array_equal(labels, found.target)
     assert LearningParams().dataset == "digits"
+
+
+def test_a_mistake_that_first_shows_late_is_found_at_its_step(assignment: Assignment, tmp_path: Path) -> None:
+    """train skips layer 0 only on the epoch's short last batch (30 samples, step 45): the steps before it are
+    cleared together by the screen, and that step is named as the per-step comparison names it."""
+    build = load_build()
+    late = build.swap(build.TRAIN, "        loss_grad = network[i].backward(layer_inputs[i], loss_grad)",
+                      "        if i == 0 and len(X) < 32:\n            break\n        loss_grad = network[i].backward(layer_inputs[i], loss_grad)")
+    path = tmp_path / "late_skip.ipynb"
+    build.write_notebook(build.to_notebook("late_skip", build.set_cell(build.solution_cells(), "train", build.TRAIN_HEAD + "\n" + late)), path)
+    result = learn(path, assignment)
+    assert result.diagnoses == ("train-skips-layer",), result.output
+    assert "step 45 of 90 (epoch 1, batch 45)" in result.output and "layer 0 (Dense 64→32) was not updated" in result.output
+
+
+def test_an_exception_in_train_shows_the_drivers_frame(assignment: Assignment) -> None:
+    """The driver is compiled once in the fork server, yet its frame reads as before: students see where train was called."""
+    result = learn(SUBMISSIONS / "exception.ipynb", assignment)
+    assert result.diagnoses == ("exception",)
+    assert 'File "<submission grader learning driver>", line 46, in _grader_learning_steps\n    loss = train(network, X[batch], y[batch])' in result.output
+
+
+def test_the_screen_stops_the_grader_when_the_reference_steps_differently(assignment: Assignment) -> None:
+    """The batched screen clears steps without the reference solution: it must reproduce that solution's own run,
+    or grading stops (a rubric whose reference computes a step another way would otherwise be judged by the screen)."""
+    params = LearningParams.from_params(assignment.check("network-learns").params, "test")
+    data = load_learning_data(params, assignment.root)
+    plan = make_plan(params, data, "sum")
+    trajectory = [list(plan.initial)]
+    with active_oracle(ReferenceOracle(assignment)):
+        reference = reference_run(plan, data, trajectory)
+    rows = np.stack([pack(step) for step in trajectory])
+    batches = stack_batches(plan, data)
+    verify_screen(plan, batches, rows, reference.losses, params.rtol)  # agrees
+    rows[60:, 0] += 1e-6  # one weight, from step 60 on: a reference that steps differently
+    with pytest.raises(GraderBug, match="disagrees with the reference solution"):
+        verify_screen(plan, batches, rows, reference.losses, params.rtol)
+
+
+def test_inputs_travel_as_exact_byte_codes_or_as_they_are() -> None:
+    images, labels = digits()
+    coded = worker_inputs(LearningData(images[:100] / 16, labels[:100], images[100:150] / 16, labels[100:150], "digits"))
+    assert coded.table is not None and coded.X_train.dtype == np.uint8
+    np.testing.assert_array_equal(coded.table[coded.X_train].view(np.int64), (images[:100] / 16).view(np.int64))
+    noisy = np.random.default_rng(0).random((100, 64))  # more than 256 distinct values
+    plain = worker_inputs(LearningData(noisy, labels[:100], noisy[:10], labels[:10], "noise"))
+    assert plain.table is None and plain.X_train is noisy

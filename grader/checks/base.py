@@ -170,9 +170,14 @@ def new_dense(ctx: CheckContext, *args: Any, **kwargs: Any) -> Remote:
     try:
         return ctx.session.new("Dense", *args, **kwargs)
     except StudentFailure as failure:
-        if failure.error_type == "TypeError" and "argument" in failure.message:
-            raise StudentFailure("interface-changed", f"{failure.message} The assignment's constructor is Dense(input_units, output_units, learning_rate=0.1).", failure.traceback) from None
-        raise
+        raise constructor_failure(failure) from None
+
+
+def constructor_failure(failure: StudentFailure) -> StudentFailure:
+    """The failure `Dense(...)` reports: a constructor whose signature changed is named as such."""
+    if failure.error_type == "TypeError" and "argument" in failure.message:
+        return StudentFailure("interface-changed", f"{failure.message} The assignment's constructor is Dense(input_units, output_units, learning_rate=0.1).", failure.traceback)
+    return failure
 
 
 def _weights_transposed(ctx: CheckContext) -> bool:
@@ -191,13 +196,22 @@ def _weights_transposed(ctx: CheckContext) -> bool:
 
 def set_params(ctx: CheckContext, layer: Remote, W: np.ndarray, b: np.ndarray) -> None:
     """Give the layer exactly these parameters (in the student's storage convention)."""
-    stored = W.T if _weights_transposed(ctx) else W
-    ctx.session.set(layer, defer=True, weights=stored.copy(), biases=b.copy())  # travels with the next call
+    ctx.session.set(layer, defer=True, **stored_params(ctx, W, b))  # travels with the next call
+
+
+def stored_params(ctx: CheckContext, W: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+    """The attributes that give a layer exactly (W, b), in the student's storage convention."""
+    return {"weights": (W.T if _weights_transposed(ctx) else W).copy(), "biases": b.copy()}
 
 
 def get_params(ctx: CheckContext, layer: Remote) -> tuple[Any, Any]:
     """Read (W, b) back in the assignment's (in, out) convention."""
-    W, b = ctx.session.get(layer, "weights", "biases")
+    return read_params(ctx, ctx.session.get(layer, "weights", "biases"))
+
+
+def read_params(ctx: CheckContext, stored: tuple[Any, Any]) -> tuple[Any, Any]:
+    """(W, b) as the layer stores them, in the assignment's (in, out) convention."""
+    W, b = stored
     if _weights_transposed(ctx) and isinstance(W, np.ndarray) and W.ndim == 2:
         W = W.T
     return W, b
@@ -217,14 +231,20 @@ def call_method(ctx: CheckContext, layer: Remote, method: str, *args: Any, retur
     try:
         return ctx.session.call(layer, *args, method=method, what=f"Dense.{method}", return_args=return_args, keep=keep)
     except StudentFailure as failure:
-        if failure.error_type == "AttributeError" and f"has no attribute '{method}'" in failure.message:
-            raise StudentFailure("missing-definition", f"Dense has no method `{method}`; the assignment asks for Dense.{method}.") from None
-        if "'ellipsis'" in failure.message or "ellipsis" in failure.message and failure.error_type == "TypeError":
-            # The skeleton's `grad_input = ...` placeholders are still there.
-            raise StudentFailure("not-implemented", f"{failure.message} The skeleton's `...` placeholders are still in Dense.{method}: replace them with your code.", failure.traceback, error_type=failure.error_type) from None
-        if failure.error_type == "TypeError" and "positional argument" in failure.message and not failure.traceback.count("File "):
-            raise StudentFailure("interface-changed", f"{failure.message} The assignment calls {method}({', '.join(['input', 'grad_output'][:len(args)])}).", failure.traceback) from None
-        raise
+        raise method_failure(failure, method, len(args)) from None
+
+
+def method_failure(failure: StudentFailure, method: str, n_args: int) -> StudentFailure:
+    """The failure a call of Dense.method reports: placeholders, a missing method or a changed
+    signature named as such (also used for the same call sent in a batch)."""
+    if failure.error_type == "AttributeError" and f"has no attribute '{method}'" in failure.message:
+        return StudentFailure("missing-definition", f"Dense has no method `{method}`; the assignment asks for Dense.{method}.")
+    if "'ellipsis'" in failure.message or "ellipsis" in failure.message and failure.error_type == "TypeError":
+        # The skeleton's `grad_input = ...` placeholders are still there.
+        return StudentFailure("not-implemented", f"{failure.message} The skeleton's `...` placeholders are still in Dense.{method}: replace them with your code.", failure.traceback, error_type=failure.error_type)
+    if failure.error_type == "TypeError" and "positional argument" in failure.message and not failure.traceback.count("File "):
+        return StudentFailure("interface-changed", f"{failure.message} The assignment calls {method}({', '.join(['input', 'grad_output'][:n_args])}).", failure.traceback)
+    return failure
 
 
 @dataclass(frozen=True)
@@ -265,12 +285,22 @@ def run_backward(ctx: CheckContext, case: DenseCase, learning_rate: float) -> Ba
     try:
         grad_input, (X_after, G_after) = call_method(ctx, layer, "backward", case.X, case.G, return_args=True)
     except StudentFailure as failure:
-        found = failure.local_arrays
-        if failure.error_type != "AssertionError" or not {"grad_weights", "grad_biases"} & set(found):
-            raise
-        grads = {k: found.get(k, MISSING) for k in ("grad_input", "grad_weights", "grad_biases")}
-        return BackwardResult(grads["grad_input"], grads["grad_weights"], grads["grad_biases"], MISSING, MISSING, MISSING, failure)
+        return stopped_backward(failure)
     new_W, new_b = get_params(ctx, layer)
+    return backward_result(case, learning_rate, grad_input, X_after, G_after, new_W, new_b)
+
+
+def stopped_backward(failure: StudentFailure) -> BackwardResult:
+    """A backward stopped by a shape assert, its gradients read from its locals; any other failure is raised."""
+    found = failure.local_arrays
+    if failure.error_type != "AssertionError" or not {"grad_weights", "grad_biases"} & set(found):
+        raise failure
+    grads = {k: found.get(k, MISSING) for k in ("grad_input", "grad_weights", "grad_biases")}
+    return BackwardResult(grads["grad_input"], grads["grad_weights"], grads["grad_biases"], MISSING, MISSING, MISSING, failure)
+
+
+def backward_result(case: DenseCase, learning_rate: float, grad_input: Any, X_after: Any, G_after: Any, new_W: Any, new_b: Any) -> BackwardResult:
+    """What one backward did, from its return value and the parameters read back."""
     # A layer that keeps float32 rounds the grader's float64 W before its step: measure the
     # step from W as the layer holds it, so rounding is never read as movement.
     step_W, step_b = step_of(new_W, _as_kept(case.W, new_W)), step_of(new_b, _as_kept(case.b, new_b))

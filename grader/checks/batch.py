@@ -14,7 +14,8 @@ from ..compare import kept_eps, relative_error, widened_rtol
 from ..errors import StudentFailure
 from . import register
 from ..convention import convention_words
-from .base import BackwardResult, CheckContext, DenseCase, Outcome, Recorder, call_method, make_dense, run_backward
+from .base import BackwardResult, CheckContext, DenseCase, Outcome, Recorder
+from .batched import DenseBatch, backward_in_order
 
 RTOL = 1e-6
 
@@ -60,8 +61,10 @@ def check_batch_semantics(ctx: CheckContext) -> Outcome:
     n = case.X.shape[0]
     mean = ctx.convention == "mean"
     try:
-        dW, db, nW, nb = _steps(run_backward(ctx, case, lr), case)
-        per_sample = [_steps(run_backward(ctx, _sub(case, slice(i, i + 1)), lr), case) for i in range(n)]
+        doubled = DenseCase(np.vstack([case.X, case.X]), case.W, case.b, np.vstack([case.G, case.G]))
+        results = backward_in_order(ctx, [(case, lr), *[(_sub(case, slice(i, i + 1)), lr) for i in range(n)], (doubled, lr)])
+        dW, db, nW, nb = _steps(next(results), case)
+        per_sample = [_steps(next(results), case) for _ in range(n)]
         combine = np.mean if mean else np.sum
         words = convention_words(ctx.convention)
         averaged: dict[str, bool] = {}  # the batch update is exactly the mean of per-sample updates
@@ -78,8 +81,7 @@ def check_batch_semantics(ctx: CheckContext) -> Outcome:
             else:
                 found = [code] if averaged[label] else []
                 rec.fail(f"The {label} update for a batch of {n} is not the {words.combine} of the {n} per-sample updates (relative error {_rel(batch, expected):.3g}). {words.why}", *found)
-        doubled = DenseCase(np.vstack([case.X, case.X]), case.W, case.b, np.vstack([case.G, case.G]))
-        dW2, db2, nW2, nb2 = _steps(run_backward(ctx, doubled, lr), case)
+        dW2, db2, nW2, nb2 = _steps(next(results), case)
         factor = 1.0 if mean else 2.0
         for label, twice, once, noise, code in (("weights", dW2, dW, nW2 + 2 * nW, "grad-weights-mean"), ("biases", db2, db, nb2 + 2 * nb, "grad-bias-mean")):
             if _agrees(twice, factor * once, rtol, noise):
@@ -90,7 +92,7 @@ def check_batch_semantics(ctx: CheckContext) -> Outcome:
                 found = [code] if averaged[label] and _agrees(twice, once, rtol, noise) else []
                 rec.fail(f"Duplicating the batch should {'keep' if mean else 'double'} the {label} update ({words.combine} over the batch); yours changed it by a factor {float(np.linalg.norm(twice) / max(np.linalg.norm(once), 1e-300)):.3g}.", *found)
         _check_row_independence(ctx, rec, case, lr)
-        zero = run_backward(ctx, DenseCase(case.X, case.W, case.b, np.zeros_like(case.G)), lr)
+        zero = next(backward_in_order(ctx, [(DenseCase(case.X, case.W, case.b, np.zeros_like(case.G)), lr)]))
         zW, zb, znW, znb = _steps(zero, case)
         # The step is measured from the parameters as the layer keeps them (float32 included),
         # so a layer that does not move reads exactly zero; the bound only covers rounding.
@@ -116,17 +118,17 @@ def _check_row_independence(ctx: CheckContext, rec: Recorder, case: DenseCase, l
     other_G[1:] = ctx.rng.standard_normal(other_G[1:].shape)
     changed = DenseCase(other_X, case.W, case.b, other_G)
     try:
-        layer = make_dense(ctx, case, lr)
-        first = call_method(ctx, layer, "forward", case.X)
-        repeat = call_method(ctx, layer, "forward", case.X)
-        second = call_method(ctx, make_dense(ctx, changed, lr), "forward", changed.X)
+        batch = DenseBatch(ctx)
+        layer = batch.layer(case, lr)
+        calls = [batch.method(layer, "forward", case.X), batch.method(layer, "forward", case.X)]
+        calls.append(batch.method(batch.layer(changed, lr), "forward", changed.X))
+        sent = batch.run()
+        first, repeat, second = (sent[i] for i in calls)
         pairs = [("forward output", first, second, repeat)]
     except StudentFailure:
         pairs = []
-    first_result = run_backward(ctx, case, lr)
-    gi_first = first_result.grad_input
-    gi_second = run_backward(ctx, changed, lr).grad_input
-    pairs.append(("grad_input", gi_first, gi_second, run_backward(ctx, case, lr).grad_input))
+    first_result, second_result, again_result = backward_in_order(ctx, [(case, lr), (changed, lr), (case, lr)])
+    pairs.append(("grad_input", first_result.grad_input, second_result.grad_input, again_result.grad_input))
     for label, a, b, again in pairs:
         arrays = (a, b, again)
         if not all(isinstance(x, np.ndarray) and x.ndim == 2 and x.shape == a.shape and np.all(np.isfinite(x)) for x in arrays):

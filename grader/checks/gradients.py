@@ -17,15 +17,24 @@ from ..compare import kept_eps, relative_error, widened_rtol
 from ..convention import convention_words
 from ..errors import StudentFailure
 from . import register
-from .base import CheckContext, DenseCase, Outcome, Recorder, call_method, make_dense, run_backward, set_params
+from .base import CheckContext, DenseCase, Outcome, Recorder, make_dense
+from .batched import backward_in_order, forwards_at
 
 STEP = 0.5
 RTOL = 1e-4
 
 
-def _loss(ctx: CheckContext, layer: Any, case: DenseCase, X: np.ndarray, W: np.ndarray, b: np.ndarray) -> float:
-    set_params(ctx, layer, W, b)
-    Z = call_method(ctx, layer, "forward", X)
+def _losses(ctx: CheckContext, layer: Any, case: DenseCase, points: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[float]:
+    """⟨G, forward(X)⟩ of `layer` given each (X, W, b), in one round trip; the first failure
+    (a call that raised, or an output that cannot be used) is raised, in order."""
+    outputs, failure = forwards_at(ctx, layer, points)
+    losses = [_loss(case, Z) for Z in outputs]
+    if failure is not None:
+        raise failure
+    return losses
+
+
+def _loss(case: DenseCase, Z: Any) -> float:
     if Z is None:
         raise StudentFailure("not-implemented", "forward returned None (no `return`?), so its derivative cannot be checked.")
     if not isinstance(Z, np.ndarray) or Z.shape != case.G.shape:
@@ -44,7 +53,7 @@ def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -
     lr = ctx.param("learning_rate", 0.05)
     base_rtol = ctx.param("rtol", RTOL)
     count = ctx.param("directions", 3)
-    result = run_backward(ctx, case, lr)
+    result = next(backward_in_order(ctx, [(case, lr)]))
     scale = case.X.shape[0] if ctx.convention == "mean" else 1
     analytic = {
         "grad_input": result.grad_input,
@@ -66,7 +75,8 @@ def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -
             rec.fail(f"[{case.label}] {name}: backward gave shape {getattr(grad, 'shape', None)}, expected {shapes[name]}, so it cannot match the derivative of forward.")
             continue
         directions = _directions(ctx.rng, shapes[name], count, full)
-        numeric = np.array([(_loss(ctx, layer, case, *shift(STEP * d)) - _loss(ctx, layer, case, *shift(-STEP * d))) / (2 * STEP) for d in directions])
+        losses = _losses(ctx, layer, case, [shift(sign * STEP * d) for d in directions for sign in (1, -1)])
+        numeric = np.array([(plus - minus) / (2 * STEP) for plus, minus in zip(losses[::2], losses[1::2])])
         predicted = np.array([float(np.vdot(d, grad)) for d in directions])
         error = relative_error(predicted, numeric)
         # A float32 layer: its step read through 1/lr and its forward's slope both carry rounding.

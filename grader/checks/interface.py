@@ -8,6 +8,7 @@ from ..errors import StudentFailure
 from ..sandbox.session import MISSING
 from . import register
 from .base import CheckContext, Outcome, Recorder, describe_names, new_dense, require_class
+from .batched import each_run
 
 
 def _required_positional(signature: str | None) -> int | None:
@@ -39,26 +40,25 @@ def check_interface(ctx: CheckContext) -> Outcome:
             rec.fail(f"Dense.{method}{methods[method]} does not take ({', '.join(['input', 'grad_output'][:wanted])}) as the assignment asks.", "interface-changed")
         else:
             rec.ok()
-    for n_in, n_out in ctx.param("sizes", [[5, 3], [4, 4]]):
-        for kwargs in ({}, {"learning_rate": 0.05}):
-            call = f"Dense({n_in}, {n_out}{', learning_rate=0.05' if kwargs else ''})"
-            try:
-                layer = ctx.session.new("Dense", n_in, n_out, **kwargs)
-                weights, biases = ctx.session.get(layer, "weights", "biases")
-            except StudentFailure as failure:
-                code = "interface-changed" if failure.error_type == "TypeError" else failure.code
-                rec.fail(f"{call} failed: {failure.message}", code)
-                continue
-            if weights is MISSING or biases is MISSING:
-                rec.fail(f"{call} has no `{'weights' if weights is MISSING else 'biases'}` attribute; the assignment names them `weights` and `biases`.", "interface-changed")
-                continue
-            w_shape, b_shape = getattr(weights, "shape", None), getattr(biases, "shape", None)
-            if w_shape != (n_in, n_out):
-                rec.fail(f"{call}.weights has shape {w_shape}; expected (input_units, output_units) = {(n_in, n_out)}.", "weights-shape")
-            elif b_shape != (n_out,):
-                rec.fail(f"{call}.biases has shape {b_shape}; expected (output_units,) = {(n_out,)}.", "weights-shape")
-            else:
-                rec.ok()
+    runs = [(n_in, n_out, kwargs) for n_in, n_out in ctx.param("sizes", [[5, 3], [4, 4]]) for kwargs in ({}, {"learning_rate": 0.05})]
+    add = lambda batch, n_in, n_out, kwargs: batch.get(batch.new("Dense", n_in, n_out, **kwargs), "weights", "biases")  # noqa: E731
+    for (n_in, n_out, kwargs), found in zip(runs, each_run(ctx, runs, add, 2, lambda values, *run: values[-1])):  # one round trip
+        call = f"Dense({n_in}, {n_out}{', learning_rate=0.05' if kwargs else ''})"
+        if isinstance(found, StudentFailure):
+            code = "interface-changed" if found.error_type == "TypeError" else found.code
+            rec.fail(f"{call} failed: {found.message}", code)
+            continue
+        weights, biases = found
+        if weights is MISSING or biases is MISSING:
+            rec.fail(f"{call} has no `{'weights' if weights is MISSING else 'biases'}` attribute; the assignment names them `weights` and `biases`.", "interface-changed")
+            continue
+        w_shape, b_shape = getattr(weights, "shape", None), getattr(biases, "shape", None)
+        if w_shape != (n_in, n_out):
+            rec.fail(f"{call}.weights has shape {w_shape}; expected (input_units, output_units) = {(n_in, n_out)}.", "weights-shape")
+        elif b_shape != (n_out,):
+            rec.fail(f"{call}.biases has shape {b_shape}; expected (output_units,) = {(n_out,)}.", "weights-shape")
+        else:
+            rec.ok()
     return rec.outcome
 
 

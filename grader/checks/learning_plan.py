@@ -132,10 +132,13 @@ class ReferenceRun:
     accuracy: float
 
 
-def reference_run(plan: Plan, data: LearningData) -> ReferenceRun:
+def reference_run(plan: Plan, data: LearningData, trajectory: list[Params] | None = None) -> ReferenceRun:
+    """The reference trained alone; `trajectory`, when given, receives the parameters after every step."""
     params, losses = list(plan.initial), []
     for step in range(plan.steps):
         taken = reference_step(plan, params, *plan.batch(data, step))
         params = taken.params
         losses.append(taken.loss)
+        if trajectory is not None:
+            trajectory.append(params)
     return ReferenceRun(np.array(losses), params, accuracy(reference_forward(plan, params, data.X_val)[-1], data.y_val))

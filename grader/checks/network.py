@@ -16,9 +16,10 @@ import numpy as np
 from ..compare import relative_error
 from ..errors import StudentFailure
 from ..oracle import ref
-from ..sandbox.session import Remote
+from ..sandbox.batching import BatchRef, CallBatch
 from . import register
 from .base import CheckContext, Outcome, Recorder, require_class, require_function
+from .batched import DenseBatch, Sent, each_run
 
 RTOL = 1e-6
 NETWORK_RTOL = 1e-5
@@ -56,15 +57,19 @@ class _GraderProbeLeaky:
 @register("relu.forward")
 def check_relu(ctx: CheckContext) -> Outcome:
     rec = Recorder()
+    runs = []
     for shape in ctx.param("shapes", [[7, 5], [3, 11]]):
         X = ctx.rng.standard_normal(shape)
         X[0, 0] = 0.0
-        try:
-            require_class(ctx, "ReLU")
-            layer = ctx.session.new("ReLU")
-            out = ctx.session.call(layer, X, method="forward", what="ReLU.forward")
-        except StudentFailure as failure:
-            rec.student_failure(failure)
+        runs.append((shape, X))
+
+    def add(batch: DenseBatch, shape: Any, X: np.ndarray) -> None:
+        require_class(ctx, "ReLU")
+        batch.call(batch.new("ReLU"), X, method="forward", what="ReLU.forward")
+
+    for (shape, X), out in zip(runs, each_run(ctx, runs, add, 2, lambda values, *run: values[-1])):  # one round trip
+        if isinstance(out, StudentFailure):
+            rec.student_failure(out)
             continue
         rec.compare(f"ReLU output {tuple(shape)}", out, ref.relu_forward(X), RTOL, [], "relu-wrong")
     return rec.outcome
@@ -92,18 +97,20 @@ class _Probe:
         return grad_input
 
 
-def _probe_network(ctx: CheckContext, width: int, depth: int) -> tuple[list[Remote], list[_Probe]]:
-    """Affine, leaky, affine, ... in the worker, and their twins here."""
+def _probe_network(ctx: CheckContext, width: int, depth: int) -> tuple[CallBatch, BatchRef, list[BatchRef], list[_Probe]]:
+    """Affine, leaky, affine, ... in the worker (made by the batch it returns, with the network
+    list: the caller adds its calls and sends it), and their twins here."""
     ctx.session.define(PROBE_SOURCE, "grader probe layers")
+    batch = CallBatch(ctx.session)
     remotes, twins = [], []
     for i in range(depth):
         if i:
-            remotes.append(ctx.session.new("_GraderProbeLeaky"))
+            remotes.append(batch.new("_GraderProbeLeaky"))
             twins.append(_Probe())
         weights, biases = 1.0 + 0.5 * ctx.rng.standard_normal(width), 0.3 * ctx.rng.standard_normal(width)
-        remotes.append(ctx.session.new("_GraderProbeAffine", weights, biases, 0.1))
+        remotes.append(batch.new("_GraderProbeAffine", weights, biases, 0.1))
         twins.append(_Probe(weights, biases, 0.1))
-    return remotes, twins
+    return batch, batch.make_list(remotes), remotes, twins
 
 
 def _kind(value: Any) -> str:
@@ -120,8 +127,9 @@ def check_network_forward(ctx: CheckContext) -> Outcome:
     X = ctx.rng.standard_normal((ctx.param("batch", 7), width))
     try:
         require_function(ctx, "forward")
-        remotes, twins = _probe_network(ctx, width, ctx.param("depth", 3))
-        got = ctx.session.call("forward", ctx.session.make_list(remotes), X, what="forward(network, X)")
+        batch, network, _, twins = _probe_network(ctx, width, ctx.param("depth", 3))
+        call = batch.call("forward", network, X, what="forward(network, X)")
+        got = batch.run()[call]
     except StudentFailure as failure:
         rec.student_failure(failure)
         return rec.outcome
@@ -168,7 +176,7 @@ def check_train_step(ctx: CheckContext) -> Outcome:
     y = ctx.rng.integers(0, width, n)
     try:
         require_function(ctx, "train")
-        remotes, twins = _probe_network(ctx, width, ctx.param("depth", 3))
+        batch, network, remotes, twins = _probe_network(ctx, width, ctx.param("depth", 3))
         initial = [(t.weights, t.biases) for t in twins]
         activations, current = [], X
         for twin in twins:
@@ -178,11 +186,14 @@ def check_train_step(ctx: CheckContext) -> Outcome:
         inputs = [X] + activations
         for i in range(len(twins))[::-1]:
             grad = twins[i].backward(inputs[i], grad)
-        ctx.session.call("train", ctx.session.make_list(remotes), X, y, what="train(network, X, y)")
-        for i, (remote, twin, start) in enumerate(zip(remotes, twins, initial)):
+        trained = batch.call("train", network, X, y, what="train(network, X, y)")
+        params = {i: batch.get(remote, "weights", "biases") for i, (remote, twin) in enumerate(zip(remotes, twins)) if twin.affine}
+        sent = Sent(*batch.run_partial())
+        sent[trained]  # train's failure, if any, is raised before any layer is read
+        for i, (twin, start) in enumerate(zip(twins, initial)):
             if not twin.affine:
                 continue
-            W, b = ctx.session.get(remote, "weights", "biases")
+            W, b = sent[params[i]]
             if _close(W, twin.weights) and _close(b, twin.biases):
                 rec.ok()
             elif _unchanged(W, start[0]) and _unchanged(b, start[1]):
@@ -204,8 +215,9 @@ def _network_forward_broken(ctx: CheckContext, width: int, n: int) -> bool:
     bare "exception" would send the student to the wrong function.
     """
     try:
-        remotes, _ = _probe_network(ctx, width, ctx.param("depth", 3))
-        got = ctx.session.call("forward", ctx.session.make_list(remotes), ctx.rng.standard_normal((n, width)), what="forward(network, X)")
+        batch, network, remotes, _ = _probe_network(ctx, width, ctx.param("depth", 3))
+        call = batch.call("forward", network, ctx.rng.standard_normal((n, width)), what="forward(network, X)")
+        got = batch.run()[call]
     except StudentFailure:
         return False
     return not isinstance(got, list) or len(got) != len(remotes)

@@ -7,7 +7,8 @@ import numpy as np
 from ..compare import relative_error
 from ..errors import StudentFailure
 from . import register
-from .base import CheckContext, DenseCase, Outcome, Recorder, call_method, get_params, make_dense
+from .base import CheckContext, DenseCase, Outcome, Recorder, call_method, make_dense
+from .batched import DenseBatch
 
 RTOL = 1e-9
 
@@ -21,20 +22,24 @@ def check_side_effects(ctx: CheckContext) -> Outcome:
     rec = Recorder()
     case = DenseCase.random(ctx.rng, *ctx.param("size", [6, 4, 3]))
     try:
-        layer = make_dense(ctx, case, 0.05)
-        _, (X_after,) = call_method(ctx, layer, "forward", case.X, return_args=True)
+        batch = DenseBatch(ctx)  # every call below in one round trip (the twin only when needed)
+        forward = batch.method(batch.layer(case, 0.05), "forward", case.X, return_args=True)
+        backward = batch.method(batch.layer(case, 0.05), "backward", case.X, case.G, return_args=True)
+        layer = batch.layer(case, 0.05)
+        other = ctx.rng.standard_normal(case.X.shape)
+        repeats = [batch.method(layer, "forward", X) for X in (case.X, other, case.X)]
+        a, b = batch.layer(case, 0.05), batch.layer(case, 0.05)
+        a_step, b_params = batch.method(a, "backward", case.X, case.G), batch.params(b)
+        sent = batch.run()
+
+        _, (X_after,) = sent[forward]
         rec.ok() if _same(X_after, case.X) else rec.fail("forward changed the caller's input array.", "mutates-input")
 
-        layer = make_dense(ctx, case, 0.05)
-        _, (X_after, G_after) = call_method(ctx, layer, "backward", case.X, case.G, return_args=True)
+        _, (X_after, G_after) = sent[backward]
         rec.ok() if _same(X_after, case.X) else rec.fail("backward changed the caller's input array.", "mutates-input")
         rec.ok() if _same(G_after, case.G) else rec.fail("backward changed the caller's grad_output array.", "mutates-grad-output")
 
-        layer = make_dense(ctx, case, 0.05)
-        other = ctx.rng.standard_normal(case.X.shape)
-        first = call_method(ctx, layer, "forward", case.X)
-        fresh = call_method(ctx, layer, "forward", other)
-        again = call_method(ctx, layer, "forward", case.X)
+        first, fresh, again = (sent[i] for i in repeats)
         if first is None or fresh is None or again is None:
             rec.fail("forward returned None: it cannot be checked for repeatability. Did you forget `return`?", "not-implemented")
         elif not isinstance(first, np.ndarray) or not isinstance(again, np.ndarray) or not isinstance(fresh, np.ndarray) or first.shape != again.shape or first.shape != fresh.shape:
@@ -52,9 +57,8 @@ def check_side_effects(ctx: CheckContext) -> Outcome:
         else:
             rec.ok()
 
-        a, b = make_dense(ctx, case, 0.05), make_dense(ctx, case, 0.05)
-        call_method(ctx, a, "backward", case.X, case.G)
-        W_b, b_b = get_params(ctx, b)
+        sent[a_step]  # backward's failure, if any, is raised before the read-back
+        W_b, b_b = sent[b_params]
         if _same(W_b, case.W) and _same(b_b, case.b):
             rec.ok()
         else:

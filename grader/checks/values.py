@@ -14,7 +14,8 @@ from ..compare import widened_rtol
 from ..errors import StudentFailure
 from ..oracle import ref
 from . import register
-from .base import CheckContext, DenseCase, Outcome, Recorder, call_method, cases, make_dense, run_backward
+from .base import CheckContext, DenseCase, Outcome, Recorder, call_method, cases, make_dense
+from .batched import backward_each, outputs_each
 
 RTOL = 1e-5
 DEFAULT_LEARNING_RATES = (0.037, 0.29, 0.0061)
@@ -29,16 +30,14 @@ def check_forward(ctx: CheckContext) -> Outcome:
     """Z = XW + b on several shapes, including a square layer."""
     rec = Recorder()
     rtol = ctx.param("rtol", RTOL)
-    for case in cases(ctx):
+    runs = [(case, 0.1, case.X.copy()) for case in cases(ctx)]
+    for (case, _, _), Z in zip(runs, outputs_each(ctx, runs)):
         X, W, b = case.X, case.W, case.b
         mutants = [("forward-missing-bias", X @ W)]
         if W.shape[0] == W.shape[1]:
             mutants += [("forward-transposed-weights", X @ W.T + b), ("forward-transposed-weights", X @ W.T)]
-        try:
-            layer = make_dense(ctx, case, 0.1)
-            Z = call_method(ctx, layer, "forward", X.copy())
-        except StudentFailure as failure:
-            rec.student_failure(failure, case.label)
+        if isinstance(Z, StudentFailure):
+            rec.student_failure(Z, case.label)
             continue
         result = rec.compare(f"forward output ({case.label})", Z, ref.dense_forward(X, W, b), rtol, mutants, "forward-wrong")
         if not result.ok and rec.outcome.diagnoses[-1:] == ["forward-wrong"] and _differs_between_fresh_layers(ctx, case, Z):
@@ -67,15 +66,14 @@ def check_grad_input(ctx: CheckContext) -> Outcome:
     """grad_input = G Wᵀ with W as it was before the SGD step."""
     rec = Recorder()
     rtol = ctx.param("rtol", RTOL)
-    for case, lr in zip(cases(ctx), _learning_rates(ctx) * 3):
+    runs = list(zip(cases(ctx), _learning_rates(ctx) * 3))
+    for (case, lr), result in zip(runs, backward_each(ctx, runs)):
         X, W, G = case.X, case.W, case.G
         mutants = [("update-before-grad-input", G @ (W - lr * ref.dense_grad_weights(X, G, c)).T) for c in ("sum", "mean")]
         if W.shape[0] == W.shape[1]:
             mutants.append(("grad-input-transposed", G @ W))
-        try:
-            result = run_backward(ctx, case, lr)
-        except StudentFailure as failure:
-            rec.student_failure(failure, case.label)
+        if isinstance(result, StudentFailure):
+            rec.student_failure(result, case.label)
             continue
         rec.compare(f"grad_input ({case.label})", result.grad_input, ref.dense_grad_input(G, W), rtol, mutants, "grad-input-wrong")
     return rec.outcome
@@ -119,7 +117,8 @@ def _update_check(ctx: CheckContext, which: str) -> Outcome:
     rec = Recorder()
     base_rtol = ctx.param("rtol", RTOL)
     implied_steps: list[tuple[float, float]] = []  # (lr, fixed step) when the update ignores lr
-    for case, lr in zip(cases(ctx), _learning_rates(ctx) * 3):
+    runs = list(zip(cases(ctx), _learning_rates(ctx) * 3))
+    for (case, lr), result in zip(runs, backward_each(ctx, runs)):
         if which == "weights":
             expected = ref.dense_grad_weights(case.X, case.G, ctx.convention)
             mutants = _weight_mutants(case, ctx.convention)
@@ -128,10 +127,8 @@ def _update_check(ctx: CheckContext, which: str) -> Outcome:
             expected = ref.dense_grad_biases(case.G, ctx.convention)
             mutants = _bias_mutants(case, ctx.convention)
             name, generic = "bias gradient (b − b')/lr", "grad-bias-wrong-axis"
-        try:
-            result = run_backward(ctx, case, lr)
-        except StudentFailure as failure:
-            rec.student_failure(failure, case.label)
+        if isinstance(result, StudentFailure):
+            rec.student_failure(result, case.label)
             continue
         actual = result.grad_W if which == "weights" else result.grad_b
         # float32 parameters read through (p − p')/lr: the tolerance follows their rounding.

@@ -273,7 +273,8 @@ class WorkerProcess:
         on_progress: Any = None,
         deadline: float = float("inf"),
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
-        """Send one request and wait for its reply (progress messages go to `on_progress`).
+        """Send one request and wait for its reply (progress messages go to `on_progress`, which
+        may return an earlier deadline).
 
         `timeout` applies to each message; `deadline` (on `time.monotonic()`'s clock) to all of them.
         """
@@ -290,8 +291,9 @@ class WorkerProcess:
         for _ in range(MAX_PROGRESS_MESSAGES):
             reply, out = self._read_reply(max(0.0, min(timeout, deadline - time.monotonic())))
             if "progress" in reply and "ok" not in reply:
-                if on_progress:
-                    on_progress(reply["progress"])
+                sooner = on_progress(reply["progress"]) if on_progress else None
+                if isinstance(sooner, float):  # the caller knows the reply is due sooner (a call overran its limit)
+                    deadline = min(deadline, sooner)
                 continue
             if reply.get("protocol_error"):
                 raise WorkerFailure("protocol", str(reply["protocol_error"]))

@@ -397,6 +397,14 @@ class StudentSession:
                 detail = error_fields(result.get("error") if isinstance(result, dict) else None).get("message", str(status)[:80])
                 raise StudentFailure("crash", f"the grader's {label} could not be defined in the student's process ({detail}).")
 
+    def install(self, op: str, label: str) -> None:
+        """Define grader code that a worker plug-in keeps compiled (grader/sandbox/ops_*.py) in the
+        student's namespace: what `define` does, without parsing the source in every worker."""
+        reply, _ = self._request({"op": op}, [], label)
+        if "failed" in reply:
+            detail = error_fields(reply["failed"]).get("message", "malformed reply")
+            raise StudentFailure("crash", f"the grader's {label} could not be defined in the student's process ({detail}).")
+
     def describe(self, names: list[str]) -> dict[str, dict[str, Any]]:
         """Which graded names the submission defines, and as what."""
         reply, _ = self._request({"op": "describe", "names": names}, [], "describing the submission")

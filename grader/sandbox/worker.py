@@ -29,7 +29,7 @@ CELL_PREFIX = "<submission "
 MAX_STATEMENTS = protocol.MAX_STATEMENTS
 MAX_DETAILED_ERRORS = 100
 """Error records per cell that carry a message and traceback; later ones only their status (the reply stays small)."""
-EXTRA_OP_MODULES = ("ops_timing", "ops_plan")
+EXTRA_OP_MODULES = ("ops_timing", "ops_plan", "ops_learning", "ops_many")
 """Sibling modules that add requests: each defines OPS = {name: fn(worker, request, arrays) -> reply}."""
 PARSED_BUDGET = 200_000
 """Characters of cell source whose tree the plan op keeps for exec_cell (a cell is parsed once,

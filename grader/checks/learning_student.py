@@ -1,0 +1,141 @@
+"""The student side of `network.learns`: the network it trains, and the run the worker reports.
+
+The driver (grader/sandbox/ops_learning.py) is defined in the student's namespace and runs many
+`train` steps per request (see `grader.checks.learning` for why); the grader only reads back plain
+arrays and checks their shapes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import StudentFailure
+from ..learning_data import LearningData, LearningParams
+from ..sandbox.session import Remote
+from .base import CheckContext, new_dense, require_class, require_function, set_params
+from .learning_plan import Params, Plan
+
+__all__ = ["Inputs", "worker_inputs", "StudentRun", "build_network", "run_student", "student_activations", "unpack"]
+
+WATCHED_CALLS = ("Dense.", "ReLU.", "forward(", "train(")
+DRIVER_LABEL = "grader learning driver"
+"""Where the driver's frames show in tracebacks ("<submission grader learning driver>"): its source is
+grader/sandbox/ops_learning.py's DRIVER_SOURCE."""
+
+
+def build_network(ctx: CheckContext, plan: Plan, params: Params) -> Remote:
+    """The student's Dense and ReLU, in the plan's layout, holding exactly `params`."""
+    layers, dense = [], iter(zip(plan.sizes, plan.sizes[1:], params))
+    for kind in plan.kinds:
+        if kind == "relu":
+            require_class(ctx, "ReLU")
+            layers.append(ctx.session.new("ReLU"))
+            continue
+        n_in, n_out, (W, b) = next(dense)
+        layer = new_dense(ctx, n_in, n_out, learning_rate=plan.learning_rate)
+        set_params(ctx, layer, W, b)
+        layers.append(layer)
+    return ctx.session.make_list(layers)
+
+
+def unpack(plan: Plan, row: np.ndarray, transposed: bool) -> Params:
+    """One snapshot row back into (W, b) per Dense layer, in the assignment's (in, out) layout."""
+    params, at = [], 0
+    for n_in, n_out in zip(plan.sizes, plan.sizes[1:]):
+        W = row[at:at + n_in * n_out].reshape((n_out, n_in) if transposed else (n_in, n_out))
+        at += n_in * n_out
+        params.append((W.T if transposed else W, row[at:at + n_out]))
+        at += n_out
+    return params
+
+
+@dataclass(frozen=True)
+class StudentRun:
+    losses: np.ndarray
+    """What train returned at every step done (NaN where it returned no number)."""
+    reported: np.ndarray
+    """1 where train returned a number (or per-sample losses), 0 elsewhere."""
+    snapshots: np.ndarray
+    """(steps done, parameters): every Dense layer's weights and biases after every step."""
+    logits: Any
+    """forward(network, X_val)[-1] after training; None when the run stopped early."""
+    low_precision: bool
+    """The loss or the parameters were float32 (or narrower)."""
+    failure: StudentFailure | None = None
+    """What stopped the run early (an exception in train), after the steps above."""
+
+    @property
+    def done(self) -> int:
+        return len(self.snapshots)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The run's inputs as the worker receives them: codes into a table of distinct values where that is exact."""
+
+    table: np.ndarray | None
+    """The distinct input values; None: X_train and X_val travel as they are."""
+    X_train: np.ndarray
+    X_val: np.ndarray
+
+
+def worker_inputs(data: LearningData) -> Inputs:
+    """Digits (pixels k/16) have 17 distinct values, MNIST 256: one byte per input instead of eight (the
+    inputs were ~1 MB a submission). Kept only where the codes give back the very same bits."""
+    both = np.concatenate([data.X_train.ravel(), data.X_val.ravel()])
+    table, codes = np.unique(both, return_inverse=True)
+    if len(table) > 256 or not np.array_equal(table[codes].view(np.int64), both.view(np.int64)):
+        return Inputs(None, data.X_train, data.X_val)
+    codes = codes.astype(np.uint8)
+    return Inputs(table, codes[:data.X_train.size].reshape(data.X_train.shape), codes[data.X_train.size:].reshape(data.X_val.shape))
+
+
+def run_student(ctx: CheckContext, plan: Plan, data: LearningData, params: LearningParams, inputs: Inputs) -> StudentRun:
+    """Train in chunks of steps, one request each; stop after the chunk that exceeds the time budget.
+
+    The grader reads the clock, not the worker: slow code (a per-sample Python loop) is the
+    timing check's business, so it is judged on the steps it managed in the budget.
+    """
+    require_function(ctx, "train")
+    require_function(ctx, "forward")
+    for label, failure in ctx.session.hung.items():
+        if label.startswith(WATCHED_CALLS):
+            raise failure  # it hung in an earlier check: do not wait for it again
+    network = build_network(ctx, plan, list(plan.initial))
+    ctx.session.install("learning_driver", DRIVER_LABEL)
+    start, table = ("_grader_learning_start", ()) if inputs.table is None else ("_grader_learning_start_coded", (inputs.table,))
+    ctx.session.call(start, network, plan.dense_positions, *table, inputs.X_train, data.y_train, plan.order,
+                     plan.bounds, inputs.X_val, plan.convention == "sum", what="setting up the learning run")
+    width = sum(n_in * n_out + n_out for n_in, n_out in zip(plan.sizes, plan.sizes[1:]))
+    parts: list[list[np.ndarray]] = []
+    started = time.perf_counter()
+    failure = None
+    for first in range(0, plan.steps, params.steps_per_request):
+        last = min(first + params.steps_per_request, plan.steps)
+        try:
+            reply = ctx.session.call("_grader_learning_steps", first, last, what=f"train(network, X, y) on {data.name}", timeout=params.timeout)
+        except StudentFailure as raised:
+            if not parts:
+                raise
+            failure = raised  # the steps before it are still compared: a mistake may show there first
+            break
+        shapes = [(last - first,), (last - first,), (last - first, width)]
+        if not isinstance(reply, list) or len(reply) != 4 or any(not isinstance(a, np.ndarray) or a.shape != s or a.dtype.kind not in "biuf" for a, s in zip(reply, shapes)):
+            raise StudentFailure("crash", "the learning run sent back a malformed reply (replies are forged only by hostile code).")
+        parts.append(reply)
+        if time.perf_counter() - started > params.time_budget:
+            break
+    done = sum(len(p[0]) for p in parts)
+    logits = ctx.session.call("_grader_learning_predict", what="forward(network, X_val)") if done == plan.steps else None
+    return StudentRun(np.concatenate([p[0] for p in parts]).astype(np.float64, copy=False), np.concatenate([p[1] for p in parts]),
+                      np.concatenate([p[2] for p in parts]).astype(np.float64, copy=False), logits, any(bool(np.asarray(p[3]).any()) for p in parts), failure)
+
+
+def student_activations(ctx: CheckContext, plan: Plan, params: Params, X: np.ndarray) -> Any:
+    """forward(network, X) of fresh student layers holding `params` (to find where a step went wrong)."""
+    return ctx.session.call("forward", build_network(ctx, plan, params), X, what="forward(network, X)")
+
