@@ -124,6 +124,26 @@ def test_fallback_runs_the_statement(worker, statement: str, reason: str, reads_
     assert reason in cells[2][0]["why"], cells[2][0]["why"]
 
 
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        pytest.param("np.dot = None", "assigns into the module 'np'", id="patch-module"),
+        pytest.param("__builtins__.len = None", "assigns into the module '__builtins__'", id="patch-builtins"),
+        pytest.param("setattr(np, 'dot', None)", "setattr on a module", id="setattr-module"),
+        pytest.param("import module_written_by_the_notebook", "not installed", id="import-unknown-module"),
+        pytest.param("names = vars()", "vars()", id="vars"),
+    ],
+)
+@pytest.mark.parametrize("filler", [0, 300], ids=["small-body", "large-body"])
+def test_a_fallback_deep_inside_a_definition_is_found(worker, line: str, reason: str, filler: int) -> None:
+    """Inside definitions the plan looks only for fallbacks, and skips bodies it finds quiet at a
+    glance (grader/sandbox/plan_scopes.py): nested, or past that glance's size limit, they count."""
+    source = "def helper():\n" + "    y = 1\n" * filler + f"    class Inner:\n        def method(self):\n            if True:\n                {line}\n"
+    cells = plan(worker, GIVEN, "registry = [1]\nname = 'x'\nclass Other:\n    pass\nunused = 1", source)
+    assert ran(cells, 2) == [True], cells[2]
+    assert reason in cells[2][0]["why"], cells[2][0]["why"]
+
+
 def test_setattr_on_a_graded_name_runs_as_a_change_of_that_name(worker) -> None:
     cells = plan(worker, GIVEN, "def fast(self, input):\n    return input @ self.weights", "setattr(Dense, 'forward', fast)")
     assert all(ran(cells, 1)) and all(ran(cells, 2))

@@ -31,6 +31,9 @@ MAX_DETAILED_ERRORS = 100
 """Error records per cell that carry a message and traceback; later ones only their status (the reply stays small)."""
 EXTRA_OP_MODULES = ("ops_timing", "ops_plan", "ops_learning", "ops_many")
 """Sibling modules that add requests: each defines OPS = {name: fn(worker, request, arrays) -> reply}."""
+PARSED_BUDGET = 200_000
+"""Characters of cell source whose tree the plan op keeps for exec_cell (a cell is parsed once,
+not twice); bounded because the trees stay in memory while student code runs."""
 
 
 class StatementTimeout(BaseException):
@@ -100,6 +103,15 @@ class Worker:
         }
         self.objects: dict[int, Any] = {}
         self.reply_fd = -1
+        self.parsed: dict[str, ast.Module] = {}
+        """Cell source -> its tree, left by the plan op for the cell's exec_cell (which takes it)."""
+        self.parsed_chars = 0
+
+    def remember_tree(self, source: str, tree: ast.Module) -> None:
+        """Keep a cell's tree for its exec_cell, within PARSED_BUDGET."""
+        if source not in self.parsed and self.parsed_chars + len(source) <= PARSED_BUDGET:
+            self.parsed[source] = tree
+            self.parsed_chars += len(source)
 
     # -- handles -----------------------------------------------------------------------
     def handle_of(self, obj: Any) -> protocol.Handle:
@@ -136,7 +148,7 @@ class Worker:
         timeout = float(req.get("timeout", 5.0))
         stop = req.get("stop_at")
         results = []
-        for index, (line, chunk) in enumerate(self.statements(source, filename)):
+        for index, (line, chunk) in enumerate(self.statements(source, filename, self.parsed.pop(source, None))):
             if isinstance(stop, int) and index >= stop:
                 break  # the grader gave up replaying from this statement on
             if index in skip:
@@ -165,18 +177,20 @@ class Worker:
         ][:20]
 
     @staticmethod
-    def statements(source: str, filename: str) -> list[tuple[int, Any]]:
-        """Top-level statements as (first line, code object or SyntaxError).
+    def statements(source: str, filename: str, tree: ast.Module | None = None) -> list[tuple[int, Any]]:
+        """Top-level statements as (first line, code object or SyntaxError); `tree`: the
+        source's own parse, when the plan already made it.
 
         A cell that does not parse is split at its top-level lines, so one unfinished
         line loses only the statement it belongs to.
         """
-        try:
-            tree = ast.parse(source, filename)
-        except SyntaxError:
-            return Worker._chunks_by_top_level_lines(source, filename)
-        except (ValueError, RecursionError, MemoryError) as exc:
-            return [(1, SyntaxError(f"cannot parse: {type(exc).__name__}", (filename, 1, 0, "")))]
+        if tree is None:
+            try:
+                tree = ast.parse(source, filename)
+            except SyntaxError:
+                return Worker._chunks_by_top_level_lines(source, filename)
+            except (ValueError, RecursionError, MemoryError) as exc:
+                return [(1, SyntaxError(f"cannot parse: {type(exc).__name__}", (filename, 1, 0, "")))]
         body = tree.body
         units = [body[i : i + 1] for i in range(min(len(body), MAX_STATEMENTS - 1))]
         if len(body) >= MAX_STATEMENTS:
