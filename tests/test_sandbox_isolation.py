@@ -140,7 +140,7 @@ def test_a_stopped_twin_is_replaced_and_the_next_student_keeps_its_score() -> No
     assignment = dataclasses.replace(assignment, sandbox=sandbox)
     first = grade_file(str(CORRECT), assignment=assignment)
     assert first.score == first.max_score
-    twin = [session for session, _ in timing._references.values() if session.worker is not None and session.worker.alive][-1]
+    twin = [session for session, *_ in timing._references.values() if session.worker is not None and session.worker.alive][-1]
     assert twin.config.role == "reference"
     twin_pid = twin.worker.process.pid
     _stop_tree(twin_pid)
@@ -153,7 +153,7 @@ def test_a_stopped_twin_is_replaced_and_the_next_student_keeps_its_score() -> No
     second = grade_file(str(CORRECT), assignment=assignment)
     assert time.monotonic() - started < 60
     assert second.score == first.score and [t.score for t in second.tests] == [t.score for t in first.tests]
-    fresh = [session for session, _ in timing._references.values() if session.worker is not None and session.worker.alive][-1]
+    fresh = [session for session, *_ in timing._references.values() if session.worker is not None and session.worker.alive][-1]
     assert fresh.worker.process.pid != twin_pid and fresh.worker.healthy()
 
 
