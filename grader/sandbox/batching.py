@@ -287,14 +287,7 @@ class CallBatch:
 
     def _worker_failure(self, failure: WorkerFailure, what: str, limit: float) -> StudentFailure:
         """What `StudentSession._request` makes of a failed request, for the call that was running."""
-        session = self.session
-        text = FAILURE_TEXT.get(failure.kind, "{detail}").format(limit=limit, detail=failure)
-        code = failure.kind if failure.kind != "protocol" else "crash"
-        student_failure = StudentFailure(code, f"{what} {text}.")
-        session.last_failure_code = code
-        if code == "timeout":
-            session.hung[what] = student_failure
-        return student_failure
+        return self.session.failure_of(failure, what, limit)
 
     def _read(self, reply: dict[str, Any], out: list[np.ndarray], count: int) -> tuple[list[Any], StudentFailure | None]:
         """Decode each sub-reply as the single request would; a forged shape is a crash."""

@@ -223,7 +223,7 @@ class StudentSession:
             if not self.deadline.expired:
                 skip.add(current[0])
                 status = "timeout" if failure.kind == "timeout" else failure.kind
-                where = f"a statement of the cell" if current[0] >= 0 else "the cell"
+                where = "a statement of the cell" if current[0] >= 0 else "the cell"
                 self._note(StatementIssue(cell.label, 0, status, f"{where} stopped the process: {failure}"))
             self.flag_flood(failure)
             raise _ReplayNeeded(cell, current[0]) from None
@@ -333,19 +333,23 @@ class StudentSession:
             reply, out = self._worker().request(header, arrays, timeout=limit)
         except WorkerFailure as failure:
             self.flag_flood(failure)
-            text = FAILURE_TEXT.get(failure.kind, "{detail}").format(limit=limit, detail=failure)
-            code = failure.kind if failure.kind != "protocol" else "crash"
-            student_failure = StudentFailure(code, f"{what} {text}.")
-            self.last_failure_code = code
-            if code == "timeout":
-                self.hung[what] = student_failure
-            raise student_failure from None
+            raise self.failure_of(failure, what, limit) from None
         if not reply.get("ok"):
             failed = reply.get("pre_failed")
             if is_index(failed) and 0 <= failed < len(deferred):
                 what = deferred[failed]
             raise failure_from_error(reply.get("error"), what, out)
         return reply, out
+
+    def failure_of(self, failure: WorkerFailure, what: str, limit: float) -> StudentFailure:
+        """What a failed request means for the student's `what`; a timeout marks it hung."""
+        text = FAILURE_TEXT.get(failure.kind, "{detail}").format(limit=limit, detail=failure)
+        code = failure.kind if failure.kind != "protocol" else "crash"
+        student_failure = StudentFailure(code, f"{what} {text}.")
+        self.last_failure_code = code
+        if code == "timeout":
+            self.hung[what] = student_failure
+        return student_failure
 
     def _with_deferred(self, header: dict[str, Any], arrays: list[np.ndarray]) -> tuple[dict[str, Any], list[np.ndarray], list[str]]:
         """Attach the deferred `set`s to this request (the worker runs them first): one round
