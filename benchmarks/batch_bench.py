@@ -169,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             print(run.stderr, file=sys.stderr)
             return run.returncode
         rows = (base / "results" / "gradebook.csv").read_text().splitlines()[1:]
-        errors = sum(1 for row in rows if ",error," in row)
+        failed = [row for row in rows if ",error," in row]
+        errors = len(failed)
+        for row in failed[:10]:  # a benchmark that counts errors says which
+            print(f"error: {row.split(',')[0]}: {row.split(',error,', 1)[1][:300]}")
         print(f"\n{args.n} submissions graded in {elapsed:.1f} s: {args.n / elapsed:.2f} submissions/s "
               f"({len(rows)} gradebook rows, {errors} errors); command: {' '.join(command[1:])}")
         print(f"core-seconds: {core_seconds:.1f} in all, {core_seconds / args.n:.3f} per submission "
