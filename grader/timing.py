@@ -277,7 +277,7 @@ def run_benchmark(
     reference.rival, student.rival = student, None
     for side in (reference, student):
         side.stash(X, G)
-    reference.prepare(params[: s.rounds + 2], lr)
+    reference.prepare(params[: s.rounds + 2] + params[:1], lr)  # one spare: a calibration measured again
     student.prepare(params[: s.rounds + 1], lr)
     # Before timing: nothing of the student's but its worker is left (helpers it forked would
     # burn CPU during the reference's rounds, or count in its own).
@@ -291,6 +291,7 @@ def run_benchmark(
     with exclusive() if clock == "wall" else contextlib.nullcontext():
         result = _rounds(student, reference, s, pick, started)
     isolation = "; ".join(filter(None, [student.isolation, reference.isolation and f"your processes frozen while the reference ran ({reference.isolation})"]))
+    clock = reference.clock  # "wall" if the CPU count failed during the race
     if result is not None:
         return dataclasses.replace(result, isolation=isolation, clock=clock)
     closed_form = closed_form if closed_form is not None and closed_form.X is X and closed_form.G is G else ClosedForm(X, G, lr)
@@ -308,11 +309,23 @@ def run_benchmark(
 def _clock(student: Side, reference: Side) -> str:
     """ "cpu" when both workers' CPU time is counted by the kernel (their cgroups) and the race
     runs on the CPU; "wall" otherwise (no cgroup, or a GPU, whose work is not CPU time)."""
-    workers = (student.session.worker, reference.session.worker)
-    cpu = student.device == "cpu" and all(w is not None and w.cpu_seconds() is not None for w in workers)
+    cpu = student.device == "cpu" and all(_counted(side) for side in (student, reference))
     clock = "cpu" if cpu else "wall"
     student.clock = reference.clock = clock
     return clock
+
+
+def _counted(side: Side) -> bool:
+    """Whether the worker's count moves when it works: a request costs it tens of µs of CPU.
+    A count that stays put (the worker is not in the cgroup it was given) would read every
+    round as 0 s."""
+    worker = side.session.worker
+    before = worker.cpu_seconds() if worker is not None else None
+    if before is None:
+        return False
+    side.request({"op": "stats"}, [], "checking the CPU clock")
+    after = worker.cpu_seconds()
+    return after is not None and after > before
 
 
 def _rounds(student: Side, reference: Side, s: TimingSettings, pick: Callable[[], list[int]], started: float) -> BenchResult | None:
@@ -323,6 +336,9 @@ def _rounds(student: Side, reference: Side, s: TimingSettings, pick: Callable[[]
     # Warm-up and calibration: the first reference round is cold, the second sets k.
     reference.run(1, False, 30.0, pick())
     t_ref = reference.run(1, False, 30.0, pick())[0]
+    if not t_ref > 0:  # the CPU count did not move (not seen once it is read settled): measure by the wall
+        reference.clock = student.clock = "wall"
+        t_ref = reference.run(1, False, 30.0, pick())[0]  # on the spare layer
     first_deadline = s.cutoff_seconds + s.zero_beyond * t_ref * 4
     try:
         t_stu, _, _, copy, _ = student.run(1, False, first_deadline, pick())

@@ -231,3 +231,26 @@ def test_closed_form_summaries_match_the_full_outputs() -> None:
         z, gi = ClosedForm(X, G, 1e-2).summaries(W, b, 3, convention, rows)
         assert z.matches(OutputSummary.of(Z, rows), 1e-12) and gi.matches(OutputSummary.of(grad_input, rows), 1e-12)
         assert z.shape == Z.shape and gi.shape == grad_input.shape
+
+
+@pytest.mark.skipif(not _kernel_counts_worker_cpu(), reason="needs root and a cgroup v1 cpuacct hierarchy")
+def test_a_cpu_count_that_does_not_move_falls_back_to_the_wall_clock(timing_only: Assignment) -> None:
+    """The count is the kernel's, read from the worker's cgroup; if the process doing the
+    work is not counted there (it could not join), its rounds would read as 0 s. The race
+    then measures by the wall clock instead of dividing by zero or scoring nonsense."""
+    from grader.checks import timing
+
+    timing_result(CORPUS / "correct_np_dot.ipynb", timing_only)  # makes the reference twin
+    twin = [session for session, *_ in timing._references.values() if session.worker is not None and session.worker.alive][-1]
+    tasks = Path(twin.worker.process.cpu_usage_file).parent
+    members = [int(p) for p in (tasks / "cgroup.procs").read_text().split()]
+    parents = {pid: int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) for pid in members}
+    working = [pid for pid, parent in parents.items() if parent in members]  # PID 1 of its namespace, below the waiter
+    assert working, members
+    for pid in working:  # the waiter stays: the cgroup is not empty, its count just stops moving
+        (tasks.parent / "cgroup.procs").write_text(str(pid))
+    result = timing_result(CORPUS / "correct_np_dot.ipynb", timing_only)
+    assert result.details["clock"] == "wall", result.details
+    assert result.score == result.max_score, result.details
+    assert all(ms > 0 for ms in result.details["reference_rounds_ms"]), result.details
+    twin.close()
