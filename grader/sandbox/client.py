@@ -267,12 +267,15 @@ class WorkerProcess:
             self.kill()
             raise WorkerFailure("timeout", f"no answer within {timeout:g} s") from None
         except (EOFError, protocol.ProtocolError) as exc:
+            # A closed channel is almost always a worker on its way out: its own end (an exit
+            # status, a signal) is the note, read before our kill could overtake it.
+            note = self._death_note() if isinstance(exc, EOFError) and not self.flooded else ""
             self.kill()
             if self.flooded:
                 raise WorkerFailure("output-flood", f"printed more than {self.config.output_limit_bytes // 2**20} MiB") from None
             if isinstance(exc, protocol.ProtocolError):
                 raise WorkerFailure("protocol", f"invalid reply from the worker ({exc})") from None
-            raise WorkerFailure("crash", self._death_note()) from None
+            raise WorkerFailure("crash", note) from None
 
     def _death_note(self) -> str:
         assert self.process is not None

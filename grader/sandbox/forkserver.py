@@ -45,32 +45,6 @@ def available() -> bool:
 
 
 # --------------------------------------------------------------------------- grader side
-SETTLE_S = 0.05
-
-
-def _wait_off_cpu(tasks_file: str) -> list[str]:
-    """Until no thread listed in a cgroup's `tasks` is running (state R), or SETTLE_S; the
-    threads last seen (none: the cgroup is empty or gone)."""
-    deadline = time.monotonic() + SETTLE_S
-    while True:
-        try:
-            with open(tasks_file) as handle:
-                tids = handle.read().split()
-        except OSError:
-            return []
-        if not any(_running(tid) for tid in tids) or time.monotonic() > deadline:
-            return tids
-        os.sched_yield()
-
-
-def _running(tid: str) -> bool:
-    try:
-        with open(f"/proc/{tid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split(None, 1)[0] == b"R"
-    except (OSError, IndexError):
-        return False
-
-
 class ForkedProcess:
     """Popen-like view of a worker the server forked (it is the server's child, not ours)."""
 
@@ -85,13 +59,15 @@ class ForkedProcess:
         neither see nor change this count); None where there is no cpuacct cgroup.
 
         The kernel adds a task's CPU time to the count when the task leaves the CPU (or at a
-        tick), so a worker still running after its reply would be read short, by up to all
-        of a short round (a 5 ms round once read as 0). The count is read once no thread of
-        the tree is running, waiting at most SETTLE_S (a thread that never stops, say a
-        student's busy loop, is its own cost; its share of the last tick is noise)."""
+        tick), so a worker still running after its reply could be read short, by up to a whole
+        short round. The count is read once no thread of the tree is running, waiting at most
+        resources.SETTLE_S (a thread that never stops, say a student's busy loop, is its own
+        cost; its share of the last tick is noise). An empty cgroup is not the worker's count."""
         if self.cpu_usage_file is None:
             return None
-        if not _wait_off_cpu(os.path.join(os.path.dirname(self.cpu_usage_file), "tasks")):
+        from .resources import settled_tasks
+
+        if not settled_tasks(os.path.join(os.path.dirname(self.cpu_usage_file), "tasks")):
             return None  # nothing in the cgroup (the worker could not join it, or is gone): not its count
         try:
             with open(self.cpu_usage_file, "rb") as handle:

@@ -24,7 +24,7 @@ import signal
 import time
 from typing import Callable
 
-__all__ = ["UidLease", "lease_uid", "Cgroups", "Tree", "sweep_stale", "live_uids", "children", "tree"]
+__all__ = ["UidLease", "lease_uid", "Cgroups", "Tree", "sweep_stale", "live_uids", "children", "tree", "settled_tasks"]
 
 UID_RANGES = {"student": (200_000, 50_000), "reference": (300_000, 10_000)}
 UID_DIR = "/run/dense-grader-uids"
@@ -272,3 +272,31 @@ class Tree:
                 break
             seen |= pids
         return "SIGSTOP/SIGCONT of every process"
+
+
+SETTLE_S = 0.05
+"""How long a CPU count is waited for: until the worker's threads are off the CPU (the kernel
+adds a task's time when it leaves the CPU or at a tick)."""
+
+
+def settled_tasks(tasks_file: str) -> list[str]:
+    """Until no thread listed in a cgroup's `tasks` is running (state R), or SETTLE_S; the
+    threads last seen (none: the cgroup is empty or gone)."""
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        try:
+            with open(tasks_file) as handle:
+                tids = handle.read().split()
+        except OSError:
+            return []
+        if not any(_running(tid) for tid in tids) or time.monotonic() > deadline:
+            return tids
+        os.sched_yield()
+
+
+def _running(tid: str) -> bool:
+    try:
+        with open(f"/proc/{tid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split(None, 1)[0] == b"R"
+    except (OSError, IndexError):
+        return False
