@@ -186,6 +186,22 @@ def _widen_pipe(fd: int) -> None:
         pass
 
 
+EXIT_GRACE_S = 0.05
+
+
+def _await_exit(pid: int, limit: float) -> None:
+    """Until `pid` has exited (a zombie, or gone) or `limit` seconds passed (it lives on)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                if handle.read().rsplit(b")", 1)[-1].split(None, 1)[:1] in ([b"Z"], [b"X"]):
+                    return
+        except OSError:
+            return
+        time.sleep(0.001)
+
+
 class WorkerProcess:
     """One live worker. Use `request()`; call `close()` (or use `with`) to kill its group."""
 
@@ -267,15 +283,16 @@ class WorkerProcess:
             self.kill()
             raise WorkerFailure("timeout", f"no answer within {timeout:g} s") from None
         except (EOFError, protocol.ProtocolError) as exc:
-            # A closed channel is almost always a worker on its way out: its own end (an exit
-            # status, a signal) is the note, read before our kill could overtake it.
-            note = self._death_note() if isinstance(exc, EOFError) and not self.flooded else ""
+            # A closed channel is almost always a worker on its way out: wait a moment for its
+            # own end (an exit status, a signal) so our kill cannot overtake it in the note.
+            if isinstance(exc, EOFError) and not self.flooded:
+                _await_exit(self.process.pid, EXIT_GRACE_S)
             self.kill()
             if self.flooded:
                 raise WorkerFailure("output-flood", f"printed more than {self.config.output_limit_bytes // 2**20} MiB") from None
             if isinstance(exc, protocol.ProtocolError):
                 raise WorkerFailure("protocol", f"invalid reply from the worker ({exc})") from None
-            raise WorkerFailure("crash", note) from None
+            raise WorkerFailure("crash", self._death_note()) from None
 
     def _death_note(self) -> str:
         assert self.process is not None
