@@ -31,6 +31,7 @@ from typing import Any, Callable
 from . import __version__
 from .errors import InputError
 from .sandbox.heap import keep_freed_memory
+from .sandbox.resources import process_state
 from .exclusive import LOCK_ENV
 
 __all__ = ["Job", "Options", "TaskResult", "grade_task", "run_local", "run_dask", "default_lock_file"]
@@ -247,11 +248,7 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
+    return process_state(pid) != "Z"  # unreadable ("") counts as alive, as os.kill said
 
 
 def _pool(jobs: int, lock_file: str) -> ProcessPoolExecutor:

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import forkserver, limits, protocol
 from .cleanup import remove_tree
+from .resources import process_state
 
 __all__ = ["SandboxConfig", "WorkerFailure", "WorkerProcess", "WORKER_SCRIPT", "sandbox_notes"]
 
@@ -192,13 +193,7 @@ EXIT_GRACE_S = 0.05
 def _await_exit(pid: int, limit: float) -> None:
     """Until `pid` has exited (a zombie, or gone) or `limit` seconds passed (it lives on)."""
     deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as handle:
-                if handle.read().rsplit(b")", 1)[-1].split(None, 1)[:1] in ([b"Z"], [b"X"]):
-                    return
-        except OSError:
-            return
+    while time.monotonic() < deadline and process_state(pid) not in ("", "Z", "X"):
         time.sleep(0.001)
 
 

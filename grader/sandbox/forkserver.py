@@ -113,17 +113,9 @@ class ForkedProcess:
 
     def stopped(self) -> bool:
         """True when a process of the worker's tree is stopped, traced or a zombie (not serving)."""
-        from .resources import tree
+        from .resources import process_state, tree
 
-        for pid in tree([self.pid]):
-            try:
-                with open(f"/proc/{pid}/stat") as handle:
-                    state = handle.read().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                continue
-            if state in "TtZX":
-                return True
-        return False
+        return any(process_state(pid) in ("T", "t", "Z", "X") for pid in tree([self.pid]))
 
 
 class ForkServer:

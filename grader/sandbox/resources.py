@@ -24,7 +24,7 @@ import signal
 import time
 from typing import Callable
 
-__all__ = ["UidLease", "lease_uid", "Cgroups", "Tree", "sweep_stale", "live_uids", "children", "tree", "settled_tasks"]
+__all__ = ["UidLease", "lease_uid", "Cgroups", "Tree", "sweep_stale", "live_uids", "children", "tree", "settled_tasks", "process_state"]
 
 UID_RANGES = {"student": (200_000, 50_000), "reference": (300_000, 10_000)}
 UID_DIR = "/run/dense-grader-uids"
@@ -306,5 +306,11 @@ def _read(path: str | bytes) -> bytes:
 
 
 def _running(tid: bytes) -> bool:
-    stat = _read(b"/proc/" + tid + b"/stat")
-    return stat.rsplit(b")", 1)[-1].split(None, 1)[:1] == [b"R"]
+    return process_state(tid.decode()) == "R"
+
+
+def process_state(pid: int | str) -> str:
+    """The one-letter state of a process or thread in /proc (R, S, T, Z...); "" when it is
+    gone or cannot be read."""
+    fields = _read(f"/proc/{pid}/stat").rsplit(b")", 1)[-1].split(None, 1)
+    return fields[0].decode("ascii", "replace") if fields else ""
