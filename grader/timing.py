@@ -224,12 +224,19 @@ class BenchResult:
     """How the student's processes were kept out of the reference's rounds."""
     clock: str = "wall"
     """"cpu" (each worker's CPU time, from the kernel) or "wall" (exclusive wall clock)."""
+    warm_up_ratio: float = math.nan
+    """Student warm-up step / reference calibration step, when the race stopped there."""
+
+    def _partial(self) -> float | None:
+        """Median student round / median reference round so far (or the warm-up's ratio)."""
+        if self.student_rounds and self.reference_rounds:
+            return round(statistics.median(self.student_rounds) / statistics.median(self.reference_rounds[: len(self.student_rounds)]), 3)
+        return round(self.warm_up_ratio, 3) if math.isfinite(self.warm_up_ratio) else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "slowdown": None if not math.isfinite(self.slowdown) else round(self.slowdown, 3),
-            "partial_slowdown": round(statistics.median(self.student_rounds) / statistics.median(self.reference_rounds[: len(self.student_rounds)]), 3)
-            if self.student_rounds and self.reference_rounds else None,
+            "partial_slowdown": self._partial(),
             "fraction": self.fraction,
             "k": self.k,
             "student_rounds_ms": [round(s * 1e3, 3) for s in self.student_rounds],
@@ -350,7 +357,7 @@ def _rounds(student: Side, reference: Side, s: TimingSettings, pick: Callable[[]
     k = max(2, min(1000, round(s.round_seconds / max(t_ref, 1e-6))))
     reference.k = k
     if t_stu > 3 * s.zero_beyond * t_ref:
-        return _cut(f"the warm-up step took {t_stu / t_ref:.0f}× the reference's", k, student, reference, copy, started)
+        return _cut(f"the warm-up step took {t_stu / t_ref:.0f}× the reference's", k, student, reference, copy, started, t_stu / t_ref)
     deadline = s.cutoff_seconds + 4 * s.zero_beyond * t_ref * k
     for r in range(s.rounds):
         for side in ((reference, student) if r % 2 == 0 else (student, reference)):
@@ -372,8 +379,9 @@ def _rounds(student: Side, reference: Side, s: TimingSettings, pick: Callable[[]
     return None
 
 
-def _cut(why: str, k: int, student: Side, reference: Side, copy: bool, started: float) -> BenchResult:
-    return BenchResult(math.inf, 0.0, k, tuple(student.seconds), tuple(reference.seconds), why, copy, "reference", time.perf_counter() - started)
+def _cut(why: str, k: int, student: Side, reference: Side, copy: bool, started: float, warm_up_ratio: float = math.nan) -> BenchResult:
+    return BenchResult(math.inf, 0.0, k, tuple(student.seconds), tuple(reference.seconds), why, copy, "reference", time.perf_counter() - started,
+                       warm_up_ratio=warm_up_ratio)
 
 
 def _agree(rows: list[int], z: OutputSummary, gi: OutputSummary, full: tuple[Any, Any], rtol: float) -> bool:
