@@ -31,6 +31,7 @@ from typing import Any, Callable
 from . import __version__
 from .errors import InputError
 from .sandbox.heap import keep_freed_memory
+from .sandbox.limits import name_process
 from .sandbox.resources import process_state
 from .exclusive import LOCK_ENV
 
@@ -206,6 +207,7 @@ def _init_worker(parent_pid: int, lock_file: str) -> None:
     """Pool worker set-up: ignore Ctrl-C (the parent decides), clean up on SIGTERM, die with the parent."""
     os.environ[LOCK_ENV] = lock_file
     keep_freed_memory()
+    name_process("grade-job")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def on_term(signum: int, frame: Any) -> None:

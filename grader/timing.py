@@ -11,7 +11,9 @@ reply's last outputs are checked
 layer called the ordinary way), so skipping work gains nothing.
 
 Rounds alternate A/B/B/A/... after a warm-up; each round is k steps of forward+backward on a
-fresh layer, k chosen so a reference round lasts `round_seconds`. The ratio of medians is
+fresh layer, k chosen so a reference round lasts `round_seconds`. A race whose score is
+already certain after `decided_after` rounds (every pair of rounds well inside the
+full-points factor, or far beyond the no-points one) stops there. The ratio of medians is
 scored by a curve (`timing_fraction`): full marks within `full_within`× the reference, none
 beyond `zero_beyond`×, log-linear between, quantised so that noise rarely moves a score.
 Loop-bound code is cut off: a round has a deadline, and the run stops once even the most
@@ -54,7 +56,13 @@ class TimingSettings:
     quantum: float = 0.05
     """Scores are rounded to this fraction of the points."""
     rounds: int = 5
-    """Timed rounds per side (A/B alternating, after a warm-up)."""
+    """Timed rounds per side at most (A/B alternating, after a warm-up)."""
+    decided_after: int = 2
+    """Rounds per side after which a race whose score is already certain stops (see margin)."""
+    margin: float = 2.0
+    """A race is decided when even its least favourable pair of rounds is this factor inside
+    the full-points slowdown (full points), or its most favourable pair this factor beyond the
+    no-points one (none): more rounds could not move the median across the curve's ends."""
     round_seconds: float = 0.006
     """Target length of one reference round; k steps per round follow from it."""
     cutoff_seconds: float = 0.5
@@ -75,6 +83,8 @@ class TimingSettings:
             zero_beyond=float(curve.get("zero_beyond", base.zero_beyond)),
             quantum=float(curve.get("quantum", base.quantum)),
             rounds=int(budgets.get("rounds", base.rounds)),
+            decided_after=int(budgets.get("decided_after", base.decided_after)),
+            margin=float(budgets.get("margin", base.margin)),
             round_seconds=float(budgets.get("round_seconds", base.round_seconds)),
             cutoff_seconds=float(budgets.get("cutoff_seconds", base.cutoff_seconds)),
             learning_rate=float(params.get("learning_rate", base.learning_rate)),
@@ -372,9 +382,11 @@ def _rounds(student: Side, reference: Side, s: TimingSettings, pick: Callable[[]
             side.outputs.append((rows, z, gi, W, b))
             if side is student:
                 copy = copy or mutated
-        if r >= 2 and min(student.seconds) / max(reference.seconds) > s.zero_beyond:
-            ratio = min(student.seconds) / max(reference.seconds)
-            return _cut(f"after {r + 1} rounds even the fastest was {ratio:.0f}× the reference's slowest", k, student, reference, copy, started)
+        fastest, slowest = min(student.seconds) / max(reference.seconds), max(student.seconds) / min(reference.seconds)
+        if r >= 2 and fastest > s.zero_beyond or r + 1 >= s.decided_after and fastest > s.zero_beyond * s.margin:
+            return _cut(f"after {r + 1} rounds even the fastest was {fastest:.0f}× the reference's slowest", k, student, reference, copy, started)
+        if r + 1 >= s.decided_after and slowest * s.margin <= s.full_within:
+            break  # full points whatever later rounds measured: their median stays inside the full band
     student.copied = copy
     return None
 

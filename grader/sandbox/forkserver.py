@@ -298,6 +298,7 @@ class _Server:
         for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         self.sock.close()
+        self.limits.name_process(f"grade-{plan.role}")
         os.dup2(output_w, 1)
         os.dup2(output_w, 2)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -433,6 +434,9 @@ def serve(control_fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=control_fd)
     sock.setblocking(True)
+    import limits
+
+    limits.name_process("grade-forkserver")
     _Server(sock).run()
 
 
