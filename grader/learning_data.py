@@ -55,7 +55,9 @@ class LearningParams:
     rtol_float32: float = 1e-3
     """The same for code that computes in float32 (its logits, loss or parameters are float32)."""
     steps_per_request: int = 15
-    """Training steps per request to the worker at most (each request costs ~1 ms; the time budget is checked between them)."""
+    """Training steps per request to the worker at most (each request costs ~1 ms; the time budget is
+    checked between them, and each request after the first is sized to what is left of it). A
+    request the student's code fails in loses its steps: the steps before it are still compared."""
     first_steps: int = 2
     """Training steps in the first request: what they cost sizes the next requests to the time budget."""
     time_budget: float = 1.0

@@ -219,6 +219,24 @@ def _cpu_ticks(pids: list[int]) -> int:
     return total
 
 
+def test_a_tree_of_busy_processes_gets_one_core_at_most() -> None:
+    """Class 1 (batch fairness): a submission that forks busy helpers slows itself, not the
+    other jobs. Its whole tree, three spinning helpers on a machine with two or more cores,
+    is held to about one core by its cpu cgroup's quota."""
+    if not IS_ROOT or (os.cpu_count() or 1) < 2:
+        pytest.skip("the cpu quota is set only when the grader is root, and shows only with 2+ cores")
+    spin = "import os\nfor _ in range(3):\n    if os.fork() == 0:\n        while True:\n            pass\n"
+    with WorkerProcess(SandboxConfig()) as worker:
+        if not any("one core at most" in layer for layer in worker.layers):
+            pytest.skip(f"no cpu cgroup here: {worker.layers}")
+        worker.request({"op": "exec_cell", "label": "spin", "source": spin, "timeout": 5.0})
+        pids = resources.tree([worker.process.pid])
+        before, started = _cpu_ticks(pids), time.monotonic()
+        time.sleep(1.0)
+        cores = (_cpu_ticks(pids) - before) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - started)
+        assert cores < 1.3, f"the tree used {cores:.2f} cores"
+
+
 def test_freeze_stops_the_whole_tree_and_prune_keeps_only_the_worker() -> None:
     """Class 4a: what timing relies on. A forked helper spins; frozen it burns nothing; after
     prune only the worker is left, and it still serves."""

@@ -70,6 +70,30 @@ def test_vectorised_styles_get_full_points_every_time(name: str, timing_only: As
         assert "python-loop" not in result.diagnoses
 
 
+def with_budgets(assignment: Assignment, **budgets: float) -> Assignment:
+    spec = assignment.check("dense-timing")
+    params = dict(spec.params, budgets=dict(spec.params.get("budgets", {}), **budgets))
+    return dataclasses.replace(assignment, checks=(dataclasses.replace(spec, params=params),))
+
+
+def test_a_race_stops_once_its_score_is_certain(timing_only: Assignment) -> None:
+    """A layer as fast as the reference is decided after two rounds a side; a race that can
+    never be certain (an impossible margin) runs every round, to the same score."""
+    decided = timing_result(CORPUS / "correct_matmul_operator.ipynb", timing_only)
+    assert decided.score == decided.max_score, decided.output
+    assert len(decided.details["student_rounds_ms"]) == len(decided.details["reference_rounds_ms"]) == 2, decided.details
+    undecided = timing_result(CORPUS / "correct_matmul_operator.ipynb", with_budgets(timing_only, margin=1e6))
+    assert undecided.score == undecided.max_score, undecided.output
+    assert len(undecided.details["student_rounds_ms"]) == len(undecided.details["reference_rounds_ms"]) == 5, undecided.details
+
+
+def test_a_loop_far_beyond_the_no_points_factor_is_cut_after_two_rounds(timing_only: Assignment) -> None:
+    result = timing_result(CORPUS / "python_loop.ipynb", with_budgets(timing_only, margin=1.0))  # cut once the fastest pair is past 15x
+    assert result.score == 0 and "python-loop" in result.diagnoses
+    if result.details["student_rounds_ms"]:  # not already cut at its warm-up step
+        assert len(result.details["student_rounds_ms"]) == 2 and result.details["cut_off"].startswith("after 2 rounds"), result.details
+
+
 def test_per_sample_loop_gets_zero_and_is_named(timing_only: Assignment) -> None:
     result = timing_result(CORPUS / "python_loop.ipynb", timing_only)
     assert result.score == 0, result.details

@@ -147,11 +147,11 @@ def run_student(ctx: CheckContext, plan: Plan, data: LearningData, params: Learn
 def _spending(ctx: CheckContext) -> Callable[[], float]:
     """Seconds the training has cost so far: the worker's CPU time, or wall time without it."""
     worker = ctx.session.worker
-    cpu_start = worker.cpu_seconds() if worker is not None else None
+    cpu_start = worker.cpu_seconds(settled=False) if worker is not None else None
     wall_start = time.perf_counter()
 
     def spent() -> float:
-        now = worker.cpu_seconds() if cpu_start is not None and worker.alive else None
+        now = worker.cpu_seconds(settled=False) if cpu_start is not None and worker.alive else None
         return now - cpu_start if now is not None else time.perf_counter() - wall_start
 
     return spent

@@ -348,10 +348,11 @@ class WorkerProcess:
                 return ""
         return ""
 
-    def cpu_seconds(self) -> float | None:
+    def cpu_seconds(self, settled: bool = True) -> float | None:
         """CPU seconds of the worker's whole tree, counted by the kernel (its cgroup); None
-        where the platform gives no such count (the timing benchmark then uses the wall clock)."""
-        return self.process.cpu_seconds() if isinstance(self.process, forkserver.ForkedProcess) else None
+        where the platform gives no such count (the timing benchmark then uses the wall clock).
+        `settled`: wait (≤2 ms) until no thread of it runs, so a timed round is counted whole."""
+        return self.process.cpu_seconds(settled) if isinstance(self.process, forkserver.ForkedProcess) else None
 
     def healthy(self) -> bool:
         """Alive and serving: no process of it stopped, traced or a zombie."""

@@ -54,9 +54,10 @@ class ForkedProcess:
         self.cpu_usage_file = cpu_usage_file
         """The worker's cpuacct.usage (CPU nanoseconds of its whole tree), None without one."""
 
-    def cpu_seconds(self) -> float | None:
+    def cpu_seconds(self, settled: bool = True) -> float | None:
         """CPU seconds the worker's whole tree has used, read from its cgroup (the worker can
         neither see nor change this count); None where there is no cpuacct cgroup.
+        `settled=False` reads the count as it is (a budget, not a timed round, needs no more).
 
         The kernel adds a task's CPU time to the count when the task leaves the CPU (or at a
         tick), so a worker still running after its reply could be read short, by up to a whole
@@ -67,7 +68,7 @@ class ForkedProcess:
             return None
         from .resources import settled_tasks
 
-        if not settled_tasks(os.path.join(os.path.dirname(self.cpu_usage_file), "tasks")):
+        if settled and not settled_tasks(os.path.join(os.path.dirname(self.cpu_usage_file), "tasks")):
             return None  # nothing in the cgroup (the worker could not join it, or is gone): not its count
         try:
             with open(self.cpu_usage_file, "rb") as handle:

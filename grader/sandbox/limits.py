@@ -130,7 +130,8 @@ def join_cgroup(plan: SandboxPlan) -> list[str]:
             joined.append(os.path.relpath(path, CGROUP_V1).split(os.sep)[0])
         except OSError:
             continue
-    return [f"cgroup: fresh {'+'.join(joined)} cgroup, removed after the worker"] if joined else []
+    quota = ", the whole tree one core at most" if "cpu" in joined else ""
+    return [f"cgroup: fresh {'+'.join(joined)} cgroup{quota}, removed after the worker"] if joined else []
 
 
 IPC_NOTE = "IPC namespace (SysV shm, queues and semaphores private, gone with the worker)"

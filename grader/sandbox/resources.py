@@ -6,9 +6,11 @@ of that uid is alive (a scan of /proc). So two live workers never share a uid, a
 worker never inherits a kept one's, and the reference twin, from a range of its own, is
 never a student's: no student can signal or ptrace it.
 
-cgroups: every worker gets fresh v1 pids/memory/freezer/cpuacct cgroups (made under the
+cgroups: every worker gets fresh v1 pids/memory/freezer/cpuacct/cpu cgroups (made under the
 server's own, limits set before the worker joins), removed once its tree is dead; a
-directory that cannot be removed is never reused. The freezer stops the student's whole
+directory that cannot be removed is never reused. The cpu controller's quota gives a
+worker's whole tree one core at most: a submission that starts many busy processes slows
+itself, not the other jobs of a batch. The freezer stops the student's whole
 tree while the reference twin is timed on the wall clock (SIGSTOP of every process where
 there is no freezer); cpuacct counts the CPU nanoseconds of the whole tree, the timing
 benchmark's clock where it exists (grader/timing.py).
@@ -28,7 +30,9 @@ __all__ = ["UidLease", "lease_uid", "Cgroups", "Tree", "sweep_stale", "live_uids
 
 UID_RANGES = {"student": (200_000, 50_000), "reference": (300_000, 10_000)}
 UID_DIR = "/run/dense-grader-uids"
-CONTROLLERS = ("pids", "memory", "freezer", "cpuacct")
+CONTROLLERS = ("pids", "memory", "freezer", "cpuacct", "cpu")
+CPU_PERIOD_US = 100_000
+"""CFS period of a worker's cpu cgroup; its quota is one period per period: one core."""
 
 
 def live_uids() -> set[int]:
@@ -105,7 +109,8 @@ class Cgroups:
         self.paths: list[str] = []
         self.freezer: str | None = None
         self.cpuacct: str | None = None
-        settings: dict[str, dict[str, int]] = {"pids": {"pids.max": nproc}, "memory": {"memory.limit_in_bytes": memory_bytes}, "freezer": {}, "cpuacct": {}}
+        settings: dict[str, dict[str, int]] = {"pids": {"pids.max": nproc}, "memory": {"memory.limit_in_bytes": memory_bytes}, "freezer": {}, "cpuacct": {},
+                                               "cpu": {"cpu.cfs_period_us": CPU_PERIOD_US, "cpu.cfs_quota_us": CPU_PERIOD_US}}
         assert tuple(settings) == CONTROLLERS
         for controller, values in settings.items():
             parent = _own_cgroup(controller)
