@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from grader.errors import StudentFailure
-from grader.sandbox.client import SandboxConfig
+from grader.sandbox.client import SandboxConfig, WorkerProcess
 from grader.sandbox.session import StudentSession
 from grader.submission import read_submission
 
@@ -150,5 +151,68 @@ def test_object_from_before_a_restart_fails_cleanly_never_reaches_the_new_worker
             session.call(box, method="value")
         assert stale.value.code == "crash" and "unknown handle" not in stale.value.message
         assert session.call(session.new("Box"), method="value") == 1  # the replayed worker serves new objects
+    finally:
+        session.close()
+
+
+class _BusyWorkers:
+    """Other jobs of a full batch: one sandbox worker more than cores, each spinning (workers,
+    not plain processes: each has its own cpu cgroup, as a batch's workers do, and the
+    scheduler shares the cores between cgroups)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.workers = [WorkerProcess(SandboxConfig(statement_timeout=seconds + 5.0)) for _ in range((os.cpu_count() or 1) + 1)]
+        spin = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass"
+        self.threads = [threading.Thread(target=self._spin, args=(w, spin, seconds), daemon=True) for w in self.workers]
+        for thread in self.threads:
+            thread.start()
+
+    @staticmethod
+    def _spin(worker: WorkerProcess, source: str, seconds: float) -> None:
+        try:
+            worker.request({"op": "exec_cell", "label": "spin", "source": source, "timeout": seconds + 5.0}, timeout=seconds + 10.0)
+        except Exception:  # noqa: BLE001 - closed under it at the end of the test
+            pass
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+        for thread in self.threads:
+            thread.join(timeout=5.0)
+
+
+def test_statement_limits_count_cpu_seconds_so_a_busy_machine_changes_no_verdict(tmp_path: Path) -> None:
+    """An honest statement needing ~0.3 CPU-s under a 0.5 s limit runs while every core is busy
+    with other workers (its wall time then exceeds the limit); a busy loop is still cut."""
+    work = "import time\nstart = time.process_time()\nwhile time.process_time() - start < 0.3:\n    pass\nDONE = 1"
+    path = _notebook(tmp_path, work, "def spin():\n    return 1\nwhile True:\n    pass\nAFTER = 2\ndef both():\n    return DONE + AFTER")
+    busy = _BusyWorkers(8.0)
+    try:
+        time.sleep(0.3)  # the busy workers are spinning
+        session = _session(path)
+        try:
+            assert session.call("spin") == 1 and session.call("both") == 3
+            statuses = {(i.cell, i.line): i.status for i in session.issues.values()}
+            assert statuses == {("cell 2, code cell 2", 3): "timeout"}, statuses  # DONE's statement was not cut
+        finally:
+            session.close()
+    finally:
+        busy.close()
+
+
+def test_a_statement_that_waits_is_stopped_by_the_wall_clock_backstop(tmp_path: Path) -> None:
+    """A sleep uses no CPU, so the CPU limit never fires; the wall clock stops it at
+    WALL_FACTOR times the limit, and the statements after it run."""
+    from grader.sandbox.cpu_timer import wall_limit
+
+    path = _notebook(tmp_path, "import time\ntime.sleep(30)\ndef after():\n    return 1")
+    started = time.monotonic()
+    session = _session(path, SandboxConfig(statement_timeout=0.3, request_timeout=3.0))
+    try:
+        loaded = time.monotonic() - started
+        statuses = {(i.cell, i.line): i.status for i in session.issues.values()}
+        assert statuses == {("cell 1, code cell 1", 2): "timeout"}, statuses
+        assert session.call("after") == 1
+        assert 0.9 * wall_limit(0.3) <= loaded < 10.0, loaded
     finally:
         session.close()

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import StudentFailure
 from .client import WorkerFailure
+from .cpu_timer import wall_limit
 from .replies import is_index
 from .session import FAILURE_TEXT, Remote, StudentSession, failure_from_error
 
@@ -211,7 +212,7 @@ class CallBatch:
         if session.deadline.expired:
             raise StudentFailure("timeout", f"{self._subs[0].what} was not run: {session.deadline.describe()}.")
         limit = session.deadline.cap(self.timeout)
-        overall = min(session.deadline.at(), time.monotonic() + len(headers) * self.timeout + GRACE_S)
+        overall = min(session.deadline.at(), time.monotonic() + len(headers) * wall_limit(self.timeout) + GRACE_S)
         session.profile.count("requests")
         session.profile.count("batched-calls", len(headers))
         announced: dict[str, int] = {"at": 0}
@@ -225,7 +226,8 @@ class CallBatch:
             return time.monotonic() + GRACE_S if key == "overdue" else None
 
         try:
-            reply, out = session._worker().request(header, arrays, timeout=limit + HEARTBEAT_S + GRACE_S, on_progress=on_progress, deadline=overall)
+            # Each call's limit is CPU seconds in the worker; the wall-clock backstop is longer.
+            reply, out = session._worker().request(header, arrays, timeout=wall_limit(limit) + HEARTBEAT_S + GRACE_S, on_progress=on_progress, deadline=overall)
         except WorkerFailure as failure:
             session.flag_flood(failure)
             overdue = announced.get("overdue")

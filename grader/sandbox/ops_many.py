@@ -12,8 +12,8 @@ or a `make_list`) as `{"ref": k}`: as its target, an argument's handle or a list
 `new` then `call`), so a fresh layer, its parameters, its backward and the read-back
 travel together.
 
-Per-call time limit: each sub-request runs under a soft timer of `timeout` seconds; when it
-fires the handler announces the index (`{"progress": {"overdue": k}}`) before raising,
+Per-call time limit: each sub-request runs under a soft timer of `timeout` CPU seconds
+(with its wall-clock backstop, cpu_timer.py); when it fires the handler announces the index (`{"progress": {"overdue": k}}`) before raising,
 so a call that swallows the exception is still named when the grader's hard timeout kills
 the worker. A heartbeat (`{"progress": k}`) goes out when a sub-request starts more than
 `heartbeat` seconds after the last message, so a long batch of quick calls never looks hung.
@@ -23,13 +23,13 @@ Depends on numpy and the standard library (and the worker object it is given).
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from typing import Any
 
 import numpy as np
 
+import cpu_timer
 import protocol
 
 __all__ = ["OPS", "MAX_CALLS"]
@@ -91,7 +91,7 @@ def op_many(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[
         protocol.write_message(worker.reply_fd, {"progress": {"overdue": current[0]}})
         raise _CallTimeout()
 
-    previous = signal.signal(signal.SIGALRM, overdue)
+    previous = cpu_timer.install(overdue)
     last_message = time.monotonic()
     try:
         for index, sub in enumerate(calls):
@@ -100,7 +100,7 @@ def op_many(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[
             if time.monotonic() - last_message > heartbeat:
                 protocol.write_message(worker.reply_fd, {"progress": index})
                 last_message = time.monotonic()
-            signal.setitimer(signal.ITIMER_REAL, float(timeout))
+            cpu_timer.start(float(timeout))
             try:
                 failed_pre = worker.run_pre(sub, arrays)
                 if failed_pre is not None:
@@ -114,13 +114,13 @@ def op_many(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[
             except BaseException as exc:  # the student's code raised (or exited) in this call
                 return {"results": results, "failed": index, "error": worker_error(worker, exc, out), "_arrays": out}
             finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                cpu_timer.stop()
             results.append(_shifted(reply, out))
             result = reply.get("result")
             if (sub.get("keep") or sub["op"] == "make_list") and isinstance(result, dict) and result.get("t") == "h":
                 kept[index] = int(result["h"])
     finally:
-        signal.signal(signal.SIGALRM, previous)
+        cpu_timer.restore(previous)
     return {"results": results, "_arrays": out}
 
 

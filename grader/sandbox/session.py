@@ -20,6 +20,7 @@ from ..profiling import Profile
 from ..submission import Submission
 from . import protocol
 from .client import SandboxConfig, WorkerFailure, WorkerProcess
+from .cpu_timer import wall_limit
 from .definitions import Definitions, note_definitions
 from .replies import description, error_fields, is_index
 from .slicing import plan_statements
@@ -213,7 +214,7 @@ class StudentSession:
         try:
             reply, _ = self._worker().request(
                 {"op": "exec_cell", "label": cell.label, "source": cell.source, "skip": sorted(skip | unused), "timeout": self.config.statement_timeout, "stop_at": self.stop_at.get(cell.index)},
-                timeout=self.config.statement_timeout + 2.0,
+                timeout=wall_limit(self.config.statement_timeout) + 2.0,  # statements are limited in CPU seconds; this is the backstop
                 on_progress=lambda index: current.__setitem__(0, index) if is_index(index) else None,
                 deadline=self.deadline.at(),
             )

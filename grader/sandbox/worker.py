@@ -14,7 +14,6 @@ import ast
 import builtins
 import linecache
 import os
-import signal
 import sys
 import traceback
 from typing import Any, Callable
@@ -23,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
+import cpu_timer  # noqa: E402
 import protocol  # noqa: E402
 
 CELL_PREFIX = "<submission "
@@ -37,7 +37,8 @@ not twice); bounded because the trees stay in memory while student code runs."""
 
 
 class StatementTimeout(BaseException):
-    """Raised by the soft per-statement timer; the parent's hard timeout backs it up."""
+    """Raised by the soft per-statement timer (CPU seconds, see cpu_timer.py); the parent's
+    hard timeout backs it up."""
 
 
 class _NoIPython:
@@ -234,8 +235,8 @@ class Worker:
     def run_statement(self, code: Any, timeout: float) -> dict[str, Any]:
         if isinstance(code, SyntaxError):
             return {"status": "syntax-error", "error": error_record(code)}
-        signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+        cpu_timer.install(_on_alarm)
+        cpu_timer.start(timeout)
         try:
             exec(code, self.namespace)
         except StatementTimeout:
@@ -243,7 +244,7 @@ class Worker:
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included: the statement failed
             return {"status": "error", "error": error_record(exc)}
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            cpu_timer.stop()
         return {"status": "ok"}
 
     def op_describe(self, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
