@@ -64,7 +64,7 @@ class LearningParams:
     """Seconds of training (the worker's CPU time where counted) after which the run stops, after the
     current request: slow code is judged on the steps it managed, and its held-out accuracy is not
     judged (dense-timing charges the slowness). Vectorised layers need ~0.02 s for all steps; a
-    triple Python loop manages ~30 of 90 in this budget, enough to show any mistake a step makes."""
+    triple Python loop manages ~10 of 90 in this budget, enough to show any mistake a step makes."""
     timeout: float = 30.0
     """Seconds one request may take before the worker is stopped (an infinite loop)."""
 

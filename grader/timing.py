@@ -383,7 +383,7 @@ def _rounds(student: Side, reference: Side, s: TimingSettings, pick: Callable[[]
             if side is student:
                 copy = copy or mutated
         fastest, slowest = min(student.seconds) / max(reference.seconds), max(student.seconds) / min(reference.seconds)
-        if r >= 2 and fastest > s.zero_beyond or r + 1 >= s.decided_after and fastest > s.zero_beyond * s.margin:
+        if (r >= 2 and fastest > s.zero_beyond) or (r + 1 >= s.decided_after and fastest > s.zero_beyond * s.margin):
             return _cut(f"after {r + 1} rounds even the fastest was {fastest:.0f}× the reference's slowest", k, student, reference, copy, started)
         if r + 1 >= s.decided_after and slowest * s.margin <= s.full_within:
             break  # full points whatever later rounds measured: their median stays inside the full band

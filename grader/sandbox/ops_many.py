@@ -13,8 +13,8 @@ or a `make_list`) as `{"ref": k}`: as its target, an argument's handle or a list
 travel together.
 
 Per-call time limit: each sub-request runs under a soft timer of `timeout` CPU seconds
-(with its wall-clock backstop, cpu_timer.py); when it fires the handler announces the index (`{"progress": {"overdue": k}}`) before raising,
-so a call that swallows the exception is still named when the grader's hard timeout kills
+(with its wall-clock backstop, cpu_timer.py); when it fires the handler announces the index
+(`{"progress": {"overdue": k}}`) before raising, so a call that swallows the exception is still named when the grader's hard timeout kills
 the worker. A heartbeat (`{"progress": k}`) goes out when a sub-request starts more than
 `heartbeat` seconds after the last message, so a long batch of quick calls never looks hung.
 
