@@ -28,15 +28,31 @@ def test_npy_bytes_are_numpys_and_read_back_exactly(array: np.ndarray) -> None:
     np.lib.format.write_array(expected, np.ascontiguousarray(array), allow_pickle=False)
     blob = protocol._array_bytes(array)
     assert blob == expected.getvalue()
-    back = protocol._parse_array(blob)
-    assert back.dtype == array.dtype and back.shape == array.shape and np.array_equal(back, array)
-    assert back.flags.writeable
+    for _ in range(2):  # the second read of the same header comes from the cache of headers seen
+        back = protocol._parse_array(blob)
+        assert back.dtype == array.dtype and back.shape == array.shape and np.array_equal(back, array)
+        assert back.flags.writeable
+    assert protocol._array_bytes(array) == blob  # a cached header writes the same bytes
 
 
-def test_a_header_that_lies_about_the_size_is_refused() -> None:
+@pytest.mark.parametrize("seen_before", [False, True])
+def test_a_header_that_lies_about_the_size_is_refused(seen_before: bool) -> None:
     blob = protocol._array_bytes(np.zeros((4, 4)))
+    protocol._LAYOUTS.clear()
+    if seen_before:  # the header's layout is cached: the size is still checked
+        protocol._parse_array(blob)
     with pytest.raises(protocol.ProtocolError, match="size does not match"):
         protocol._parse_array(blob[:-8])
+    with pytest.raises(protocol.ProtocolError, match="size does not match"):
+        protocol._parse_array(blob + b"\0" * 8)
+
+
+def test_the_header_caches_stay_bounded_whatever_shapes_arrive() -> None:
+    for n in range(protocol.MAX_CACHED_HEADERS + 10):
+        protocol._parse_array(protocol._array_bytes(np.zeros(n % 2000, dtype=np.int8)))
+        protocol._parse_array(protocol._array_bytes(np.zeros((1, n), dtype=np.int8)))
+    assert 0 < len(protocol._LAYOUTS) <= protocol.MAX_CACHED_HEADERS
+    assert 0 < len(protocol._HEADERS) <= protocol.MAX_CACHED_HEADERS
 
 
 def test_an_unusual_header_goes_to_numpys_reader_which_refuses_objects() -> None:
