@@ -137,12 +137,15 @@ class Side:
     """Data this worker keeps between races (the reference twin's: every grading races on the same X and G)."""
     transposed: bool = False
     """The student's layer stores W as (out, in) (see base.set_params)."""
+    warm: bool = False
+    """This worker already raced on this data (a kept twin): its first round is not cold."""
 
     def stash(self, X: np.ndarray, G: np.ndarray) -> None:
         """Send the inputs once (and, with a `stash_memo`, once for every race on them)."""
         memo_key = (id(X), id(G), self.session.generation, self.device)
         if self.stash_memo is not None and memo_key in self.stash_memo:
             _, _, self.data, self.held_inputs = self.stash_memo[memo_key]
+            self.warm = True
             return
         reply, _ = self.request({"op": "bench_data", "x": {"t": "a", "i": 0}, "g": {"t": "a", "i": 1}, "device": self.device}, [X, G], "loading the benchmark data")
         what = f"{self.label}: loading the benchmark data"
@@ -236,6 +239,8 @@ class BenchResult:
     """"cpu" (each worker's CPU time, from the kernel) or "wall" (exclusive wall clock)."""
     warm_up_ratio: float = math.nan
     """Student warm-up step / reference calibration step, when the race stopped there."""
+    reference_warm: bool = False
+    """The twin had raced on this data before, so its cold warm-up round was skipped."""
 
     def _partial(self) -> float | None:
         """Median student round / median reference round so far (or the warm-up's ratio)."""
@@ -257,6 +262,7 @@ class BenchResult:
             "wall_seconds": round(self.wall_seconds, 4),
             "isolation": self.isolation,
             "clock": self.clock,
+            "reference_warm": self.reference_warm,
         }
 
 
@@ -294,7 +300,8 @@ def run_benchmark(
     reference.rival, student.rival = student, None
     for side in (reference, student):
         side.stash(X, G)
-    reference.prepare(params[: s.rounds + 2] + params[:1], lr)  # one spare: a calibration measured again
+    # A layer per round, the calibration's and (fresh twin) the warm-up's, and a spare: a calibration measured again.
+    reference.prepare(params[: s.rounds + (1 if reference.warm else 2)] + params[:1], lr)
     student.prepare(params[: s.rounds + 1], lr)
     # Before timing: nothing of the student's but its worker is left (helpers it forked would
     # burn CPU during the reference's rounds, or count in its own).
@@ -310,7 +317,7 @@ def run_benchmark(
     isolation = "; ".join(filter(None, [student.isolation, reference.isolation and f"your processes frozen while the reference ran ({reference.isolation})"]))
     clock = reference.clock  # "wall" if the CPU count failed during the race
     if result is not None:
-        return dataclasses.replace(result, isolation=isolation, clock=clock)
+        return dataclasses.replace(result, isolation=isolation, clock=clock, reference_warm=reference.warm)
     closed_form = closed_form if closed_form is not None and closed_form.X is X and closed_form.G is G else ClosedForm(X, G, lr)
     for rows, z, gi, W, b in reference.outputs:
         want_z, want_gi = closed_form.summaries(W, b, reference.k, "sum", rows)
@@ -320,7 +327,8 @@ def run_benchmark(
     verified = _verify(student.outputs, lambda W, b, rows: closed_form.summaries(W, b, k, convention, rows), s.rtol, replay, k, rng)
     slowdown = statistics.median(student.seconds) / statistics.median(reference.seconds)
     fraction = timing_fraction(slowdown, s.full_within, s.zero_beyond, s.quantum) if verified != "failed" else 0.0
-    return BenchResult(slowdown, fraction, k, tuple(student.seconds), tuple(reference.seconds), "", student.copied, verified, time.perf_counter() - started, isolation, clock)
+    return BenchResult(slowdown, fraction, k, tuple(student.seconds), tuple(reference.seconds), "", student.copied, verified, time.perf_counter() - started, isolation, clock,
+                       reference_warm=reference.warm)
 
 
 def _clock(student: Side, reference: Side) -> str:
@@ -350,8 +358,11 @@ def _rounds(student: Side, reference: Side, s: TimingSettings, pick: Callable[[]
 
     Outputs are collected on the sides (checked afterwards, outside the exclusive phase).
     """
-    # Warm-up and calibration: the first reference round is cold, the second sets k.
-    reference.run(1, False, 30.0, pick())
+    # Warm-up and calibration: a fresh twin's first round is cold (a kept twin that raced on
+    # this data before needs no warm-up: its rows are still drawn, so later draws stay the same).
+    rows = pick()
+    if not reference.warm:
+        reference.run(1, False, 30.0, rows)
     t_ref = reference.run(1, False, 30.0, pick())[0]
     if not t_ref > 0:  # the CPU count did not move (not seen once it is read settled): measure by the wall
         reference.clock = student.clock = "wall"

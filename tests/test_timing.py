@@ -87,6 +87,17 @@ def test_a_race_stops_once_its_score_is_certain(timing_only: Assignment) -> None
     assert len(undecided.details["student_rounds_ms"]) == len(undecided.details["reference_rounds_ms"]) == 5, undecided.details
 
 
+def test_a_kept_twin_skips_its_cold_round_on_data_it_raced_on(timing_only: Assignment) -> None:
+    """The twin serves many gradings on the same data; only its first race needs a cold warm-up round."""
+    from grader.checks import timing
+
+    timing._close_references()
+    first = timing_result(CORPUS / "correct_np_dot.ipynb", timing_only)
+    second = timing_result(CORPUS / "correct_np_dot.ipynb", timing_only)
+    assert (first.details["reference_warm"], second.details["reference_warm"]) == (False, True)
+    assert first.score == second.score == first.max_score, (first.details, second.details)
+
+
 def test_a_loop_far_beyond_the_no_points_factor_is_cut_after_two_rounds(timing_only: Assignment) -> None:
     result = timing_result(CORPUS / "python_loop.ipynb", with_budgets(timing_only, margin=1.0))  # cut once the fastest pair is past 15x
     assert result.score == 0 and "python-loop" in result.diagnoses
