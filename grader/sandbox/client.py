@@ -146,27 +146,47 @@ class _OutputDrain(threading.Thread):
 
 
 class _DeadlineReader:
-    """A file-like `read(n)` over a pipe that raises TimeoutError past a deadline."""
+    """A file-like `read(n)` over a pipe that raises TimeoutError past a deadline.
+
+    Returns a fresh bytearray of its own per read: a large read (an array of a reply) is
+    filled in place from the pipe, not appended to a buffer and copied out twice, and the
+    protocol can wrap it in a writeable array without another copy."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.buffer = bytearray()
         self.deadline = 0.0
 
-    def read(self, n: int) -> bytes:
+    def _wait(self) -> None:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+            raise TimeoutError
+
+    def read(self, n: int) -> bytearray:
+        if len(self.buffer) < n and n - len(self.buffer) >= 65536:
+            return self._read_large(n)
         while len(self.buffer) < n:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([self.fd], [], [], remaining)
-            if not ready:
-                raise TimeoutError
-            chunk = os.read(self.fd, max(65536, n - len(self.buffer)))
+            self._wait()
+            chunk = os.read(self.fd, 65536)
             if not chunk:
                 break
             self.buffer += chunk
-        data = bytes(self.buffer[:n])
+        data = self.buffer[:n]
         del self.buffer[:n]
+        return data
+
+    def _read_large(self, n: int) -> bytearray:
+        data = bytearray(n)
+        view = memoryview(data)
+        filled = len(self.buffer)
+        view[:filled] = self.buffer
+        self.buffer.clear()
+        while filled < n:
+            self._wait()
+            got = os.readv(self.fd, [view[filled:]])
+            if not got:
+                return data[:filled]  # closed mid-message: the caller sees a short read
+            filled += got
         return data
 
 

@@ -141,7 +141,7 @@ def _parse_plain_npy(blob: bytes) -> np.ndarray | None:
     if blob[:8] != NPY_MAGIC or len(blob) < 10:
         return None
     (length,) = struct.unpack("<H", blob[8:10])
-    key = blob[:10 + length]
+    key = bytes(blob[:10 + length])
     layout = _LAYOUTS.get(key)
     if layout is None:
         found = _NPY_HEADER.fullmatch(blob[10:10 + length].decode("latin1"))
@@ -160,7 +160,9 @@ def _parse_plain_npy(blob: bytes) -> np.ndarray | None:
     if count * dtype.itemsize != len(data):
         raise ProtocolError("invalid array in message: its size does not match its header")
     array = np.frombuffer(data, dtype=dtype).reshape(shape, order=order)
-    return array.copy(order="K")  # writeable, and independent of the message buffer
+    # Writeable and independent of the message buffer: a bytearray read for this array alone
+    # (the grader's reader) already is; bytes (the worker's stream) are copied.
+    return array if isinstance(blob, bytearray) and array.flags.writeable else array.copy(order="K")
 
 
 def read_message(stream: BinaryIO, max_array_bytes: int = MAX_ARRAY_BYTES) -> tuple[dict[str, Any], list[np.ndarray]]:
