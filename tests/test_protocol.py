@@ -72,3 +72,39 @@ def test_truncated_message() -> None:
 def test_bad_values_are_refused(value: object) -> None:
     with pytest.raises(protocol.ProtocolError):
         protocol.decode_value(value, [])
+
+
+def test_large_arrays_written_from_their_own_memory_arrive_whole_through_partial_writes() -> None:
+    """Arrays of ZERO_COPY_BYTES or more go out as views (writev), so a full pipe cuts the
+    write anywhere, also inside an array; a reader that starts late still gets every byte,
+    and a reader that never starts stops the writer at its deadline."""
+    import fcntl
+    import threading
+    import time
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(400_000), np.arange(10.0), rng.standard_normal((300, 700)).T, np.arange(40_000, dtype=">i4"), np.ones(70_000, dtype=bool)]
+    r, w = os.pipe()
+    fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+    received: dict[str, tuple[dict, list[np.ndarray]]] = {}
+
+    def late_reader() -> None:
+        time.sleep(0.2)
+        with os.fdopen(r, "rb") as stream:
+            received["message"] = protocol.read_message(stream)
+
+    thread = threading.Thread(target=late_reader)
+    thread.start()
+    protocol.write_message(w, {"x": 1}, arrays, deadline=time.monotonic() + 10)
+    os.close(w)
+    thread.join()
+    header, back = received["message"]
+    assert header == {"x": 1, "n_arrays": len(arrays)}
+    assert all(a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b) for a, b in zip(arrays, back))
+
+    r, w = os.pipe()
+    fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+    with pytest.raises(TimeoutError):
+        protocol.write_message(w, {"x": 1}, arrays, deadline=time.monotonic() + 0.2)
+    os.close(r)
+    os.close(w)

@@ -37,6 +37,8 @@ MAX_STATEMENTS = 10_000
 MAX_MESSAGE_BYTES = 1 << 30
 """All arrays of one message together: 256 arrays of the per-array cap would be 64 GiB."""
 NUMERIC_KINDS = frozenset("biufc")
+IOV_MAX = 1024
+"""Buffers one writev may take (Linux's limit); a message has at most 2 × MAX_ARRAYS + 1."""
 
 
 class ProtocolError(Exception):
@@ -90,19 +92,36 @@ def _array_bytes(array: np.ndarray) -> bytes:
     return header + array.tobytes()
 
 
+ZERO_COPY_BYTES = 1 << 16
+"""Arrays at least this large are written from their own memory (writev), not copied into the message."""
+
+
+def _message_parts(header: dict[str, Any], arrays: list[np.ndarray]) -> list[Any]:
+    """The message as buffers to write in order: small pieces joined, large arrays as views of their data."""
+    payload = json.dumps(dict(header, n_arrays=len(arrays)), allow_nan=True).encode()
+    pending: list[bytes] = [MAGIC, struct.pack("<I", len(payload)), payload]
+    parts: list[Any] = []
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        npy_header = _npy_header(array) if array.nbytes >= ZERO_COPY_BYTES else None
+        if npy_header is None:
+            blob = _array_bytes(array)
+            pending += [struct.pack("<Q", len(blob)), blob]
+            continue
+        pending += [struct.pack("<Q", len(npy_header) + array.nbytes), npy_header]
+        parts += [b"".join(pending), memoryview(array.reshape(-1).view(np.uint8))]
+        pending = []
+    return parts + [b"".join(pending)] if pending else parts
+
+
 def write_message(fd: int, header: dict[str, Any], arrays: list[np.ndarray] = (), deadline: float | None = None) -> None:
     """Send one message on a file descriptor (whole message). On a non-blocking fd, wait for
     room until `deadline` (time.monotonic()), then raise TimeoutError: a stopped reader must
     never block the writer."""
-    payload = json.dumps(dict(header, n_arrays=len(arrays)), allow_nan=True).encode()
-    parts = [MAGIC, struct.pack("<I", len(payload)), payload]
-    for array in arrays:
-        blob = _array_bytes(array)
-        parts += [struct.pack("<Q", len(blob)), blob]
-    data = memoryview(b"".join(parts))
-    while data:
+    parts = [memoryview(part) for part in _message_parts(header, arrays)]
+    while parts:
         try:
-            written = os.write(fd, data)
+            written = os.writev(fd, parts[:IOV_MAX])
         except BlockingIOError:
             import select
             import time
@@ -111,7 +130,10 @@ def write_message(fd: int, header: dict[str, Any], arrays: list[np.ndarray] = ()
             if remaining is not None and remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
                 raise TimeoutError from None
             continue
-        data = data[written:]
+        while parts and written >= len(parts[0]):
+            written -= len(parts.pop(0))
+        if written:
+            parts[0] = parts[0][written:]
 
 
 def _read_exact(stream: BinaryIO, n: int) -> bytes:
