@@ -108,3 +108,27 @@ def test_large_arrays_written_from_their_own_memory_arrive_whole_through_partial
         protocol.write_message(w, {"x": 1}, arrays, deadline=time.monotonic() + 0.2)
     os.close(r)
     os.close(w)
+
+
+def test_the_graders_reader_gets_small_in_place_and_chunked_arrays_whole_and_writeable() -> None:
+    """The grader's pipe reader fills 64 KiB..16 MiB reads in place and grows its buffer for
+    larger ones; every array arrives exact, writeable, and owning its memory."""
+    import threading
+    import time
+
+    from grader.sandbox.client import IN_PLACE_MAX, _DeadlineReader
+
+    arrays = [np.arange(7.0), np.arange(200_000.0), np.arange(IN_PLACE_MAX // 8 + 1000, dtype=np.float64)]
+    r, w = os.pipe()
+    writer = threading.Thread(target=lambda: (protocol.write_message(w, {"x": 1}, arrays), os.close(w)))
+    writer.start()
+    reader = _DeadlineReader(r)
+    reader.deadline = time.monotonic() + 30
+    header, back = protocol.read_message(reader)
+    writer.join()
+    os.close(r)
+    assert header["x"] == 1
+    for sent, got in zip(arrays, back):
+        assert np.array_equal(sent, got) and got.flags.writeable
+        got[0] = -1.0  # its own memory: nothing else changes
+    assert [a[0] for a in back] == [-1.0, -1.0, -1.0] and arrays[1][0] == 0.0

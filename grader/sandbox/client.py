@@ -145,6 +145,12 @@ class _OutputDrain(threading.Thread):
         return text
 
 
+IN_PLACE_MIN, IN_PLACE_MAX = 1 << 16, 16 << 20
+"""Reads of this many bytes are filled in place. Above the maximum the buffer grows with the data
+that arrives: a forged size (up to the protocol's caps) must not make the grader touch that
+much memory before a byte of it was sent."""
+
+
 class _DeadlineReader:
     """A file-like `read(n)` over a pipe that raises TimeoutError past a deadline.
 
@@ -163,11 +169,11 @@ class _DeadlineReader:
             raise TimeoutError
 
     def read(self, n: int) -> bytearray:
-        if len(self.buffer) < n and n - len(self.buffer) >= 65536:
+        if IN_PLACE_MIN <= n - len(self.buffer) and n <= IN_PLACE_MAX:
             return self._read_large(n)
         while len(self.buffer) < n:
             self._wait()
-            chunk = os.read(self.fd, 65536)
+            chunk = os.read(self.fd, max(65536, min(n - len(self.buffer), IN_PLACE_MAX)))
             if not chunk:
                 break
             self.buffer += chunk
