@@ -134,7 +134,7 @@ def run_student(ctx: CheckContext, plan: Plan, data: LearningData, params: Learn
             raise StudentFailure("crash", "the learning run sent back a malformed reply (replies are forged only by hostile code).")
         parts.append(reply)
         first, used = last, spent()
-        if used > params.time_budget:
+        if used >= params.time_budget:  # >=: a budget of 0 stops after the first request even if the count has not moved yet
             break
         # The next request fits what is left of the budget at the cost per step seen so far.
         size = max(1, min(params.steps_per_request, int((params.time_budget - used) / max(used / first, 1e-9))))
