@@ -399,16 +399,14 @@ class StudentSession:
         for result in results:
             status = result.get("status") if isinstance(result, dict) else "malformed"
             if status != "ok":
-                detail = error_fields(result.get("error") if isinstance(result, dict) else None).get("message", str(status)[:80])
-                raise StudentFailure("crash", f"the grader's {label} could not be defined in the student's process ({detail}).")
+                raise _not_defined(label, error_fields(result.get("error") if isinstance(result, dict) else None).get("message", str(status)[:80]))
 
     def install(self, op: str, label: str) -> None:
         """Define grader code that a worker plug-in keeps compiled (grader/sandbox/ops_*.py) in the
         student's namespace: what `define` does, without parsing the source in every worker."""
         reply, _ = self._request({"op": op}, [], label)
         if "failed" in reply:
-            detail = error_fields(reply["failed"]).get("message", "malformed reply")
-            raise StudentFailure("crash", f"the grader's {label} could not be defined in the student's process ({detail}).")
+            raise _not_defined(label, error_fields(reply["failed"]).get("message", "malformed reply"))
 
     def describe(self, names: list[str]) -> dict[str, dict[str, Any]]:
         """Which graded names the submission defines, and as what."""
@@ -491,6 +489,11 @@ class StudentSession:
         """Send a timing request (grader/sandbox/ops_timing.py); the caller reads the clock
         around it, so call `ensure_alive()` first to keep a replay out of the timed region."""
         return self._request(header, list(arrays), what, timeout)
+
+
+def _not_defined(label: str, detail: str) -> StudentFailure:
+    """Grader code (`define`, `install`) that the student's namespace kept from being defined."""
+    return StudentFailure("crash", f"the grader's {label} could not be defined in the student's process ({detail}).")
 
 
 def _shift(encoded: Any, offset: int) -> Any:
