@@ -260,3 +260,34 @@ def test_freeze_stops_the_whole_tree_and_prune_keeps_only_the_worker() -> None:
         assert len(left) == 2, left
         reply, _ = worker.request({"op": "seed", "seed": 3})
         assert reply.get("ok"), reply
+
+
+def test_a_worker_closed_while_another_thread_polls_it_closes_cleanly() -> None:
+    """A batch's watchdog or a helper thread may ask whether a worker is alive while the
+    worker is being closed: the status pipe is read and closed by one thread only, so neither
+    side selects on a closed (or reused) descriptor."""
+    import threading
+
+    for _ in range(10):
+        worker = WorkerProcess(SandboxConfig())
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def poll_until_stopped(worker: WorkerProcess = worker, errors: list[BaseException] = errors) -> None:
+            try:
+                while not stop.is_set():
+                    worker.alive
+            except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+                errors.append(error)
+
+        pollers = [threading.Thread(target=poll_until_stopped) for _ in range(3)]
+        for thread in pollers:
+            thread.start()
+        try:
+            worker.close()
+        finally:
+            stop.set()
+            for thread in pollers:
+                thread.join(timeout=5.0)
+        assert not errors, errors
+        assert worker.process is not None and worker.process.poll() is not None  # reaped, status known

@@ -175,10 +175,14 @@ class _BusyWorkers:
             pass
 
     def close(self) -> None:
+        """Kill first and let each thread see its worker die, then close: closing a worker's
+        pipes while its thread still reads them would hand the descriptors to whoever opens next."""
         for worker in self.workers:
-            worker.close()
+            worker.kill()
         for thread in self.threads:
             thread.join(timeout=5.0)
+        for worker in self.workers:
+            worker.close()
 
 
 def test_statement_limits_count_cpu_seconds_so_a_busy_machine_changes_no_verdict(tmp_path: Path) -> None:

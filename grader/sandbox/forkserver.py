@@ -51,6 +51,9 @@ class ForkedProcess:
     def __init__(self, server: ForkServer, ident: int, pid: int, status_fd: int, cpu_usage_file: str | None = None) -> None:
         self.server, self.ident, self.pid, self.status_fd = server, ident, pid, status_fd
         self.returncode: int | None = None
+        self._status_lock = threading.Lock()
+        """One thread at a time reads and closes status_fd (a thread still in `poll` while
+        another closes the worker must not select on a closed, or reused, descriptor)."""
         self.cpu_usage_file = cpu_usage_file
         """The worker's cpuacct.usage (CPU nanoseconds of its whole tree), None without one."""
 
@@ -77,32 +80,37 @@ class ForkedProcess:
             return None
 
     def poll(self) -> int | None:
-        """The server writes the wait status into a pipe when it reaps the worker."""
-        if self.returncode is None and self.status_fd >= 0:
-            import select
-
-            if select.select([self.status_fd], [], [], 0)[0]:
-                self._read_status()
+        """The server writes the wait status into a pipe when it reaps the worker. While
+        another thread waits for that status, the answer is the one known so far."""
+        if self._status_lock.acquire(blocking=False):
+            try:
+                self._collect_status(0)
+            finally:
+                self._status_lock.release()
         return self.returncode
 
-    def _read_status(self) -> None:
-        data = os.read(self.status_fd, 64)
-        os.close(self.status_fd)
-        self.status_fd = -1
-        try:
-            status = int(data.decode())
-            self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        except ValueError:
-            self.returncode = -signal.SIGKILL
-
     def wait(self, timeout: float | None = None) -> int:
+        with self._status_lock:
+            if not self._collect_status(timeout):
+                raise subprocess.TimeoutExpired("worker", timeout or 0)
+        return self.returncode if self.returncode is not None else -signal.SIGKILL
+
+    def _collect_status(self, timeout: float | None) -> bool:
+        """Read the status if it arrives within `timeout` (holding _status_lock); False if not."""
         import select
 
         if self.returncode is None and self.status_fd >= 0:
             if not select.select([self.status_fd], [], [], timeout)[0]:
-                raise subprocess.TimeoutExpired("worker", timeout or 0)
-            self._read_status()
-        return self.returncode if self.returncode is not None else -signal.SIGKILL
+                return False
+            data = os.read(self.status_fd, 64)
+            os.close(self.status_fd)
+            self.status_fd = -1
+            try:
+                status = int(data.decode())
+                self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            except ValueError:
+                self.returncode = -signal.SIGKILL
+        return True
 
     def kill_tree(self) -> None:
         """Ask the server to kill the worker, everything it started, and reap them (synchronous)."""
