@@ -113,8 +113,8 @@ def _reap_orphans(deadline: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-def breakdown(results: Path, n: int) -> list[tuple[str, float, float]]:
-    """(phase, wall s per submission, grader-process CPU s per submission) from the reports' profiles."""
+def breakdown(results: Path, n: int) -> list[tuple[str, float, float, float]]:
+    """(phase, wall s, grader-process CPU s, student-worker CPU s), per submission, from the reports' profiles."""
     totals: dict[str, list[float]] = {}
     for path in results.glob("*.json"):
         try:
@@ -122,13 +122,14 @@ def breakdown(results: Path, n: int) -> list[tuple[str, float, float]]:
         except (OSError, json.JSONDecodeError):
             continue
         for name, entry in (profile.get("phases") or {}).items():
-            slot = totals.setdefault(name, [0.0, 0.0])
+            slot = totals.setdefault(name, [0.0, 0.0, 0.0])
             slot[0] += float(entry.get("wall", 0.0))
             slot[1] += float(entry.get("cpu", 0.0))
+            slot[2] += float(entry.get("worker", 0.0))
         for name, value in (profile.get("counts") or {}).items():
-            slot = totals.setdefault(f"#{name}", [0.0, 0.0])
+            slot = totals.setdefault(f"#{name}", [0.0, 0.0, 0.0])
             slot[0] += float(value)
-    return sorted(((k, v[0] / n, v[1] / n) for k, v in totals.items()), key=lambda r: (r[0].startswith("#"), -r[1]))
+    return sorted(((k, v[0] / n, v[1] / n, v[2] / n) for k, v in totals.items()), key=lambda r: (r[0].startswith("#"), -r[2] - r[3]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,14 +181,15 @@ def main(argv: list[str] | None = None) -> int:
               f"{'every descendant counted' if subreaper else 'orphaned descendants NOT counted'}); "
               f"{os.cpu_count()} cores, load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
         rows_out = breakdown(base / "results", args.n)
-        print("\nper submission, summed from the reports' profiles (wall s, grader-process CPU s; #: counts):")
-        for name, wall, cpu in rows_out:
-            print(f"  {name:34s} {wall:8.4f}" + (f" {cpu:8.4f}" if not name.startswith("#") else ""))
+        print("\nper submission, summed from the reports' profiles (#: counts), costliest first:")
+        print(f"  {'phase':34s} {'wall s':>8s} {'grader':>8s} {'worker':>8s}  (CPU s of the grading process and of the student's worker)")
+        for name, wall, cpu, worker in rows_out:
+            print(f"  {name:34s} {wall:8.4f}" + (f" {cpu:8.4f} {worker:8.4f}" if not name.startswith("#") else ""))
         if args.json:
             Path(args.json).write_text(json.dumps({
                 "n": args.n, "elapsed": elapsed, "per_second": args.n / elapsed, "core_seconds": core_seconds,
                 "core_seconds_per_submission": core_seconds / args.n, "load": [load_before[0], load_after[0]],
-                "errors": errors, "breakdown": {name: [wall, cpu] for name, wall, cpu in rows_out},
+                "errors": errors, "breakdown": {name: [wall, cpu, worker] for name, wall, cpu, worker in rows_out},
             }, indent=2))
         return 0
     finally:

@@ -56,6 +56,10 @@ class ForkedProcess:
         another closes the worker must not select on a closed, or reused, descriptor)."""
         self.cpu_usage_file = cpu_usage_file
         """The worker's cpuacct.usage (CPU nanoseconds of its whole tree), None without one."""
+        self._usage_fd = -1
+        """cpu_usage_file kept open (-1: not yet; -2: closed for good, the worker was killed).
+        A pread costs ~0.5 µs where open+read+close costs ~10 µs, and the count is read around
+        every timed round and every profiled phase."""
 
     def cpu_seconds(self, settled: bool = True) -> float | None:
         """CPU seconds the worker's whole tree has used, read from its cgroup (the worker can
@@ -74,10 +78,18 @@ class ForkedProcess:
         if settled and not settled_tasks(os.path.join(os.path.dirname(self.cpu_usage_file), "tasks")):
             return None  # nothing in the cgroup (the worker could not join it, or is gone): not its count
         try:
-            with open(self.cpu_usage_file, "rb") as handle:
-                return int(handle.read()) / 1e9
+            if self._usage_fd == -2:
+                return None  # killed: its count is gone with its cgroup
+            if self._usage_fd < 0:
+                self._usage_fd = os.open(self.cpu_usage_file, os.O_RDONLY | os.O_CLOEXEC)
+            return int(os.pread(self._usage_fd, 32, 0)) / 1e9
         except (OSError, ValueError):
             return None
+
+    def _close_usage(self) -> None:
+        if self._usage_fd >= 0:
+            os.close(self._usage_fd)
+        self._usage_fd = -2
 
     def poll(self) -> int | None:
         """The server writes the wait status into a pipe when it reaps the worker. While
@@ -114,6 +126,7 @@ class ForkedProcess:
 
     def kill_tree(self) -> None:
         """Ask the server to kill the worker, everything it started, and reap them (synchronous)."""
+        self._close_usage()  # the worker's cgroup goes with it
         self.server.kill(self.ident)
 
     def control(self, op: str) -> str:

@@ -163,6 +163,7 @@ class StudentSession:
 
     def start(self) -> None:
         """Start a worker and run the cells of the submission in it (what grading needs of them)."""
+        self.profile.worker_clock = self._worker_clock
         self._restart_worker()
         if self.not_needed is None:
             with self.profile.phase("plan"):
@@ -259,6 +260,12 @@ class StudentSession:
         with self.profile.phase("worker-start"):
             self.worker = self.worker_factory(self.config)
             self.worker.request({"op": "seed", "seed": self.seed})
+
+    def _worker_clock(self) -> tuple[int, float] | None:
+        """(generation, CPU seconds) of the current worker, for the profile's per-phase count."""
+        worker = self.worker
+        cpu = worker.cpu_seconds(settled=False) if worker is not None and worker.process is not None else None
+        return None if cpu is None else (self.generation, cpu)
 
     def _retire(self, worker: WorkerProcess) -> None:
         """Close a worker, keeping its output and (when it still answers) its CPU seconds."""
