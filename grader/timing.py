@@ -13,7 +13,8 @@ layer called the ordinary way), so skipping work gains nothing.
 Rounds alternate A/B/B/A/... after a warm-up; each round is k steps of forward+backward on a
 fresh layer, k chosen so a reference round lasts `round_seconds`. A race whose score is
 already certain after `decided_after` rounds (every pair of rounds well inside the
-full-points factor, or far beyond the no-points one) stops there. The ratio of medians is
+full-points factor, or far beyond the no-points one) stops there; so does one whose first
+pair alone is far enough inside (`first_margin`: most vectorised layers, after one round). The ratio of medians is
 scored by a curve (`timing_fraction`): full marks within `full_within`× the reference, none
 beyond `zero_beyond`×, log-linear between, quantised so that noise rarely moves a score.
 Loop-bound code is cut off: a round has a deadline, and the run stops once even the most
@@ -63,6 +64,12 @@ class TimingSettings:
     """A race is decided when even its least favourable pair of rounds is this factor inside
     the full-points slowdown (full points), or its most favourable pair this factor beyond the
     no-points one (none): more rounds could not move the median across the curve's ends."""
+    first_margin: float = 4.0
+    """A race is decided after its first pair of rounds when that pair is this factor inside
+    the full-points slowdown (or beyond the no-points one); 0 turns it off. One pair needs a
+    wider margin than two: now and then a round measures 2-6× its usual CPU time on a shared
+    machine (the host's doing, not the code's), so one pair's ratio is a weaker witness. A
+    correct layer measures ~1× the reference (99% of first pairs under 3×), so ~93% stop there."""
     round_seconds: float = 0.006
     """Target length of one reference round; k steps per round follow from it."""
     cutoff_seconds: float = 0.5
@@ -85,6 +92,7 @@ class TimingSettings:
             rounds=int(budgets.get("rounds", base.rounds)),
             decided_after=int(budgets.get("decided_after", base.decided_after)),
             margin=float(budgets.get("margin", base.margin)),
+            first_margin=float(budgets.get("first_margin", base.first_margin)),
             round_seconds=float(budgets.get("round_seconds", base.round_seconds)),
             cutoff_seconds=float(budgets.get("cutoff_seconds", base.cutoff_seconds)),
             learning_rate=float(params.get("learning_rate", base.learning_rate)),
@@ -394,12 +402,21 @@ def _rounds(student: Side, reference: Side, s: TimingSettings, pick: Callable[[]
             if side is student:
                 copy = copy or mutated
         fastest, slowest = min(student.seconds) / max(reference.seconds), max(student.seconds) / min(reference.seconds)
-        if (r >= 2 and fastest > s.zero_beyond) or (r + 1 >= s.decided_after and fastest > s.zero_beyond * s.margin):
-            return _cut(f"after {r + 1} rounds even the fastest was {fastest:.0f}× the reference's slowest", k, student, reference, copy, started)
-        if r + 1 >= s.decided_after and slowest * s.margin <= s.full_within:
+        margin = _certainty_margin(s, r + 1)
+        if (r >= 2 and fastest > s.zero_beyond) or (margin is not None and fastest > s.zero_beyond * margin):
+            return _cut(f"after {r + 1} round{'s' if r else ''} even the fastest was {fastest:.0f}× the reference's slowest", k, student, reference, copy, started)
+        if margin is not None and slowest * margin <= s.full_within:
             break  # full points whatever later rounds measured: their median stays inside the full band
     student.copied = copy
     return None
+
+
+def _certainty_margin(s: TimingSettings, rounds: int) -> float | None:
+    """The factor by which every pair so far must clear an end of the curve for the race to stop
+    after `rounds` rounds a side; None: not yet decidable."""
+    if rounds >= s.decided_after:
+        return s.margin
+    return s.first_margin if rounds == 1 and s.first_margin > 0 else None
 
 
 def _cut(why: str, k: int, student: Side, reference: Side, copy: bool, started: float, warm_up_ratio: float = math.nan) -> BenchResult:

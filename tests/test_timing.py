@@ -77,12 +77,16 @@ def with_budgets(assignment: Assignment, **budgets: float) -> Assignment:
 
 
 def test_a_race_stops_once_its_score_is_certain(timing_only: Assignment) -> None:
-    """A layer as fast as the reference is decided after two rounds a side; a race that can
-    never be certain (an impossible margin) runs every round, to the same score."""
+    """A layer as fast as the reference is decided after its first pair of rounds when that pair
+    is 4× inside the full-points factor, else after two; a race that can never be certain (an
+    impossible margin) runs every round, to the same score."""
     decided = timing_result(CORPUS / "correct_matmul_operator.ipynb", timing_only)
     assert decided.score == decided.max_score, decided.output
-    assert len(decided.details["student_rounds_ms"]) == len(decided.details["reference_rounds_ms"]) == 2, decided.details
-    undecided = timing_result(CORPUS / "correct_matmul_operator.ipynb", with_budgets(timing_only, margin=1e6))
+    student, reference = decided.details["student_rounds_ms"], decided.details["reference_rounds_ms"]
+    assert len(student) == len(reference) == (1 if student[0] / reference[0] * 4.0 <= 8.0 else 2), decided.details
+    two_pairs = timing_result(CORPUS / "correct_matmul_operator.ipynb", with_budgets(timing_only, first_margin=0.0))
+    assert len(two_pairs.details["student_rounds_ms"]) == len(two_pairs.details["reference_rounds_ms"]) == 2, two_pairs.details
+    undecided = timing_result(CORPUS / "correct_matmul_operator.ipynb", with_budgets(timing_only, margin=1e6, first_margin=1e6))
     assert undecided.score == undecided.max_score, undecided.output
     assert len(undecided.details["student_rounds_ms"]) == len(undecided.details["reference_rounds_ms"]) == 5, undecided.details
 
@@ -98,11 +102,13 @@ def test_a_kept_twin_skips_its_cold_round_on_data_it_raced_on(timing_only: Assig
     assert first.score == second.score == first.max_score, (first.details, second.details)
 
 
-def test_a_loop_far_beyond_the_no_points_factor_is_cut_after_two_rounds(timing_only: Assignment) -> None:
-    result = timing_result(CORPUS / "python_loop.ipynb", with_budgets(timing_only, margin=1.0))  # cut once the fastest pair is past 15x
+@pytest.mark.parametrize("budgets, rounds", [({"margin": 1.0, "first_margin": 0.0}, 2), ({"margin": 1e6, "first_margin": 1.0}, 1)], ids=["two pairs", "first pair"])
+def test_a_loop_far_beyond_the_no_points_factor_is_cut_once_certain(timing_only: Assignment, budgets: dict[str, float], rounds: int) -> None:
+    result = timing_result(CORPUS / "python_loop.ipynb", with_budgets(timing_only, **budgets))  # cut once the fastest pair is past 15x
     assert result.score == 0 and "python-loop" in result.diagnoses
     if result.details["student_rounds_ms"]:  # not already cut at its warm-up step
-        assert len(result.details["student_rounds_ms"]) == 2 and result.details["cut_off"].startswith("after 2 rounds"), result.details
+        assert len(result.details["student_rounds_ms"]) == rounds, result.details
+        assert result.details["cut_off"].startswith(f"after {rounds} round{'s' if rounds > 1 else ''} "), result.details
 
 
 def test_per_sample_loop_gets_zero_and_is_named(timing_only: Assignment) -> None:
