@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -291,3 +292,34 @@ def test_a_worker_closed_while_another_thread_polls_it_closes_cleanly() -> None:
                 thread.join(timeout=5.0)
         assert not errors, errors
         assert worker.process is not None and worker.process.poll() is not None  # reaped, status known
+
+
+def test_a_worker_killed_from_two_threads_while_its_cpu_count_is_read_fails_nowhere() -> None:
+    """A flooding worker is killed by the output drain's thread while the grading thread reads
+    its CPU count or kills it too: the count's descriptor is closed once, by one of them."""
+    import threading
+
+    for _ in range(10):
+        worker = WorkerProcess(SandboxConfig())
+        if worker.cpu_seconds(settled=False) is None:
+            worker.close()
+            pytest.skip("no cpuacct cgroup for the worker here (not root)")
+        errors: list[BaseException] = []
+        go = threading.Barrier(4)
+
+        def race(action: Any, worker: WorkerProcess = worker, errors: list[BaseException] = errors) -> None:
+            try:
+                go.wait()
+                for _ in range(50):
+                    action(worker)
+            except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+                errors.append(error)
+
+        actions = [lambda w: w.kill(), lambda w: w.kill(), lambda w: w.cpu_seconds(settled=False), lambda w: w.cpu_seconds(settled=False)]
+        threads = [threading.Thread(target=race, args=(action,)) for action in actions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30.0)
+        worker.close()
+        assert not errors, errors

@@ -60,6 +60,9 @@ class ForkedProcess:
         """cpu_usage_file kept open (-1: not yet; -2: closed for good, the worker was killed).
         A pread costs ~0.5 µs where open+read+close costs ~10 µs, and the count is read around
         every timed round and every profiled phase."""
+        self._usage_lock = threading.Lock()
+        """The output drain's thread kills a flooding worker while the grading thread may be
+        reading its count: one of them at a time uses (or closes) the descriptor."""
 
     def cpu_seconds(self, settled: bool = True) -> float | None:
         """CPU seconds the worker's whole tree has used, read from its cgroup (the worker can
@@ -77,19 +80,21 @@ class ForkedProcess:
 
         if settled and not settled_tasks(os.path.join(os.path.dirname(self.cpu_usage_file), "tasks")):
             return None  # nothing in the cgroup (the worker could not join it, or is gone): not its count
-        try:
-            if self._usage_fd == -2:
-                return None  # killed: its count is gone with its cgroup
-            if self._usage_fd < 0:
-                self._usage_fd = os.open(self.cpu_usage_file, os.O_RDONLY | os.O_CLOEXEC)
-            return int(os.pread(self._usage_fd, 32, 0)) / 1e9
-        except (OSError, ValueError):
-            return None
+        with self._usage_lock:
+            try:
+                if self._usage_fd == -2:
+                    return None  # killed: its count is gone with its cgroup
+                if self._usage_fd < 0:
+                    self._usage_fd = os.open(self.cpu_usage_file, os.O_RDONLY | os.O_CLOEXEC)
+                return int(os.pread(self._usage_fd, 32, 0)) / 1e9
+            except (OSError, ValueError):
+                return None
 
     def _close_usage(self) -> None:
-        if self._usage_fd >= 0:
-            os.close(self._usage_fd)
-        self._usage_fd = -2
+        with self._usage_lock:
+            if self._usage_fd >= 0:
+                os.close(self._usage_fd)
+            self._usage_fd = -2
 
     def poll(self) -> int | None:
         """The server writes the wait status into a pipe when it reaps the worker. While
