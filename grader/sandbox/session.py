@@ -263,8 +263,8 @@ class StudentSession:
 
     def _worker_clock(self) -> tuple[int, float] | None:
         """(generation, CPU seconds) of the current worker, for the profile's per-phase count."""
-        worker = self.worker
-        cpu = worker.cpu_seconds(settled=False) if worker is not None and worker.process is not None else None
+        count = getattr(self.worker, "cpu_seconds", None)  # a live kernel's stand-in has none
+        cpu = count(settled=False) if count is not None else None
         return None if cpu is None else (self.generation, cpu)
 
     def _retire(self, worker: WorkerProcess) -> None:
