@@ -4,8 +4,8 @@
 (process_time) and, where the session gives a `worker_clock`, the student's worker's CPU
 seconds (its cgroup's count) spent inside it: most of a grading's CPU is the worker's, so a
 breakdown without it would hide where the time goes. The workers' whole CPU seconds are
-also counted when the session closes them. The totals land in the report's JSON under `profile`, which
-`benchmarks/batch_bench.py` sums over a class.
+also counted when the session closes them. The totals land in the report's JSON under
+`profile`, which `benchmarks/batch_bench.py` sums over a class.
 """
 
 from __future__ import annotations

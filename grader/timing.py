@@ -14,8 +14,8 @@ Rounds alternate A/B/B/A/... after a warm-up; each round is k steps of forward+b
 fresh layer, k chosen so a reference round lasts `round_seconds`. A race whose score is
 already certain after `decided_after` rounds (every pair of rounds well inside the
 full-points factor, or far beyond the no-points one) stops there; so does one whose first
-pair alone is far enough inside (`first_margin`: most vectorised layers, after one round). The ratio of medians is
-scored by a curve (`timing_fraction`): full marks within `full_within`× the reference, none
+pair alone is far enough inside (`first_margin`: most vectorised layers, after one round).
+The ratio of medians is scored by a curve (`timing_fraction`): full marks within `full_within`× the reference, none
 beyond `zero_beyond`×, log-linear between, quantised so that noise rarely moves a score.
 Loop-bound code is cut off: a round has a deadline, and the run stops once even the most
 favourable pair of rounds is over the zero-points factor.
