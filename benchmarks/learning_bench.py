@@ -21,7 +21,7 @@ import numpy as np
 from grader.assignment import load_assignment
 from grader.checks import CheckContext
 from grader.engine import run_check
-from grader.learning_data import digits
+from grader.checks.learning.data import digits
 from grader.sandbox.heap import keep_freed_memory
 from grader.sandbox.session import StudentSession
 from grader.submission import read_submission

@@ -17,9 +17,9 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 
 def check(*args: Any, **kwargs: Any) -> Any:
-    """The public checks on this notebook's definitions (see grader/notebook_check.py).
+    """The public checks on this notebook's definitions (see grader/student/notebook.py).
 
     Imported on call, so `import grader` stays light."""
-    from .notebook_check import check as run
+    from .student.notebook import check as run
 
     return run(*args, **kwargs)

@@ -22,9 +22,9 @@ __all__ = ["main"]
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("grader.cli:run_check_cli", "public checks only, for students; exit status 1 if one fails"),
-    "batch": ("grader.batch:run_batch_cli", "grade a whole class in parallel (resumable), with a gradebook and a class dashboard"),
-    "release": ("grader.release:run_release_cli", "build the student bundle: the notebook and the public checks' data, no solution"),
-    "gradescope": ("grader.gradescope:run_gradescope_cli", "build a Gradescope autograder zip (setup.sh, run_autograder)"),
+    "batch": ("grader.batch.run:run_batch_cli", "grade a whole class in parallel (resumable), with a gradebook and a class dashboard"),
+    "release": ("grader.student.release:run_release_cli", "build the student bundle: the notebook and the public checks' data, no solution"),
+    "gradescope": ("grader.platforms.gradescope:run_gradescope_cli", "build a Gradescope autograder zip (setup.sh, run_autograder)"),
 }
 """Subcommand -> ("module:function" taking argv and returning the exit status, one line of help).
 `grade --help` lists exactly these; a new subcommand is one entry here."""
@@ -71,7 +71,7 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
             _check_writable(option, Path(target))
     try:
         if public_only:
-            from .student import check_file
+            from .student.check import check_file
 
             report = check_file(args.submission, args.bundle, args.assignment, timeout=args.timeout)
         else:

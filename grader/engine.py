@@ -20,7 +20,7 @@ from .convention import describe, detect_notebook_convention, version_note
 from .deadline import DEFAULT_TIMEOUT, Deadline
 from .diagnose import ADVICE_PREFIX, advice, resolve_codes
 from .errors import StudentFailure
-from .exclusive import grading_phase
+from .timing.exclusive import grading_phase
 from .oracle import ReferenceOracle, active_oracle
 from .profiling import Profile
 from .results import GRADESCOPE_VISIBILITY, SCORE_DECIMALS, CheckResult, GradeReport, StatementNote, round_points

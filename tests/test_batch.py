@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SUBMISSIONS, grade_command, run_grade
-from grader.batch_inputs import ZipLimits, discover
+from grader.batch.inputs import ZipLimits, discover
 from grader.errors import InputError
 
 CLASS = {

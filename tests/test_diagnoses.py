@@ -38,7 +38,7 @@ MISTAKES = Path("/work/shared/MISTAKES.md")
 CODES = [
     "forward-missing-bias", "forward-transposed-weights", "forward-wrong", "weights-shape", "init-scale",
     "grad-input-transposed", "grad-input-wrong", "update-before-grad-input", "grad-weights-mean",
-    "grad-weights-transposed", "grad-weights-wrong", "grad-bias-mean", "grad-bias-not-summed",
+    "grad-weights-transposed", "grad-weights-wrong", "grad-weights-sum", "grad-bias-mean", "grad-bias-sum", "grad-bias-not-summed",
     "grad-bias-wrong-axis", "update-sign", "learning-rate-ignored", "no-update", "mutates-input",
     "mutates-grad-output", "stateful-forward", "batch-coupling", "nondeterministic", "float32-downcast",
     "nan-or-inf", "python-loop", "relu-wrong", "network-forward-wrong", "train-skips-layer", "train-wrong",

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from grader import exclusive
+from grader.timing import exclusive
 
 
 def _sharer(lock: str, log: str, until: float) -> None:

@@ -19,11 +19,11 @@ from conftest import SUBMISSIONS, copy_assignment
 from grader.assignment import Assignment, load_assignment
 from grader.checks import CheckContext
 from grader.engine import grade_file, run_check
-from grader.checks.learning_plan import make_plan, reference_run
-from grader.checks.learning_screen import pack, stack_batches, verify_screen
-from grader.checks.learning_student import worker_inputs
+from grader.checks.learning.plan import make_plan, reference_run
+from grader.checks.learning.screen import pack, stack_batches, verify_screen
+from grader.checks.learning.student import worker_inputs
 from grader.errors import GraderBug, InputError
-from grader.learning_data import LearningData, LearningParams, digits, load_learning_data
+from grader.checks.learning.data import LearningData, LearningParams, digits, load_learning_data
 from grader.oracle import ReferenceOracle, active_oracle
 from grader.results import CheckResult
 from grader.sandbox.session import StudentSession

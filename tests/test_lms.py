@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SUBMISSIONS, run_grade
-from grader.batch_inputs import discover
-from grader.lms import recognise
+from grader.batch.inputs import discover
+from grader.batch.lms import recognise
 
 SAMPLE = ROOT / "assignments" / "dense_layer" / "sample_submission.ipynb"
 REFERENCE = SUBMISSIONS / "reference.ipynb"

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import SUBMISSIONS, run_grade
 from grader.assignment import load_assignment
-from grader.release import release
+from grader.student.release import release
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "assignments" / "dense_layer" / "sample_submission.ipynb"

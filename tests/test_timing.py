@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import exclusive
+from grader.timing import exclusive
 from grader.assignment import Assignment, load_assignment
 from grader.engine import grade_file
 from grader.results import CheckResult
-from grader.timing import expected_outputs, timing_fraction
+from grader.timing.race import expected_outputs, timing_fraction
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "submissions"
@@ -264,7 +264,7 @@ def test_race_inputs_are_drawn_once_and_the_generator_moves_on_the_same() -> Non
 
 
 def test_closed_form_summaries_match_the_full_outputs() -> None:
-    from grader.timing import ClosedForm, OutputSummary
+    from grader.timing.race import ClosedForm, OutputSummary
 
     rng = np.random.default_rng(5)
     X, G, W, b = rng.standard_normal((50, 4)), rng.standard_normal((50, 3)), rng.standard_normal((4, 3)), rng.standard_normal(3)

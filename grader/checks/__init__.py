@@ -22,7 +22,7 @@ CHECK_MODULES = (
     "grader.checks.batch",
     "grader.checks.side_effects",
     "grader.checks.network",
-    "grader.checks.learning",
+    "grader.checks.learning.check",
     "grader.checks.timing",
 )
 

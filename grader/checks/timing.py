@@ -2,7 +2,7 @@
 
 The reference solution runs as a submission in a second worker made by the same factory
 with the same limits, so both sides pay the same process, protocol and BLAS set-up; the
-race itself is in grader/timing.py. On the CPU clock (each worker's cgroup CPU time) a
+race itself is in grader/timing/race.py. On the CPU clock (each worker's cgroup CPU time) a
 batch goes on grading meanwhile; on the wall clock (no cgroups, or a GPU) the rounds run
 inside `exclusive_phase()`, so a batch grader runs nothing else while a submission is timed.
 
@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import StudentFailure
-from ..exclusive import exclusive_phase
+from ..timing.exclusive import exclusive_phase
 from ..sandbox.session import StudentSession
 from ..oracle import reference_submission
-from ..timing import BenchResult, ClosedForm, OutputSummary, Side, TimingSettings, expected_outputs, relative_error, run_benchmark
+from ..timing.race import BenchResult, ClosedForm, OutputSummary, Side, TimingSettings, expected_outputs, relative_error, run_benchmark
 from . import register
 from .base import CheckContext, DenseCase, Outcome, _weights_transposed, make_dense
 from .batched import DenseBatch

@@ -2,7 +2,7 @@
 
 One pass over the records gives the score distribution, each check's pass rate and mean
 score, every diagnosed mistake with all the students who made it (none dropped), and the
-slowest and failed submissions. Both the terminal summary (grader/batch.py) and the
+slowest and failed submissions. Both the terminal summary (grader/batch/run.py) and the
 dashboard (grader/report/dashboard.py) read this, so they never disagree.
 """
 

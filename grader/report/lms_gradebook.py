@@ -19,7 +19,7 @@ import csv
 import io
 from typing import Any, Callable, Iterable, Mapping
 
-from ..lms import Identity
+from ..batch.lms import Identity
 from ..results import points
 from .csv_report import spreadsheet_safe
 

@@ -13,7 +13,7 @@ worker's whole tree one core at most: a submission that starts many busy process
 itself, not the other jobs of a batch. The freezer stops the student's whole
 tree while the reference twin is timed on the wall clock (SIGSTOP of every process where
 there is no freezer); cpuacct counts the CPU nanoseconds of the whole tree, the timing
-benchmark's clock where it exists (grader/timing.py).
+benchmark's clock where it exists (grader/timing/race.py).
 
 Standard library only (imported beside `limits.py` by the fork server).
 """

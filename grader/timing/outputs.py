@@ -3,7 +3,7 @@
 Each timed `bench` reply carries a summary of its last outputs (shape, sum, |sum| and
 grader-chosen rows: `OutputSummary`); the reference's outputs after k steps have a closed
 form (`expected_outputs`), kept per race without the full arrays (`ClosedForm`). Used by
-the race (grader/timing.py) and its check (grader/checks/timing.py).
+the race (grader/timing/race.py) and its check (grader/checks/timing.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .sandbox.session import StudentSession
+from ..sandbox.session import StudentSession
 
 __all__ = ["expected_outputs", "ClosedForm", "relative_error", "OutputSummary"]
 

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import InputError
-from .safetext import utf8_safe
+from ..errors import InputError
+from ..safetext import utf8_safe
 
 __all__ = ["ResultsDir", "atomic_write", "error_record", "is_current", "grading_fingerprint"]
 
@@ -62,7 +62,7 @@ def error_record(student: str, submission: str, sha256: str, assignment: str, ma
 
 
 _SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
-GRADER_DIR = Path(__file__).resolve().parent
+GRADER_DIR = Path(__file__).resolve().parents[1]
 
 
 def _tree_files(root: Path) -> list[Path]:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..learning_data import LearningData, LearningParams
-from ..oracle import ref
+from .data import LearningData, LearningParams
+from ...oracle import ref
 
 __all__ = ["Params", "Plan", "make_plan", "Step", "reference_forward", "reference_step", "ReferenceRun", "reference_run", "accuracy"]
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .sandbox import protocol as grader_protocol
-from .sandbox.client import SandboxConfig
-from .sandbox.session import StudentSession
-from .submission import Submission
+from ..sandbox import protocol as grader_protocol
+from ..sandbox.client import SandboxConfig
+from ..sandbox.session import StudentSession
+from ..submission import Submission
 
 __all__ = ["KernelSession"]
 
@@ -43,7 +43,7 @@ def _worker_module() -> Any:
             sys.modules.pop("protocol", None)
 
 
-_GRADER_DIR = str(Path(__file__).resolve().parent)
+_GRADER_DIR = str(Path(__file__).resolve().parents[1])
 
 
 def _kernel_traceback(exc: BaseException) -> str:

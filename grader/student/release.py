@@ -2,7 +2,7 @@
 
 The bundle holds what students need to run `grade check` and `check()` and nothing else:
 the assignment's notebook (its metadata stamped with the assignment name, so a bundle of
-another assignment is recognised) and `public_checks.json` (see grader/bundle.py). No
+another assignment is recognised) and `public_checks.json` (see grader/student/bundle.py). No
 reference code, no hidden check. Re-running gives byte-identical files: canonical JSON, and
 a zip with sorted entries, fixed timestamps and fixed permissions.
 """
@@ -15,8 +15,8 @@ import zipfile
 from pathlib import Path
 
 from .bundle import BUNDLE_FILE, build_bundle, bundle_json
-from .errors import InputError
-from .student import NOTEBOOK_METADATA_KEY
+from ..errors import InputError
+from .check import NOTEBOOK_METADATA_KEY
 
 __all__ = ["release", "run_release_cli"]
 
@@ -43,7 +43,7 @@ def _write_zip(path: Path, files: dict[str, bytes]) -> None:
 
 def release(assignment_name: str | None, out: Path) -> list[Path]:
     """Write the bundle into `out`; returns the files written (notebook, data, zip)."""
-    from .assignment import DEFAULT_ASSIGNMENT, load_assignment
+    from ..assignment import DEFAULT_ASSIGNMENT, load_assignment
 
     assignment = load_assignment(assignment_name or DEFAULT_ASSIGNMENT)
     notebook = assignment.root / assignment.notebook

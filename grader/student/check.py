@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .bundle import BUNDLE_FILE, Bundle, bundle_from_data, build_bundle, read_bundle
-from .errors import InputError
-from .results import GradeReport
+from ..errors import InputError
+from ..results import GradeReport
 
 __all__ = ["find_bundle", "run_public_checks", "check_file", "NOTEBOOK_METADATA_KEY"]
 
@@ -38,7 +38,7 @@ def find_bundle(folder: Path, bundle: str | Path | None = None, assignment: str 
     if assignment is None and (folder / "assignment.toml").is_file():
         assignment = str(folder)
     if assignment is not None:
-        from .assignment import load_assignment
+        from ..assignment import load_assignment
 
         loaded = load_assignment(assignment)
         data = json.loads(json.dumps(build_bundle(loaded)))  # exactly what a released file holds
@@ -60,7 +60,7 @@ def _stamped_assignment(path: Path) -> str | None:
 def run_public_checks(session: Any, bundle: Bundle, label: str) -> GradeReport:
     """The bundle's checks on a session (the sandbox, or the student's kernel), with the
     line that says what was not checked."""
-    from .engine import grade_session
+    from ..engine import grade_session
 
     report = grade_session(session, bundle.assignment, label, bundle.seed, "all", "cpu", bundle.oracle, time.perf_counter())
     return dataclasses.replace(report, not_checked=bundle.not_checked)
@@ -69,10 +69,10 @@ def run_public_checks(session: Any, bundle: Bundle, label: str) -> GradeReport:
 def check_file(path: str | Path, bundle: str | Path | None = None, assignment: str | None = None, timeout: float | None = None) -> GradeReport:
     """`grade check NOTEBOOK`: the public checks on the saved file, in the sandbox
     (`timeout`: seconds of work in all, as for `grade`)."""
-    from .checks.base import graded_names
-    from .deadline import Deadline
-    from .sandbox.session import StudentSession
-    from .submission import read_submission
+    from ..checks.base import graded_names
+    from ..deadline import Deadline
+    from ..sandbox.session import StudentSession
+    from ..submission import read_submission
 
     path = Path(path)
     submission = read_submission(path)

@@ -13,11 +13,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import StudentFailure
-from ..learning_data import LearningData, LearningParams
-from ..sandbox.session import Remote
-from .base import CheckContext, new_dense, require_class, require_function, set_params
-from .learning_plan import Params, Plan
+from ...errors import StudentFailure
+from .data import LearningData, LearningParams
+from ...sandbox.session import Remote
+from ..base import CheckContext, new_dense, require_class, require_function, set_params
+from .plan import Params, Plan
 
 __all__ = ["Inputs", "worker_inputs", "StudentRun", "build_network", "run_student", "student_activations", "unpack"]
 

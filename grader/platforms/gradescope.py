@@ -24,14 +24,14 @@ import time
 import zipfile
 from pathlib import Path
 
-from . import __version__
-from .errors import InputError
+from .. import __version__
+from ..errors import InputError
 
 __all__ = ["build_autograder", "run_in_autograder", "run_gradescope_cli", "PACKED"]
 
 PACKED = "dense-grader"
 """Folder of the zip (and of /autograder/source/) that holds the package and the assignment."""
-_PROJECT = Path(__file__).resolve().parent.parent
+_PROJECT = Path(__file__).resolve().parents[2]
 _SOURCES = ("pyproject.toml", "README.md", "grader", "reference")
 _SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 
@@ -88,7 +88,7 @@ def _script(zf: zipfile.ZipFile, name: str, text: str) -> None:
 
 def build_autograder(out: Path, assignment_path: str) -> Path:
     """Write the autograder zip to `out`; the assignment folder is packed under assignments/."""
-    from .assignment import load_assignment
+    from ..assignment import load_assignment
 
     assignment = load_assignment(assignment_path)
     folder = assignment.root
@@ -111,7 +111,7 @@ def build_autograder(out: Path, assignment_path: str) -> Path:
 
 def _submission_file(folder: Path, preferred: str) -> Path:
     """The student's notebook in /autograder/submission (the assignment's name, else the newest)."""
-    from .batch_inputs import _student_folder
+    from ..batch.inputs import _student_folder
 
     notes: list[str] = []
     entry = _student_folder(folder, preferred, notes)
@@ -122,9 +122,9 @@ def _submission_file(folder: Path, preferred: str) -> Path:
 
 def run_in_autograder(root: Path, assignment_path: str) -> int:
     """Grade /autograder/submission and write results/results.json (always valid)."""
-    from .assignment import load_assignment
-    from .engine import grade_file
-    from .report.json_report import gradescope_error, to_gradescope
+    from ..assignment import load_assignment
+    from ..engine import grade_file
+    from ..report.json_report import gradescope_error, to_gradescope
 
     results = root / "results" / "results.json"
     results.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +140,7 @@ def run_in_autograder(root: Path, assignment_path: str) -> int:
     data = json.loads(text)
     data["stdout_visibility"] = "hidden"
     results.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    print(f"graded {path.name}: {report.score:g} / {report.max_score:g} (grader {__version__} at {Path(__file__).resolve().parent})")
+    print(f"graded {path.name}: {report.score:g} / {report.max_score:g} (grader {__version__} at {Path(__file__).resolve().parents[1]})")
     return 0
 
 

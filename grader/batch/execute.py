@@ -5,7 +5,7 @@ and returns plain data (the report's dict, the HTML text), never raising for a s
 fault, so one bad submission can't stop the batch. It is a module-level function of an
 importable module so Dask can ship it to workers by reference.
 
-Timing honesty: every grading process gets GRADER_LOCK_FILE (see grader/exclusive.py).
+Timing honesty: every grading process gets GRADER_LOCK_FILE (see grader/timing/exclusive.py).
 Grading holds the lock shared; a timing measurement takes it exclusively, so while a
 submission is timed no other grading process of this machine runs. The default lock file is
 machine-wide (in the temp dir, one per user), so it also covers two batches on one machine
@@ -28,12 +28,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
-from .errors import InputError
-from .sandbox.heap import keep_freed_memory
-from .sandbox.limits import name_process
-from .sandbox.resources import process_state
-from .exclusive import LOCK_ENV
+from .. import __version__
+from ..errors import InputError
+from ..sandbox.heap import keep_freed_memory
+from ..sandbox.limits import name_process
+from ..sandbox.resources import process_state
+from ..timing.exclusive import LOCK_ENV
 
 __all__ = ["Job", "Options", "TaskResult", "grade_task", "run_local", "run_dask", "default_lock_file"]
 
@@ -98,7 +98,7 @@ the alarm stops a task only this much later, when grading itself hangs."""
 
 
 def _waiting_for_timing_lock(frame: Any) -> bool:
-    """True when the interrupted code is blocked in grader/exclusive.py (waiting for the timing lock).
+    """True when the interrupted code is blocked in grader/timing/exclusive.py (waiting for the timing lock).
 
     That wait is the price of honest timing, not the submission's fault, so it does not
     count against --timeout: otherwise a slow neighbour holding the shared lock would
@@ -114,13 +114,13 @@ def default_lock_file() -> str:
 
 @lru_cache(maxsize=4)
 def _assignment(name: str) -> Any:
-    from .assignment import load_assignment
+    from ..assignment import load_assignment
 
     return load_assignment(name)
 
 
 def _error(job: Job, options: Options, kind: str, message: str, elapsed: float) -> TaskResult:
-    from .batch_store import error_record
+    from .store import error_record
 
     try:
         max_score = _assignment(options.assignment).max_score
@@ -155,7 +155,7 @@ def grade_task(job: Job, options: Options) -> TaskResult:
                 _worker_state["budget"] = float(options.timeout or 0) + BACKSTOP_GRACE
                 signal.setitimer(signal.ITIMER_REAL, _TICK, _TICK)
             try:
-                from .engine import grade_file
+                from ..engine import grade_file
 
                 report = grade_file(path, assignment=_assignment(options.assignment), seed=options.seed, device=options.device, timeout=options.timeout)
             finally:
@@ -176,7 +176,7 @@ def grade_task(job: Job, options: Options) -> TaskResult:
         record["submission"] = job.path
         html, notes = (None, ())
         if options.html:
-            from .exclusive import grading_phase
+            from ..timing.exclusive import grading_phase
 
             wall, cpu = time.perf_counter(), time.process_time()
             with grading_phase():  # plotting is CPU work: never beside a timing measurement
@@ -189,7 +189,7 @@ def grade_task(job: Job, options: Options) -> TaskResult:
 def _render_html(report: Any, scratch: str, feedback: str = "full") -> tuple[str | None, tuple[str, ...]]:
     """HTML feedback when grader.report.html exists; its absence or failure never loses the JSON."""
     try:
-        from .report.html import write_html
+        from ..report.html import write_html
     except ImportError:
         return None, ("HTML feedback skipped: grader.report.html is not available in this grader version.",)
     target = Path(scratch) / "feedback.html"
@@ -257,7 +257,7 @@ def _pool(jobs: int, lock_file: str) -> ProcessPoolExecutor:
     # forkserver: workers do not inherit the parent's RESULTS lock or progress thread, and
     # start warm (numpy and the grader preloaded once in the server).
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["numpy", "grader.engine", "grader.batch_exec", "grader.report.html"])  # missing ones are skipped
+    ctx.set_forkserver_preload(["numpy", "grader.engine", "grader.batch.execute", "grader.report.html"])  # missing ones are skipped
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(), lock_file))
 
 

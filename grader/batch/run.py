@@ -8,7 +8,7 @@ score distribution and the class's most common mistakes.
 
 Running the same command again after an interruption finishes the job: only what is
 missing or changed is graded. Timing stays honest through the shared/exclusive timing lock
-(GRADER_LOCK_FILE, grader/exclusive.py) that every grading process of the batch holds.
+(GRADER_LOCK_FILE, grader/timing/exclusive.py) that every grading process of the batch holds.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .batch_exec import Job, Options, TaskResult, default_lock_file, run_dask, run_local
-from .batch_inputs import Entry, discover, file_sha256, safe_name
-from .batch_store import ResultsDir, atomic_write, grading_fingerprint, is_current
-from .deadline import DEFAULT_TIMEOUT
+from .. import __version__
+from .execute import Job, Options, TaskResult, default_lock_file, run_dask, run_local
+from .inputs import Entry, discover, file_sha256, safe_name
+from .store import ResultsDir, atomic_write, grading_fingerprint, is_current
+from ..deadline import DEFAULT_TIMEOUT
 from .lms import recognise
-from .errors import InputError
-from .exclusive import LOCK_ENV
-from .safetext import terminal_safe
+from ..errors import InputError
+from ..timing.exclusive import LOCK_ENV
+from ..safetext import terminal_safe
 
 __all__ = ["run_batch_cli", "run_batch"]
 
@@ -120,8 +120,8 @@ def run_batch_cli(argv: list[str]) -> int:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from .assignment import load_assignment
-    from .engine import DEFAULT_SEED
+    from ..assignment import load_assignment
+    from ..engine import DEFAULT_SEED
 
     results = ResultsDir(Path(args.out))
     results.acquire()  # before anything is read or extracted into RESULTS/
@@ -196,9 +196,9 @@ def run_batch(args: argparse.Namespace) -> int:
 
 def _class_report(root: Path, rows: list[tuple[str, dict[str, Any] | None]], assignment: Any) -> str:
     """Write class.html (the dashboard) and return the terminal summary; both from one pass."""
-    from .report.class_stats import class_stats
-    from .report.class_summary import render_class_summary
-    from .report.dashboard import linked_students, render_dashboard
+    from ..report.class_stats import class_stats
+    from ..report.class_summary import render_class_summary
+    from ..report.dashboard import linked_students, render_dashboard
 
     stats = class_stats(rows, [c.name for c in assignment.checks], assignment.max_score)
     dashboard = root / "class.html"
@@ -211,7 +211,7 @@ def _write_lms_gradebook(lms: str, root: Path, rows: list[tuple[str, dict[str, A
     """gradebook-<lms>.csv beside gradebook.csv; returns the line that tells where (and who lacks an id)."""
     if lms == "generic":
         return ""
-    from .report.lms_gradebook import lms_gradebook
+    from ..report.lms_gradebook import lms_gradebook
 
     by_file = {safe_name(student): identity for student, identity in identities.items()}
     text, missing = lms_gradebook(lms, rows, by_file, assignment.title, assignment.max_score)
@@ -230,7 +230,7 @@ def _write_gradebook(results: ResultsDir, entries: list[Entry], assignment: Any,
     """gradebook.csv from the per-student JSON on disk. After an interruption the students
     still `pending` have no result row ("no result: run the batch again"), never a stale
     grade from an older rubric or file. Ids are the per-student file names."""
-    from .report.csv_report import gradebook_csv
+    from ..report.csv_report import gradebook_csv
 
     rows = [(safe_name(entry.student), None if safe_name(entry.student) in pending else results.load(safe_name(entry.student))) for entry in entries]
     rubric = [c.name for c in assignment.checks]
@@ -252,7 +252,7 @@ def _plan(
     """The jobs still to do: students with no result, or whose file, seed, assignment folder,
     reference or grader changed, or whose feedback page was written for another --feedback
     (public before the deadline, full after); every one with `force`; only the named ones with `only`."""
-    from .report.html import feedback_mode
+    from ..report.html import feedback_mode
 
     rubric = tuple(c.name for c in assignment.checks)
     if only:

@@ -23,8 +23,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import InputError
-from .safetext import utf8_safe
+from ..errors import InputError
+from ..safetext import utf8_safe
 
 __all__ = ["Entry", "discover", "extract_zip", "file_sha256", "safe_name", "ZipLimits", "GRADEABLE"]
 

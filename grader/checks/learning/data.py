@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from ...errors import InputError
 
 __all__ = ["LearningParams", "LearningData", "load_learning_data", "dataset_version", "digits"]
 

@@ -38,14 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compare import relative_error
-from ..errors import InputError, StudentFailure
-from ..learning_data import LearningData, LearningParams, dataset_version, load_learning_data
-from . import register
-from .base import CheckContext, Outcome, Recorder
-from .learning_plan import Params, Plan, ReferenceRun, accuracy, make_plan, reference_forward, reference_run, reference_step
-from .learning_screen import Batches, flagged, pack, screen, stack_batches, verify_screen
-from .learning_student import Inputs, StudentRun, worker_inputs, run_student, student_activations, unpack
+from ...compare import relative_error
+from ...errors import InputError, StudentFailure
+from .data import LearningData, LearningParams, dataset_version, load_learning_data
+from .. import register
+from ..base import CheckContext, Outcome, Recorder
+from .plan import Params, Plan, ReferenceRun, accuracy, make_plan, reference_forward, reference_run, reference_step
+from .screen import Batches, flagged, pack, screen, stack_batches, verify_screen
+from .student import Inputs, StudentRun, worker_inputs, run_student, student_activations, unpack
 
 __all__ = ["check_network_learns"]
 

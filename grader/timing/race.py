@@ -33,10 +33,10 @@ from typing import Any, Callable, ContextManager, Iterator
 
 import numpy as np
 
-from .errors import StudentFailure
-from .sandbox.replies import reply_int
-from .sandbox.session import Remote, StudentSession
-from .timed_outputs import ClosedForm, OutputSummary, expected_outputs, relative_error
+from ..errors import StudentFailure
+from ..sandbox.replies import reply_int
+from ..sandbox.session import Remote, StudentSession
+from .outputs import ClosedForm, OutputSummary, expected_outputs, relative_error
 
 __all__ = ["TimingSettings", "OutputSummary", "Side", "BenchResult", "ClosedForm", "run_benchmark", "timing_fraction", "expected_outputs", "relative_error"]
 

@@ -102,7 +102,7 @@ def _gradescope_metadata(folders: Iterable[Path]) -> dict[str, Identity]:
 
 def _slug(text: str) -> str:
     """A file-name-safe id (the same rule as RESULTS/<id>.json), so gradebook ids match file names."""
-    from .batch_inputs import safe_name
+    from .inputs import safe_name
 
     return safe_name(text)
 

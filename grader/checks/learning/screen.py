@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import GraderBug
-from ..learning_data import LearningData
-from .learning_plan import Params, Plan
+from ...errors import GraderBug
+from .data import LearningData
+from .plan import Params, Plan
 
 __all__ = ["Batches", "stack_batches", "pack", "Screened", "screen", "flagged", "verify_screen", "MARGIN"]
 

@@ -3,7 +3,7 @@
     from grader import check; check()
 
 Same bundle, same checks, same verdicts and codes as `grade check` on the saved notebook
-(grader/student.py), run through `KernelSession`. In Jupyter, JupyterLab, VS Code and Colab
+(grader/student/check.py), run through `KernelSession`. In Jupyter, JupyterLab, VS Code and Colab
 (an IPython kernel) the HTML feedback is displayed in an isolated frame, with the text
 report as the plain-text alternative; anywhere else the text report is printed.
 """
@@ -14,8 +14,8 @@ import html
 import sys
 from pathlib import Path
 
-from .errors import InputError
-from .results import GradeReport
+from ..errors import InputError
+from ..results import GradeReport
 
 __all__ = ["check"]
 
@@ -34,7 +34,7 @@ def check(bundle: str | Path | None = None, assignment: str | None = None) -> No
     import __main__
 
     from .kernel_session import KernelSession
-    from .student import find_bundle, run_public_checks
+    from .check import find_bundle, run_public_checks
 
     try:
         found = find_bundle(Path.cwd(), bundle, assignment)
@@ -56,14 +56,14 @@ def _in_kernel() -> bool:
 
 
 def show(report: GradeReport) -> None:
-    from .report.text import render_text, text_report
+    from ..report.text import render_text, text_report
 
     if not _in_kernel():
         render_text(report)
         return
     from IPython.display import display
 
-    from .report.html import render_html
+    from ..report.html import render_html
 
     frame = FRAME.format(page=html.escape(render_html(report), quote=True))
     display({"text/html": frame, "text/plain": text_report(report)}, raw=True)

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .assignment import Assignment, CheckSpec
-from .errors import GraderBug, InputError
-from .oracle import RecordingOracle, StoredOracle, reference_submission
-from .sandbox.client import SandboxConfig
+from .. import __version__
+from ..assignment import Assignment, CheckSpec
+from ..errors import GraderBug, InputError
+from ..oracle import RecordingOracle, StoredOracle, reference_submission
+from ..sandbox.client import SandboxConfig
 
 __all__ = ["Bundle", "BUNDLE_FILE", "PUBLIC_SEED", "build_bundle", "read_bundle", "bundle_from_data", "bundle_json"]
 
@@ -54,7 +54,7 @@ class Bundle:
 
     @property
     def not_checked(self) -> str:
-        from .results import points
+        from ..results import points
 
         return (f"public checks: {points(self.public_points)} of {points(self.total_points)} points; "
                 "timing and the hidden cases are graded after the deadline.")
@@ -62,8 +62,8 @@ class Bundle:
 
 def build_bundle(assignment: Assignment, seed: int = PUBLIC_SEED) -> dict[str, Any]:
     """Run the public checks on the reference, recording the answers; the bundle as plain data."""
-    from .engine import grade_session
-    from .sandbox.session import StudentSession
+    from ..engine import grade_session
+    from ..sandbox.session import StudentSession
 
     public = [spec for spec in assignment.checks if spec.visibility == "public"]
     recorder = RecordingOracle(assignment)

@@ -1,0 +1,1 @@
+"""Grading a whole class: inputs, execution, the results folder, LMS layouts."""

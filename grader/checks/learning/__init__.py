@@ -1,0 +1,1 @@
+"""The network-learns check: data, plan, screen, the student's run."""

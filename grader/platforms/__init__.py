@@ -1,0 +1,1 @@
+"""Packaging for grading platforms (Gradescope)."""

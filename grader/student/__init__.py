@@ -1,0 +1,1 @@
+"""The student side: the released bundle, `grade check`, the notebook's `check()`."""

@@ -1,0 +1,1 @@
+"""The timing benchmark: the race, its verified outputs, the exclusive lock."""
