@@ -63,14 +63,14 @@ def test_without_the_variable_nothing_is_locked(monkeypatch) -> None:
 
 HOLDER = """
 import sys, time
-from grader import exclusive
+from grader.timing import exclusive
 with exclusive.grading_phase():
     print("HOLDING", flush=True)
     time.sleep(60)
 """
 WAITER = """
 import time
-from grader import exclusive
+from grader.timing import exclusive
 started = time.monotonic()
 with exclusive.exclusive_phase():
     print(f"GOT {time.monotonic() - started:.2f}", flush=True)

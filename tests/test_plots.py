@@ -196,7 +196,7 @@ def test_hostile_labels_stay_text() -> None:
 def test_the_grader_never_imports_matplotlib() -> None:
     code = (
         "import sys\n"
-        "import grader.cli, grader.engine, grader.batch_exec, grader.report.html, grader.report.dashboard\n"
+        "import grader.cli, grader.engine, grader.batch.execute, grader.report.html, grader.report.dashboard\n"
         "from grader.report.plots import plots_for\n"
         "details = {'weights_heatmap': {'student': [[1.0, 2.0]], 'expected': [[2.0, 1.0]]},\n"
         "           'gradcheck': [{'parameter': 'weights', 'case': 'c', 'rel_error': 1.0, 'rtol': 1e-4}],\n"

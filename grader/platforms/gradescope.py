@@ -58,7 +58,7 @@ PY="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 [ -x "$PY" ] || PY=python3
 mkdir -p "$ROOT/results"
 cd "$SRC" || exit 1
-PYTHONPATH="$SRC${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m grader.gradescope --run "$ROOT" --assignment "$SRC/assignments/%(assignment)s"
+PYTHONPATH="$SRC${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m grader.platforms.gradescope --run "$ROOT" --assignment "$SRC/assignments/%(assignment)s"
 status=$?
 if [ ! -s "$ROOT/results/results.json" ]; then
     cat > "$ROOT/results/results.json" <<EOF
@@ -157,8 +157,8 @@ def run_gradescope_cli(argv: list[str]) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    """Inside the autograder: `python -m grader.gradescope --run ROOT --assignment PATH`."""
-    parser = argparse.ArgumentParser(prog="python -m grader.gradescope")
+    """Inside the autograder: `python -m grader.platforms.gradescope --run ROOT --assignment PATH`."""
+    parser = argparse.ArgumentParser(prog="python -m grader.platforms.gradescope")
     parser.add_argument("--run", required=True, metavar="ROOT")
     parser.add_argument("--assignment", required=True)
     args = parser.parse_args(argv)
