@@ -75,6 +75,9 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
 
             report = check_file(args.submission, args.bundle, args.assignment, timeout=args.timeout)
         else:
+            from .extras import require_instructor_extra
+
+            require_instructor_extra()
             report = grade_file(
                 args.submission,
                 assignment=load_assignment(args.assignment or DEFAULT_ASSIGNMENT),
@@ -101,8 +104,8 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
         from .report.html import render_html
 
         _write(Path(args.html), render_html(report))
-    if public_only:
-        return 0 if report.score >= report.max_score else 1
+    if public_only:  # a failed check fails, whatever its points (train-runs is worth none)
+        return 0 if all(t.status == "passed" for t in report.tests) else 1
     return 0
 
 

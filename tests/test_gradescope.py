@@ -69,7 +69,7 @@ def test_zip_has_gradescopes_layout(autograder_zip: Path) -> None:
     assert "dense-grader/assignments/dense_layer/assignment.toml" in names and "dense-grader/pyproject.toml" in names
     assert any(n.startswith("dense-grader/reference/") for n in names)
     assert not any("__pycache__" in n for n in names)
-    assert 'pip" install -e "$SRC"' in setup
+    assert 'pip" install -e "$SRC[instructor]"' in setup  # the full grade needs the instructor extra
     check = subprocess.run(["bash", "-n", "/dev/stdin"], input=setup, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
 

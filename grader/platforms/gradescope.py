@@ -45,7 +45,7 @@ if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; 
 fi
 python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install --upgrade pip
-"$ROOT/venv/bin/pip" install -e "$SRC"
+"$ROOT/venv/bin/pip" install -e "$SRC[instructor]"  # the full grade: matplotlib, scikit-learn (pyproject.toml)
 # Compile once now, not per submission.
 "$ROOT/venv/bin/python" -c "import grader.cli, grader.engine"
 """
