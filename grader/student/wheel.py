@@ -48,7 +48,7 @@ def _metadata() -> str:
         dist = metadata.distribution(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         raise InputError(f"{DISTRIBUTION} is not installed, so its wheel cannot be packed for the release: run `pip install -e .` in the grader's checkout first.") from None
-    text = dist.read_text("METADATA")
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")  # a checkout's .egg-info has PKG-INFO: the same fields
     if dist.version != __version__ or not text:
         raise InputError(f"the installed {DISTRIBUTION} is version {dist.version}, but this grader is {__version__}: reinstall it (`pip install -e .` in the checkout) before releasing.")
     return text
