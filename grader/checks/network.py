@@ -202,10 +202,15 @@ def check_train_step(ctx: CheckContext) -> Outcome:
                 error = f" (relative error {relative_error(W, twin.weights):.3g})" if _comparable(W, twin.weights) else ""
                 rec.fail(f"After train(network, X, y), the parameters of layer {i} differ from one correct training step{error}; the loss and its gradient are the given ones, whatever the notebook redefines.", "train-wrong")
     except StudentFailure as failure:
-        if failure.code == "exception" and _network_forward_broken(ctx, width, n):
-            failure = StudentFailure("network-forward-wrong", failure.message + " Your train calls forward(network, X), which does not return one activation per layer, so the backward loop runs out of inputs.", failure.traceback)
-        rec.student_failure(failure)
+        rec.student_failure(_train_failure(ctx, failure, width, n))
     return rec.outcome
+
+
+def _train_failure(ctx: CheckContext, failure: StudentFailure, width: int, n: int) -> StudentFailure:
+    """train's failure, named network-forward-wrong when the student's forward caused it."""
+    if failure.code == "exception" and _network_forward_broken(ctx, width, n):
+        return StudentFailure("network-forward-wrong", failure.message + " Your train calls forward(network, X), which does not return one activation per layer, so the backward loop runs out of inputs.", failure.traceback)
+    return failure
 
 
 def _network_forward_broken(ctx: CheckContext, width: int, n: int) -> bool:
@@ -248,7 +253,7 @@ def check_train_runs(ctx: CheckContext) -> Outcome:
         call = batch.call("train", network, X, y, what="train(network, X, y)")
         got = batch.run()[call]
     except StudentFailure as failure:
-        rec.student_failure(failure)
+        rec.student_failure(_train_failure(ctx, failure, width, n))
         return rec.outcome
     if _is_number(got):
         rec.ok()
