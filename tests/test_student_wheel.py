@@ -86,10 +86,14 @@ def test_released_notebook_is_checked_in_a_folder_holding_only_the_release(insta
     assert [line for line in result.stdout.splitlines() if line.startswith("train-runs") and "FAILED" in line], result.stdout
 
 
-def test_full_grade_names_the_instructor_extra(installed: dict[str, Path]) -> None:
-    result = _run([str(installed["grade"]), SAMPLE.name], installed["student"], {"GRADER_ASSIGNMENTS": str(ROOT / "assignments")})
+@pytest.mark.parametrize("command", [pytest.param([SAMPLE.name], id="grade"), pytest.param(["batch", ".", "--out", "results"], id="grade-batch")])
+def test_full_grade_names_the_instructor_extra(installed: dict[str, Path], command: list[str]) -> None:
+    """A student install has no matplotlib or scikit-learn: the full grade says, in one
+    sentence, which extra to install, before grading anything."""
+    result = _run([str(installed["grade"]), *command], installed["student"], {"GRADER_ASSIGNMENTS": str(ROOT / "assignments")})
     assert result.returncode == 2, result.stdout + result.stderr
     assert INSTRUCTOR_INSTALL in result.stderr and len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert not (installed["student"] / "results").exists()
 
 
 def test_mean_bug_is_named_without_the_solution(installed: dict[str, Path]) -> None:
