@@ -22,7 +22,7 @@ STUDENT = Path(__file__).resolve().parent / "student_submissions"
         pytest.param(["from grader import check", "x = 1\ncheck()  # again"], ["pass", "x = 1\npass"], id="split-over-cells"),
         pytest.param(["import grader\ngrader.check(bundle='../public_checks.json')"], ["pass\npass"], id="module-call-keyword"),
         pytest.param(['from grader import check\ncheck("public_checks.json", assignment=None,)'], ["pass\npass"], id="positional-and-none"),
-        pytest.param(["pass\nfrom grader import check\ncheck()\n"], ["pass\npass\npass"], id="after-a-magic"),
+        pytest.param(["pass\nfrom grader import check\ncheck()\n"], ["pass\npass\npass\n"], id="after-a-magic"),
     ],
 )
 def test_the_graders_own_lines_are_dropped(cells: list[str], expected: list[str]) -> None:
@@ -33,6 +33,7 @@ def test_the_graders_own_lines_are_dropped(cells: list[str], expected: list[str]
     ("cells", "expected"),
     [
         pytest.param(["check()"], ["check()"], id="call-without-the-graders-import"),
+        pytest.param(["from grader import check\n# " + "x" * 2**18 + "\ncheck()"], ["from grader import check\n# " + "x" * 2**18 + "\ncheck()"], id="cell-too-large-to-search"),
         pytest.param(["import grader\ncheck()"], ["pass\ncheck()"], id="bare-call-after-module-import"),
         pytest.param(["from grader import check; Dense = None"], ["from grader import check; Dense = None"], id="other-code-on-the-line"),
         pytest.param(["from grader import check\ncheck(bundle=make_path())"], ["pass\ncheck(bundle=make_path())"], id="argument-that-runs-code"),
