@@ -113,7 +113,7 @@ def test_correct_notebook_passes_and_says_what_was_not_checked(installed: dict[s
     rubric = load_assignment("dense_layer")
     public = sum(c.points for c in rubric.checks if c.visibility == "public")
     hidden = [c for c in rubric.checks if c.visibility == "hidden"]
-    line = f"graded after the deadline: {points(rubric.max_score - public)} of the assignment's {points(rubric.max_score)} points; the checks above are the other {points(public)}."
+    line = f"graded after the deadline: {points(rubric.max_score - public)} of the assignment's {points(rubric.max_score)} points; the public checks here are the other {points(public)}."
     assert line in result.stdout and all(f"{c.name} ({points(c.points)} points)" in result.stdout for c in hidden), result.stdout
     page = html.read_text()
     assert "Well done" not in page and "graded after the deadline" in page

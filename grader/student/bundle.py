@@ -78,7 +78,7 @@ class Bundle:
         listed = ", ".join(f"{check.name} ({points(check.points)} points)" for check in self.hidden)
         held = sum(check.points for check in self.hidden)
         return (f"{listed}, graded after the deadline: {points(held)} of the assignment's {points(self.total_points)} points; "
-                f"the checks above are the other {points(self.public_points)}.")
+                f"the public checks here are the other {points(self.public_points)}.")
 
 
 def build_bundle(assignment: Assignment, seed: int = PUBLIC_SEED) -> dict[str, Any]:

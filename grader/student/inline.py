@@ -34,7 +34,7 @@ def inline_html(report: GradeReport) -> str:
     """The fragment `check()` displays: score line, mistakes with their fixes, what is left,
     the table of checks, then each failed check's explanation."""
     where = checks_by_mistake(report)
-    parts: list[Markup] = [el("h3", "Public checks: ", score_line(report))]
+    parts: list[Markup] = [el("h3", score_line(report))]
     if where:
         parts.append(el("p", el("b", "Mistakes, each with its fix:")))
         parts.append(el("ul", [el("li", el("code", code), f" [{', '.join(checks)}]" if checks else "", ": ", advice(code, report.batch_convention))
