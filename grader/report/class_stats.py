@@ -41,6 +41,7 @@ class RosterRow:
     """One student of the class, graded or not."""
 
     student: str
+    """The id, as in the gradebook."""
     score: float | None
     """Total points; None when the submission could not be graded."""
     status: str
