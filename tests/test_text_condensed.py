@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SUBMISSIONS, run_grade
+from grader.results import CheckResult, Finding
 
 SAMPLE = ROOT / "assignments" / "dense_layer" / "sample_submission.ipynb"
 STARTING = ROOT / "assignments" / "dense_layer" / "dense_layer.ipynb"
@@ -85,3 +86,20 @@ def test_the_untouched_notebook_names_each_placeholder_once_under_grade_check() 
         assert result.stdout.count(f"{method} still raises NotImplementedError") == 1, result.stdout
     assert "It fails every check that needs it: dense-grad-input, dense-gradcheck, dense-batch-semantics." in result.stdout
     assert len(result.stdout.splitlines()) <= 50, result.stdout
+
+
+def _check(name: str, output: str, findings: tuple[Finding, ...] = ()) -> CheckResult:
+    return CheckResult(name, 0.0, 1.0, "failed", output, "visible", ("exception",), findings=findings)
+
+
+def test_cases_fold_only_when_their_text_or_their_mistake_is_the_same() -> None:
+    from grader.report.condense import condensed_sections
+
+    mismatch = "grad_input ({}): not equal to the reference (relative error {} > tolerance 1e-05)\nMax absolute difference: {}"
+    output = "\n".join([mismatch.format("N=7", 0.5, 3.1), mismatch.format("N=2", 0.25, 1.2), mismatch.format("N=5", 0.5, 0.7)])
+    findings = (Finding(2, ("grad-input-wrong",)), Finding(2, ("grad-input-wrong",)), Finding(2, ("update-before-grad-input",)))
+    (section,) = condensed_sections([_check("dense-grad-input", output + "\nWhat to do: fix it.", findings)])
+    assert section.lines == (*output.splitlines()[:2], "(the same for 1 more case: grad-input-wrong)", *output.splitlines()[4:]), section.lines
+    # Without findings (an older record), a check is one case: identical outputs of two checks are still one cause.
+    sections = condensed_sections([_check("a", "[x] boom"), _check("b", "[y] boom"), _check("c", "other")])
+    assert [s.lines for s in sections] == [("boom", "It fails every check that needs it: a, b."), ("other",)]
