@@ -14,12 +14,15 @@ import dataclasses
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pytest
 
-from conftest import SUBMISSIONS
-from grader.assignment import Assignment, load_assignment
-from grader.engine import grade_file
+from grader.assignment import load_assignment
+from grader.checks import CheckContext
+from grader.engine import grade_file, run_check
 from grader.results import CheckResult
+from grader.sandbox.session import StudentSession
+from grader.submission import read_submission
 from test_learning import load_build
 
 build = load_build()
@@ -121,10 +124,14 @@ def test_an_edited_given_gradient_is_judged_as_given(rubric: str, tmp_path: Path
 
 
 def test_the_notebooks_own_gradient_is_given_back_after_train_step(tmp_path: Path) -> None:
-    """The given functions are put in the namespace for the one train call only: later checks see the notebook's own."""
-    path = SUBMISSIONS / "mean_version_correct.ipynb"
+    """The given functions are in the namespace for the one train call only: later checks see the notebook's own."""
+    zeros = build.swap(build.LOSS, "return (softmax - ones_for_answers) / logits.shape[0]", "return np.zeros_like(logits)")
+    path = tmp_path / "zeros.ipynb"
+    build.write_notebook(build.to_notebook("zeros", build.set_cell(build.solution_cells(), "loss", zeros)), path)
     assignment = load_assignment("dense_layer")
     only = dataclasses.replace(assignment, checks=(assignment.check("train-step"),))
-    report = grade_file(path, assignment=only)
-    assert report.tests[0].score == report.tests[0].max_score, report.tests[0].output
-    assert report.version_note.startswith("This notebook is the older version")  # detected after the check: its own gradient
+    with StudentSession(read_submission(path), only.sandbox) as session:
+        result = run_check(CheckContext(session, only, only.checks[0], np.random.default_rng(0), 0))
+        after = session.call("grad_softmax_crossentropy_with_logits", np.array([[2.0, 0.0, -1.0]]), np.array([0]))
+    assert result.score == result.max_score, result.output
+    np.testing.assert_array_equal(after, np.zeros((1, 3)))  # the notebook's own (edited) definition is back

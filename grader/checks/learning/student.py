@@ -22,9 +22,9 @@ from .plan import Params, Plan
 __all__ = ["Inputs", "worker_inputs", "StudentRun", "build_network", "run_student", "student_activations", "unpack"]
 
 WATCHED_CALLS = ("Dense.", "ReLU.", "forward(", "train(")
-STOPPED_BY = {"timeout": "train ran past the time limit of one request", "crash": "the process running your code died",
+STOPPED_BY = {"timeout": "your code ran past its time limit", "crash": "the process running your code died",
               "memory-limit": "your code ran out of memory"}
-"""Why a run stopped, per failure code (any other: train raised)."""
+"""Why a run stopped, per failure code ("exception": train raised; any other: the error the message goes on with)."""
 PROJECTION_SLACK = 2.0
 """A run stops once its cost per step so far puts all the steps above this many times the budget (the
 first steps cost more than the later ones: warm-up)."""
@@ -98,9 +98,9 @@ class StudentRun:
             return ran + (f"at {per_step:.2g} s a step the {plan.steps} steps would need about {per_step * plan.steps:.2g} s, "
                           f"far over the time budget of {seconds}")
         failure, at = self.failure, f" at step {self.done + 1}"
-        if failure is not None and failure.code in STOPPED_BY:
-            return ran + STOPPED_BY[failure.code] + at
-        return ran + f"train raised {getattr(failure, 'error_type', '') or 'an error'}{at}"
+        if failure is None or failure.code == "exception":
+            return ran + f"train raised {getattr(failure, 'error_type', '') or 'an error'}{at}"
+        return ran + (STOPPED_BY[failure.code] + at if failure.code in STOPPED_BY else "of this error")
 
 
 @dataclass(frozen=True)
