@@ -95,8 +95,8 @@ class StudentRun:
             return ran + f"the time budget of {seconds} was spent"
         if self.stop == "too-slow":
             per_step = self.spent / max(self.done, 1)
-            return ran + (f"at {per_step:.2g} s a step the {plan.steps} steps would need about {per_step * plan.steps:.2g} s, "
-                          f"far over the time budget of {seconds}")
+            return ran + (f"the time budget of {seconds} would not last: at {per_step:.2g} s a step, the {plan.steps} steps "
+                          f"need about {per_step * plan.steps:.2g} s")
         failure, at = self.failure, f" at step {self.done + 1}"
         if failure is None or failure.code == "exception":
             return ran + f"train raised {getattr(failure, 'error_type', '') or 'an error'}{at}"
