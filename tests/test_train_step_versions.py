@@ -103,7 +103,7 @@ def test_an_older_notebook_with_a_wrong_train_still_fails_with_its_code(cells: C
     result = train_step(cells, rubric, tmp_path)
     assert result.score < result.max_score and code in result.diagnoses, result.output
     if code == "train-wrong":
-        assert "with the loss gradient your notebook gives (not divided by the batch size)" in result.output
+        assert "with your notebook's given loss gradient, not divided by the batch size;" in result.output
 
 
 def test_a_current_notebook_under_the_older_rubric_passes_train_step(tmp_path: Path) -> None:
@@ -121,6 +121,10 @@ def test_an_edited_given_gradient_is_judged_as_given(rubric: str, tmp_path: Path
     assert lazy.score == 0 and lazy.diagnoses == ("train-skips-layer",), lazy.output
     honest = train_step(lambda: build.set_cell(build.solution_cells(), "loss", zeros), rubric, tmp_path)
     assert honest.score == honest.max_score, honest.output
+    ascent = build.TRAIN_HEAD + "\n" + build.swap(build.TRAIN, "loss_grad = grad_softmax", "loss_grad = -grad_softmax")
+    wrong = train_step(lambda: build.set_cell(build.set_cell(build.solution_cells(), "loss", zeros), "train", ascent), rubric, tmp_path)
+    assert wrong.score == 0 and wrong.diagnoses == ("train-wrong",), wrong.output
+    assert "with the assignment's given loss gradient (your notebook's own is missing or edited)" in wrong.output
 
 
 def test_the_notebooks_own_gradient_is_given_back_after_train_step(tmp_path: Path) -> None:

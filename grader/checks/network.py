@@ -223,9 +223,11 @@ def check_train_step(ctx: CheckContext) -> Outcome:
                 rec.fail(f"train(network, X, y) never updated layer {i}: the backward loop must reach every layer, including layer 0.", "train-skips-layer")
             else:
                 error = f" (relative error {relative_error(W, twin.weights):.3g})" if _comparable(W, twin.weights) else ""
+                given = "your notebook's given loss gradient" if ctx.cache["notebook_convention"] else \
+                    "the assignment's given loss gradient (your notebook's own is missing or edited)"
                 rec.fail(f"After train(network, X, y), the parameters of layer {i} differ from one correct training step{error}, "
-                         f"with the loss gradient your notebook gives ({_VERSION_WORDS[version]}); pass that gradient to the last "
-                         f"layer's backward and each backward's result to the layer below.", "train-wrong")
+                         f"with {given}, {_VERSION_WORDS[version]}; pass that gradient to the last layer's backward and each "
+                         f"backward's result to the layer below it.", "train-wrong")
     except StudentFailure as failure:
         if failure.code == "exception" and _network_forward_broken(ctx, width, n):
             failure = StudentFailure("network-forward-wrong", failure.message + " Your train calls forward(network, X), which does not return one activation per layer, so the backward loop runs out of inputs.", failure.traceback)
