@@ -112,3 +112,15 @@ def test_a_triple_loop_stops_after_its_first_request_and_fails(assignment: Assig
     learning = result.details["learning"]
     assert result.score == 0 and learning["stopped"] == "too-slow" and learning["steps_done"] == 2, result.output
     assert "ran 2 of 90 steps; stopped because the time budget of 1 s" in result.output and "would not last" in result.output
+
+
+def test_a_run_that_dies_later_names_the_request_it_died_in(assignment: Assignment, tmp_path: Path) -> None:
+    """The process dies at step 20: the steps of that request are lost with it, so the report names the request's steps."""
+    result = learn(counting_train(tmp_path, "dies_later", "if calls == 20:\n    import os\n    os._exit(3)"), assignment)
+    learning = result.details["learning"]
+    assert result.score == 0 and result.diagnoses == ("crash",), result.output
+    found = re.search(r"ran (\d+) of 90 steps; stopped because the process running your code died during steps (\d+)-(\d+)", learning["stop_reason"])
+    assert found, learning["stop_reason"]
+    done, first, last = map(int, found.groups())
+    assert done == learning["steps_done"] and first == done + 1 <= 20 <= last
+    assert f"[learning run: {learning['stop_reason']}; the steps before were right]" in result.output

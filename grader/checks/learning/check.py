@@ -187,8 +187,9 @@ def check_network_learns(ctx: CheckContext) -> Outcome:
     rec = Recorder()
     try:
         run = run_student(ctx, plan, data, params, inputs)
-    except StudentFailure as failure:  # in the first request: no step ran
-        run = StudentRun(np.zeros(0), np.zeros(0, dtype=np.int8), np.zeros((0, 0)), None, False, failure, "raised")
+    except StudentFailure as failure:  # before the run or in its first request: no step ran
+        first = (1, 1 if failure.code == "exception" else min(params.first_steps, params.steps_per_request, plan.steps))
+        run = StudentRun(np.zeros(0), np.zeros(0, dtype=np.int8), np.zeros((0, 0)), None, False, failure, "raised", failed_in=first)
     rtol = params.rtol_float32 if run.low_precision or getattr(run.logits, "dtype", None) == np.float32 else params.rtol
     parting = find_parting(ctx, plan, data, run, rtol, batches) if run.done else None
     if parting is not None:

@@ -79,6 +79,9 @@ class StudentRun:
     """Seconds the run cost (`clock`) when it stopped."""
     clock: str = "CPU"
     """"CPU" (the worker's CPU seconds) or "wall" (where the kernel does not count them)."""
+    failed_in: tuple[int, int] = (1, 1)
+    """The steps (1-based, inclusive) of the request `failure` happened in: one step after an exception (the
+    steps before it come back), the request's steps after a timeout or a crash (they are lost)."""
 
     @property
     def done(self) -> int:
@@ -97,7 +100,8 @@ class StudentRun:
             per_step = self.spent / max(self.done, 1)
             return ran + (f"the time budget of {seconds} would not last: at {per_step:.2g} s a step, the {plan.steps} steps "
                           f"need about {per_step * plan.steps:.2g} s")
-        failure, at = self.failure, f" at step {self.done + 1}"
+        failure, (a, b) = self.failure, self.failed_in
+        at = f" at step {a}" if a == b else f" during steps {a}-{b}"
         if failure is None or failure.code == "exception":
             return ran + f"train raised {getattr(failure, 'error_type', '') or 'an error'}{at}"
         return ran + (STOPPED_BY[failure.code] + at if failure.code in STOPPED_BY else "of this error")
@@ -151,7 +155,7 @@ def run_student(ctx: CheckContext, plan: Plan, data: LearningData, params: Learn
     width = sum(n_in * n_out + n_out for n_in, n_out in zip(plan.sizes, plan.sizes[1:]))
     parts: list[list[np.ndarray]] = []
     spent, clock = _spending(ctx)
-    failure, stop, used = None, "", 0.0
+    failure, stop, used, failed_in = None, "", 0.0, (1, 1)
     first, size = 0, min(params.first_steps, params.steps_per_request)
     while first < plan.steps:
         last = min(first + size, plan.steps)
@@ -164,6 +168,8 @@ def run_student(ctx: CheckContext, plan: Plan, data: LearningData, params: Learn
             if not parts:
                 raise
             failure, stop = raised, "raised"  # the steps before it are still compared: a mistake may show there first
+            done = sum(len(p[0]) for p in parts)
+            failed_in = (done + 1, done + 1 if raised.code == "exception" else last)
             break
         parts.append(_checked(reply, last - first, width))
         first, used = last, spent()
@@ -186,7 +192,7 @@ def run_student(ctx: CheckContext, plan: Plan, data: LearningData, params: Learn
             failure = raised  # every step ran (stop stays ""): the held-out prediction failed
     return StudentRun(np.concatenate([p[0] for p in parts]).astype(np.float64, copy=False), np.concatenate([p[1] for p in parts]),
                       np.concatenate([p[2] for p in parts]).astype(np.float64, copy=False), logits, any(bool(np.asarray(p[3]).any()) for p in parts),
-                      failure, stop, used, clock)
+                      failure, stop, used, clock, failed_in)
 
 
 def _checked(reply: Any, count: int, width: int) -> list[np.ndarray]:
