@@ -23,6 +23,12 @@ step count separates rounding from a mistake, which changes a step by O(1) from 
 first occurrence. The independent reference run gives the loss curve and the accuracy
 the rubric's threshold refers to.
 
+A run that stops before its last step (the time budget, code too slow to finish in it, train
+raising, the process dying) never passes: the steps it skipped and the held-out accuracy would be
+unjudged, and a `train` that is right for its first steps, then spends the budget and stops
+learning, must not pass on them. The steps it took are still compared (a mistake there is named
+first), and the report states how many steps ran and why the run stopped ("stop_reason").
+
 Teacher-forced steps do not depend on each other, so `learning_screen` takes them all at
 once (stacked numpy) and clears those within half the tolerance; only the steps it cannot
 clear are taken one by one with the reference solution (`reference_step`), in order, and
