@@ -79,6 +79,13 @@ def test_a_run_that_stops_learning_without_spending_time_fails_at_that_step(assi
     assert learning["stopped"] == "completed" and learning["steps_done"] == 90 and learning["stop_reason"] == "ran all 90 steps"
     assert "step 6 of 90 (epoch 1, batch 6)" in result.output
     assert "changed no layer's parameters at this step, after 5 right steps" in result.output
+    assert "Training ran all 90 steps." in result.output
+
+
+def test_a_train_that_never_steps_is_not_said_to_skip_one_layer(assignment: Assignment, tmp_path: Path) -> None:
+    result = learn(counting_train(tmp_path, "never_steps", NO_STEP.format(last=0)), assignment)
+    assert result.score == 0 and result.diagnoses == ("train-wrong",), result.output
+    assert "at step 1 of 90 (epoch 1, batch 1): train(network, X, y) changed no layer's parameters at this step;" in result.output
 
 
 def test_a_run_that_raises_after_some_steps_fails_and_says_where(assignment: Assignment, tmp_path: Path) -> None:

@@ -146,10 +146,11 @@ def explain(ctx: CheckContext, plan: Plan, step: int, before: Params, after: Par
         return Parting(step, f"{when}: train returned the loss {loss_off[0]:.6g}, but fresh layers with the same parameters give "
                        f"logits whose loss is {loss_off[1]:.6g}. train should return np.mean(softmax_crossentropy_with_logits(logits, y)) "
                        f"of this step's forward pass.", dense_codes(ctx) or ("train-wrong",))
-    if step > 0 and all(np.array_equal(a[0], p[0]) and np.array_equal(a[1], p[1]) for a, p in zip(after, before)):
-        # It stopped learning: every step before was right, this one changed nothing.
-        return Parting(step, f"{when}: train(network, X, y) changed no layer's parameters at this step, after {step} right "
-                       f"steps; every call of train must take a training step of every layer.", dense_codes(ctx) or ("train-wrong",))
+    if all(np.array_equal(a[0], p[0]) and np.array_equal(a[1], p[1]) for a, p in zip(after, before)):
+        # No layer moved: not one skipped layer but no step at all (or it stopped learning after right steps).
+        right = f", after {step} right steps" if step else ""
+        return Parting(step, f"{when}: train(network, X, y) changed no layer's parameters at this step{right}; every call of "
+                       f"train must take a training step of every layer.", dense_codes(ctx) or ("train-wrong",))
     dense = plan.dense_positions
     for d in range(len(dense))[::-1]:
         (W_err, b_err), (W0, b0) = errors[d], before[d]
@@ -215,6 +216,8 @@ def check_network_learns(ctx: CheckContext) -> Outcome:
         if parting is None:
             rec.ok()
         got = judge_accuracy(rec, plan, data, run, params.min_accuracy, reference.accuracy)
+        if rec.outcome.passed < rec.outcome.total:
+            rec.outcome.messages.append(f"Training {summary}.")
     drift = float("nan")
     if run.done == plan.steps:
         final = unpack(plan, run.snapshots[-1], bool(ctx.cache.get("weights_transposed", False)))
