@@ -211,7 +211,8 @@ def read_submission(path: str | Path) -> Submission:
     except UnicodeDecodeError:
         raise InputError(f"{path.name} is not UTF-8 text; expected a Jupyter notebook (.ipynb) or a Python file (.py).") from None
     if not text.strip():
-        raise InputError(f"{path.name}: the file is empty; save your notebook in Jupyter and hand in the saved file again.")
+        saved = "your file" if path.suffix == ".py" else "your notebook in Jupyter"
+        raise InputError(f"{path.name}: the file is empty; save {saved} and hand in the saved file again.")
     if path.suffix == ".py":
         sources = [(1, text)]
     elif path.suffix == ".ipynb" or text.lstrip().startswith("{"):
