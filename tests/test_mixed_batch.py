@@ -137,7 +137,7 @@ def _sha256(path: Path) -> str:
 def _env(temp: Path, marker: str, lock: Path | None = None) -> dict[str, str]:
     """The grader's environment: its own TMPDIR (to see what it leaves) and a marker its processes inherit."""
     env = {k: v for k, v in os.environ.items() if k != "GRADER_LOCK_FILE"}
-    env.update(PYTHONUNBUFFERED="1", TMPDIR=str(temp), GRADER_TEST_MARKER=marker)
+    env.update(PYTHONUNBUFFERED="1", TMPDIR=str(temp), MIXED_BATCH_MARKER=marker)
     if lock is not None:
         env["GRADER_LOCK_FILE"] = str(lock)
     return env
