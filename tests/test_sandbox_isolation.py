@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from _unprivileged import unprivileged_python
 from grader.sandbox import forkserver, resources
 from grader.sandbox.client import SandboxConfig, WorkerFailure, WorkerProcess
 
@@ -171,31 +172,21 @@ print(worker.student_output())
 
 
 @pytest.fixture(scope="module")
-def nobody_python(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An interpreter `nobody` may run, seeing this checkout's packages (a .pth file)."""
+def nobody_python(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """An interpreter `nobody` may run, with readable copies of this checkout's sources (and of
+    numpy where nobody cannot read it): the checkout itself may live in a private folder."""
     if not IS_ROOT:
         pytest.skip("already unprivileged: the other tests are the unprivileged variant")
-    base = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
-    if not base.exists():
-        pytest.skip(f"no system {base} for the unprivileged user")
-    folder = tmp_path_factory.mktemp("nobody")
-    os.chmod(folder, 0o755)
-    for parent in folder.parents:
-        if parent == Path("/tmp") or parent == Path("/"):
-            break
-        os.chmod(parent, os.stat(parent).st_mode | 0o005)
-    subprocess.run([str(base), "-m", "venv", "--without-pip", str(folder / "venv")], check=True, timeout=60)
-    import numpy
-
-    site = Path(numpy.__file__).resolve().parent.parent
-    [purelib] = list((folder / "venv" / "lib").glob("python*/site-packages"))
-    (purelib / "checkout.pth").write_text(f"{site}\n")
-    return str(folder / "venv" / "bin" / "python")
+    made = unprivileged_python(tmp_path_factory.mktemp("nobody"))
+    if isinstance(made, str):
+        pytest.skip(made)
+    return made
 
 
-def test_unprivileged_worker_gets_the_same_isolation(nobody_python: str) -> None:
+def test_unprivileged_worker_gets_the_same_isolation(nobody_python: tuple[str, Path]) -> None:
     source = PROBE.replace("__PATHS__", ", ".join(repr(p) for p in SECRETS))
-    done = subprocess.run([nobody_python, "-I", "-c", UNPRIVILEGED, str(ROOT), source], capture_output=True, text=True, timeout=60,
+    python, sources = nobody_python
+    done = subprocess.run([python, "-I", "-c", UNPRIVILEGED, str(sources), source], capture_output=True, text=True, timeout=60,
                           user=65534, group=65534, extra_groups=[], cwd="/", env={"PATH": "/usr/bin:/bin", "TMPDIR": "/tmp"})
     assert done.returncode == 0, done.stderr[-2000:]
     layers = json.loads([x for x in done.stdout.splitlines() if x.startswith("LAYERS ")][0][len("LAYERS "):])

@@ -1,0 +1,118 @@
+"""Setting up the sandbox is the grader's job: a failure there is retried once, then reported in
+one sentence with the worker's own reason (exit status 2 for `grade`), never a traceback and
+never the student's fault; many graders of different users set up workers at once correctly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from _unprivileged import unprivileged_python
+from conftest import ROOT, SUBMISSIONS, copy_assignment, grade_command
+from grader.errors import GraderFailure
+from grader.sandbox import forkserver
+from grader.sandbox.client import SandboxConfig, WorkerProcess
+
+LINUX = sys.platform.startswith("linux")
+IS_ROOT = LINUX and os.geteuid() == 0
+CORRECT = SUBMISSIONS / "correct_python_file.py"
+
+
+@pytest.mark.skipif(not forkserver.available(), reason="the fork server (and its set-up in the child) is Linux-only")
+def test_setup_failure_is_retried_then_reported_with_the_workers_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder the course allows into every worker (GRADER_SANDBOX_ALLOW) is removed after the
+    fork server listed it: the worker cannot bind it and exits (status 71) with its reason on
+    stderr. The grader starts it a second time, then raises one sentence that carries that reason."""
+    allowed = tmp_path / "course-data"
+    allowed.mkdir()
+    monkeypatch.setenv("GRADER_SANDBOX_ALLOW", str(allowed))
+    server = forkserver.ForkServer()
+    monkeypatch.setattr(forkserver, "_SHARED", server)
+    try:
+        with WorkerProcess(SandboxConfig()) as worker:  # the allow-list is computed (and kept) here
+            if not any(layer.startswith("file system: allow-list") for layer in worker.layers):
+                pytest.skip(f"no mount namespace here, so no allow-list to break: {worker.layers}")
+        allowed.rmdir()
+        spawned = server.counter
+        with pytest.raises(GraderFailure) as failed:
+            WorkerProcess(SandboxConfig())
+        assert server.counter - spawned == 2, "the set-up was not retried exactly once"
+    finally:
+        server.close()
+    message = str(failed.value)
+    assert "\n" not in message and message.count(". ") == 0 and message.endswith(".")
+    assert message.startswith("the sandbox for the student's code could not be set up, also on a second try (sandbox: file system isolation failed:")
+    assert "No such file or directory" in message and "not of the submission" in message
+
+
+def test_setup_failure_exits_2_with_one_sentence(tmp_path: Path) -> None:
+    """`grade` with a rubric whose workers cannot start in time (a real 1 ms start-up limit): exit
+    status 2, one sentence on stderr, no report, no traceback."""
+    assignment = copy_assignment(tmp_path / "slow_start")
+    toml = assignment / "assignment.toml"
+    toml.write_text(toml.read_text().replace("[sandbox]\n", "[sandbox]\nstartup_timeout = 0.001\n", 1))
+    done = subprocess.run([*grade_command(), str(CORRECT), "--assignment", str(assignment)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert re.fullmatch(r"grade: the sandbox for the student's code could not be set up, also on a second try \(.*\); .*grade it again\.", lines[0]), lines[0]
+    assert done.stdout == ""
+
+
+def _shared_copy(folder: Path) -> tuple[Path, Path]:
+    """The submission and its public-check bundle where every user can read them."""
+    from grader.student.release import release
+
+    folder.mkdir(mode=0o755)
+    submission = folder / "alice.py"
+    shutil.copy(CORRECT, submission)
+    bundle = folder / "bundle"
+    release("dense_layer", bundle)
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+    return submission, bundle
+
+
+def test_concurrent_setup_of_many_graders_gives_the_same_results(tmp_path: Path) -> None:
+    """12 `grade` and `grade check` processes at once (as root, some as other, unprivileged
+    users, as on a shared course server): every one finishes with the same correct result and
+    no traceback."""
+    submission, bundle = _shared_copy(tmp_path / "shared")
+    baseline = subprocess.run([*grade_command(), str(submission), "--format", "json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert baseline.returncode == 0, baseline.stderr[-2000:]
+    expected = json.loads(baseline.stdout)
+    others: tuple[str, Path] | None = None
+    if IS_ROOT:
+        made = unprivileged_python(tmp_path / "users")
+        others = made if not isinstance(made, str) else None
+    runs = []
+    for index in range(12):
+        check = index % 2 == 1
+        args = ["check", str(submission), "--bundle", str(bundle)] if check else [str(submission), "--format", "json"]
+        user = None
+        if others is not None and index % 4 >= 2:
+            user = 65534 if index % 4 == 2 else 61000 + index  # nobody, and a uid with no account at all
+            command = [others[0], "-m", "grader.cli", *args]
+        else:
+            command = [*grade_command(), *args]
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8"} if user is not None else dict(os.environ)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/" if user is not None else ROOT, env=env,
+                                   **({"user": user, "group": user, "extra_groups": []} if user is not None else {}))
+        runs.append((check, user, process))
+    for check, user, process in runs:
+        out, err = process.communicate(timeout=600)
+        who = f"{'grade check' if check else 'grade'} as {user if user is not None else os.geteuid()}"
+        assert process.returncode == 0, f"{who}: exit {process.returncode}\n{err[-2000:]}"
+        assert "Traceback" not in err and "status 71" not in out + err, f"{who}:\n{err[-2000:]}"
+        if check:
+            assert "Every public check passed." in out, f"{who}:\n{out[-2000:]}"
+        else:
+            report = json.loads(out)
+            assert report["score"] == expected["score"] and [t["score"] for t in report["tests"]] == [t["score"] for t in expected["tests"]], who
