@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -314,3 +316,29 @@ def test_a_worker_killed_from_two_threads_while_its_cpu_count_is_read_fails_nowh
             thread.join(timeout=30.0)
         worker.close()
         assert not errors, errors
+
+
+def test_suite_runs_from_a_private_folder(tmp_path: Path) -> None:
+    """A clone other users cannot read (under /root, in a mode-700 home): the unprivileged and
+    the uid-dropping isolation tests pass from there, run with the clone's own code."""
+    if not IS_ROOT:
+        pytest.skip("other users (nobody, the workers' uids) exist for this test only when it runs as root")
+    if not (ROOT / ".git").exists() or not shutil.which("git"):
+        pytest.skip("not a git checkout: nothing to clone")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    clone = private / "dense-grader"
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(clone)], check=True, timeout=120, capture_output=True)
+    os.chmod(private, 0o700)
+    probe = "import grader, sys; print(grader.__file__)"
+    env = dict(os.environ, PYTHONPATH=str(clone), PYTHONDONTWRITEBYTECODE="1")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=clone).stdout.startswith(str(clone))
+    tests = ["test_unprivileged_worker_gets_the_same_isolation", "test_worker_sees_only_itself_and_the_allow_list"]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "inner"), "-rs",
+                           "tests/test_sandbox_isolation.py", "-k", " or ".join(tests)],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=clone)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    if "skipped" in done.stdout:  # e.g. no user namespaces for unprivileged users on this machine
+        pytest.skip("the clone's run skipped: " + " | ".join(x for x in done.stdout.splitlines() if x.startswith("SKIPPED")))
+    assert "2 passed" in done.stdout, done.stdout[-3000:]
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o700, "the test opened the private folder up"
