@@ -116,3 +116,44 @@ def test_concurrent_setup_of_many_graders_gives_the_same_results(tmp_path: Path)
         else:
             report = json.loads(out)
             assert report["score"] == expected["score"] and [t["score"] for t in report["tests"]] == [t["score"] for t in expected["tests"]], who
+
+
+def test_concurrent_setup_never_takes_or_removes_another_graders_cgroup() -> None:
+    """Two fork servers whose pids coincide (one per PID namespace, on one cgroup tree) once
+    made the same cgroup names, and the second removed the first's fresh, still empty cgroup.
+    Names carry a per-server token; a name that is taken is left alone, never removed."""
+    from grader.sandbox import resources
+
+    if not IS_ROOT:
+        pytest.skip("worker cgroups are made only when the grader is root")
+    name = resources.cgroup_name(os.getpid(), 1, os.urandom(4).hex())
+    first = resources.Cgroups(name, 256 * 2**20, 8)
+    if not first.paths:
+        pytest.skip("no writable cgroup v1 tree here")
+    try:
+        second = resources.Cgroups(name, 256 * 2**20, 8)
+        assert second.paths == [] and all(os.path.isdir(p) for p in first.paths)
+        assert resources.cgroup_name(7, 1, "a") != resources.cgroup_name(7, 1, "b")
+        assert resources.sweep_stale() >= 0 and all(os.path.isdir(p) for p in first.paths)  # ours, and young: kept
+    finally:
+        assert first.remove() == []
+
+
+def test_setup_failure_in_a_batch_is_a_grader_error_with_one_sentence(tmp_path: Path) -> None:
+    """In `grade batch` the same failure is recorded as the grader's error (one sentence, no
+    traceback) for the submission, and the gradebook is written."""
+    assignment = copy_assignment(tmp_path / "slow_start")
+    toml = assignment / "assignment.toml"
+    toml.write_text(toml.read_text().replace("[sandbox]\n", "[sandbox]\nstartup_timeout = 0.001\n", 1))
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(CORRECT, folder / "alice.py")
+    results = tmp_path / "results"
+    done = subprocess.run([*grade_command(), "batch", str(folder), "--out", str(results), "--assignment", str(assignment), "--jobs", "1", "--no-html"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 1 and "failed to grade" in done.stderr, done.stderr[-2000:]  # batch: every submission failed
+    assert "Traceback" not in done.stdout + done.stderr
+    record = json.loads((results / "alice.json").read_text())
+    assert record["error_kind"] == "grader" and "Traceback" not in record["error"] and "\n" not in record["error"], record
+    assert "could not be set up, also on a second try" in record["error"]
+    assert (results / "gradebook.csv").read_text().count("\n") == 2
