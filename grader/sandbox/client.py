@@ -27,7 +27,7 @@ from ..errors import GraderFailure
 from . import forkserver, limits, protocol
 from .cleanup import remove_tree
 from .disk import DiskWatch
-from .pipes import IN_PLACE_MAX, IN_PLACE_MIN, _DeadlineReader, _OutputDrain, _widen_pipe  # noqa: F401  (IN_PLACE_*: tests read them here)
+from .pipes import DeadlineReader, OutputDrain, widen_pipe
 from .resources import process_state
 
 __all__ = ["SandboxConfig", "WorkerFailure", "WorkerProcess", "WORKER_SCRIPT", "sandbox_notes"]
@@ -38,12 +38,12 @@ MAX_PROGRESS_MESSAGES = 100_000
 _LAST_LAYERS: tuple[str, ...] = ()
 
 
-def _fallback_layers() -> tuple[str, ...]:
+def _fallback_layers(disk_bytes: int | None = None) -> tuple[str, ...]:
     """Layers of a worker started as a fresh interpreter (no fork server)."""
     notes = ["process isolation: own session, process group killed after every run", "safe protocol: numeric .npy and JSON only, size-capped, never unpickled"]
     if os.name == "posix":
         notes.append("rlimits: memory, cpu, fsize, nofile, core")
-    notes.append(limits.disk_fallback_note(SandboxConfig.disk_limit_bytes))
+    notes.append(limits.disk_fallback_note(SandboxConfig.disk_limit_bytes if disk_bytes is None else disk_bytes))
     if not limits.IS_LINUX:
         notes.append(limits.PLATFORM_NOTE)
     return tuple(notes)
@@ -176,7 +176,7 @@ class WorkerProcess:
         os.set_blocking(self.request_w, False)  # every write has a deadline (a stopped worker reads nothing)
         self.reply_r, reply_w = os.pipe()
         for fd in (self.request_w, reply_w):
-            _widen_pipe(fd)
+            widen_pipe(fd)
         output_r, output_w = os.pipe()
         env = worker_environment(self.config, self.workdir)
         server = forkserver.shared_server() if self.use_forkserver else None
@@ -202,8 +202,8 @@ class WorkerProcess:
         finally:
             for fd in (request_r, reply_w, output_w):
                 os.close(fd)
-        self.reader = _DeadlineReader(self.reply_r)
-        self.output = _OutputDrain(output_r, self.config.output_keep_bytes, self.config.output_limit_bytes, self._on_flood)
+        self.reader = DeadlineReader(self.reply_r)
+        self.output = OutputDrain(output_r, self.config.output_keep_bytes, self.config.output_limit_bytes, self._on_flood)
         self.output.start()
         try:  # no student code runs before "ready": whatever fails here is the sandbox's set-up
             header, _ = self._read_reply(self.config.startup_timeout)
@@ -211,7 +211,7 @@ class WorkerProcess:
                 self.layers = tuple(str(layer) for layer in header["sandbox_layers"])
                 header, _ = self._read_reply(self.config.startup_timeout)
             else:
-                self.layers = _fallback_layers()
+                self.layers = _fallback_layers(self.config.disk_limit_bytes)
         except WorkerFailure as failure:
             raise _SetupFailed(self._setup_reason(failure)) from None
         global _LAST_LAYERS

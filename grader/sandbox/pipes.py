@@ -1,5 +1,5 @@
 """The grader's ends of a worker's pipes: its output, drained and capped, and its replies,
-read against a deadline (moved out of client.py, which starts and talks to the worker)."""
+read against a deadline; client.py starts the worker and talks to it through them."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["_OutputDrain", "_DeadlineReader", "_widen_pipe", "IN_PLACE_MIN", "IN_PLACE_MAX", "PIPE_BYTES"]
+__all__ = ["OutputDrain", "DeadlineReader", "widen_pipe", "IN_PLACE_MIN", "IN_PLACE_MAX", "PIPE_BYTES"]
 
 
-class _OutputDrain(threading.Thread):
+class OutputDrain(threading.Thread):
     """Reads the worker's stdout/stderr so it never blocks; keeps the head, counts the rest."""
 
     def __init__(self, fd: int, keep: int, limit: int, on_flood: Any) -> None:
@@ -53,7 +53,7 @@ that arrives: a forged size (up to the protocol's caps) must not make the grader
 much memory before a byte of it was sent."""
 
 
-class _DeadlineReader:
+class DeadlineReader:
     """A file-like `read(n)` over a pipe that raises TimeoutError past a deadline.
 
     Returns a fresh bytearray of its own per read: a large read (an array of a reply) is
@@ -104,7 +104,7 @@ PIPE_BYTES = 1 << 20
 processes, and wake-ups are what a virtual machine charges most for."""
 
 
-def _widen_pipe(fd: int) -> None:
+def widen_pipe(fd: int) -> None:
     """Grow a pipe's buffer to PIPE_BYTES where Linux allows it (capped by
     /proc/sys/fs/pipe-max-size for unprivileged users; a refusal leaves the default)."""
     if not sys.platform.startswith("linux"):
