@@ -135,7 +135,7 @@ def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool, hide: 
         if not os.path.lexists(inside(f"/dev/{name}")):
             os.symlink(target, inside(f"/dev/{name}"))
     notes = ["file system: allow-list (Python install, system libraries, grader/sandbox read-only; private /tmp, /var/tmp, /run/lock, /var/lock, /dev/shm; nothing else)",
-             f"disk: the working folder, HOME, /tmp, /var/tmp, /dev/shm share one private tmpfs of {scratch_bytes // 2**20} MB (counted in the worker's memory, gone with it)"]
+             f"disk: the working folder, HOME, /tmp, /var/tmp, /dev/shm share one private tmpfs of {scratch_bytes // 2**20} MB (its pages count in the worker's memory cgroup where it has one; gone with the worker)"]
     notes.append(_pivot(libc, mount, root))
     notes.append(proc_note)
     mount("none", "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
