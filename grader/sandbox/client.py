@@ -93,7 +93,7 @@ SETUP_TRIES = 2
 def _setup_sentence(reason: str) -> str:
     """The one sentence a user reads when no worker could be started."""
     return (f"the sandbox for the student's code could not be set up, also on a second try ({reason}); "
-            "this is a problem of the grading machine, not of the submission: grade it again.")
+            "this is a problem of the grading machine or its settings, not of the submission: grade it again once it is fixed.")
 
 
 class _SetupFailed(Exception):
