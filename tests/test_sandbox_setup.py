@@ -24,6 +24,10 @@ from grader.sandbox.client import SandboxConfig, WorkerProcess
 LINUX = sys.platform.startswith("linux")
 IS_ROOT = LINUX and os.geteuid() == 0
 CORRECT = SUBMISSIONS / "correct_python_file.py"
+WALL_CLOCK_CHECKS = {"dense-timing", "network-learns"}
+"""Checks that measure time. An unprivileged grader has no cgroup CPU clock, so it times on the
+wall clock (its timing lock is its own user's), which other users' load changes: for those
+runs these checks must be graded, not equal (set-up is what this test is about)."""
 
 
 @pytest.mark.skipif(not forkserver.available(), reason="the fork server (and its set-up in the child) is Linux-only")
@@ -130,8 +134,10 @@ def test_concurrent_setup_of_many_graders_gives_the_same_results(tmp_path: Path)
         if check:
             assert "Every public check passed." in out, f"{who}:\n{out[-2000:]}"
         else:
-            report = json.loads(out)
-            assert report["score"] == expected["score"] and [t["score"] for t in report["tests"]] == [t["score"] for t in expected["tests"]], who
+            got = {t["name"]: (t["score"], t["output"][:300]) for t in json.loads(out)["tests"]}
+            unclocked = WALL_CLOCK_CHECKS if user is not None else set()
+            assert {n: s for n, (s, _) in got.items() if n not in unclocked} == {t["name"]: t["score"] for t in expected["tests"] if t["name"] not in unclocked}, f"{who}: {got}"
+            assert set(got) == {t["name"] for t in expected["tests"]}, who
 
 
 def test_concurrent_setup_never_takes_or_removes_another_graders_cgroup() -> None:
