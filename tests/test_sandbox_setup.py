@@ -31,30 +31,55 @@ runs these checks must be graded, not equal (set-up is what this test is about).
 
 
 @pytest.mark.skipif(not forkserver.available(), reason="the fork server (and its set-up in the child) is Linux-only")
-def test_setup_failure_is_retried_then_reported_with_the_workers_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A folder the course allows into every worker (GRADER_SANDBOX_ALLOW) is removed after the
-    fork server listed it: the worker cannot bind it and exits (status 71) with its reason on
-    stderr. The grader starts it a second time, then raises one sentence that carries that reason."""
-    allowed = tmp_path / "course-data"
-    allowed.mkdir()
-    monkeypatch.setenv("GRADER_SANDBOX_ALLOW", str(allowed))
+def test_setup_failure_is_retried_then_reported_with_the_workers_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder allowed into every worker that the worker's own /proc hides
+    (GRADER_SANDBOX_ALLOW=/proc/self: the server's /proc/PID, absent from the worker's PID
+    namespace): the worker cannot bind it and exits (status 71) with its reason on stderr. The
+    grader starts it a second time, then raises one sentence that carries that reason."""
+    if not _has_mount_namespace():
+        pytest.skip("no mount namespace here: no allow-list to build")
+    monkeypatch.setenv("GRADER_SANDBOX_ALLOW", "/proc/self")
     server = forkserver.ForkServer()
     monkeypatch.setattr(forkserver, "_SHARED", server)
     try:
-        with WorkerProcess(SandboxConfig()) as worker:  # the allow-list is computed (and kept) here
-            if not any(layer.startswith("file system: allow-list") for layer in worker.layers):
-                pytest.skip(f"no mount namespace here, so no allow-list to break: {worker.layers}")
-        allowed.rmdir()
-        spawned = server.counter
         with pytest.raises(GraderFailure) as failed:
             WorkerProcess(SandboxConfig())
-        assert server.counter - spawned == 2, "the set-up was not retried exactly once"
+        assert server.counter == 2, "the set-up was not retried exactly once"
     finally:
         server.close()
     message = str(failed.value)
     assert "\n" not in message and message.count(". ") == 0 and message.endswith(".")
     assert message.startswith("the sandbox for the student's code could not be set up, also on a second try (sandbox: file system isolation failed:")
     assert "No such file or directory" in message and "not of the submission" in message
+
+
+def _has_mount_namespace() -> bool:
+    with WorkerProcess(SandboxConfig()) as worker:
+        return any(layer.startswith("file system: allow-list") for layer in worker.layers)
+
+
+@pytest.mark.skipif(not forkserver.available(), reason="the fork server (and its set-up in the child) is Linux-only")
+def test_concurrent_setup_survives_an_allowed_folder_removed_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fork server lists the allow-list once; a folder of it removed while it runs (another
+    user uninstalling a package from a shared install during a batch) is skipped by the next
+    workers instead of stopping every one of them."""
+    allowed = tmp_path / "course-data"
+    allowed.mkdir()
+    monkeypatch.setenv("GRADER_SANDBOX_ALLOW", str(allowed))
+    server = forkserver.ForkServer()
+    monkeypatch.setattr(forkserver, "_SHARED", server)
+    try:
+        with WorkerProcess(SandboxConfig()) as worker:  # the allow-list is listed (and kept) here
+            if not any(layer.startswith("file system: allow-list") for layer in worker.layers):
+                pytest.skip(f"no mount namespace here: {worker.layers}")
+            reply, _ = worker.request({"op": "exec_cell", "label": "see", "source": f"import os\nprint('SEES', os.path.isdir({str(allowed)!r}))\n", "timeout": 5.0})
+        allowed.rmdir()
+        with WorkerProcess(SandboxConfig()) as again:
+            again.request({"op": "exec_cell", "label": "see", "source": f"import os\nprint('SEES', os.path.isdir({str(allowed)!r}))\n", "timeout": 5.0})
+            assert again.alive
+    finally:
+        server.close()
+    assert "SEES True" in worker.student_output() and "SEES False" in again.student_output()
 
 
 @pytest.mark.parametrize("cause", [pytest.param("allow-list", id="worker-exits-71-with-its-reason"), pytest.param("start-up-limit", id="worker-never-ready")])

@@ -94,8 +94,8 @@ def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool, hide: 
 
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     paths, links = allowed(tuple(allow))
-    # Open every source before covering anything: /tmp (and the workdir in it) is covered next.
-    fds = {p: os.open(p, os.O_PATH) for p in paths}
+    # Open every source before covering anything: /tmp is covered next.
+    fds = _open_sources(paths)
     root = "/tmp"
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
     inside: Callable[[str], str] = lambda p: root + p  # noqa: E731
@@ -103,7 +103,7 @@ def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool, hide: 
     for link, target in links.items():
         os.makedirs(inside(os.path.dirname(link)), exist_ok=True)
         os.symlink(target, inside(link))
-    targets = sorted({*paths, *WRITABLE, "/proc", workdir}, key=lambda p: (p.count("/"), p))
+    targets = sorted({*fds, *WRITABLE, "/proc", workdir}, key=lambda p: (p.count("/"), p))
     proc_note = "/proc: empty"
     for path in targets:
         at = inside(path)
@@ -140,6 +140,19 @@ def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool, hide: 
     notes.append(proc_note)
     mount("none", "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     return notes
+
+
+def _open_sources(paths: list[str]) -> dict[str, int]:
+    """O_PATH descriptors of the folders and files to bind. The fork server lists them once and
+    keeps the list: one removed since (a package uninstalled from a shared install while a
+    batch runs) has nothing left to show and is skipped, not a reason to refuse every worker."""
+    fds: dict[str, int] = {}
+    for path in paths:
+        try:
+            fds[path] = os.open(path, os.O_PATH)
+        except FileNotFoundError:
+            continue
+    return fds
 
 
 def _scratch(mount: Callable[..., None], at: str, size: int) -> Callable[[str, int], str]:
