@@ -10,7 +10,7 @@ it, each linked to their feedback page when there is one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from ..diagnose import advice
 from ..results import points
@@ -55,17 +55,18 @@ def svg_histogram(counts: list[int], max_score: float) -> Markup:
                aria_label="histogram of the class's scores")
 
 
-def _student(student: str, linked: set[str]) -> Markup:
-    return _el("a", student, href=f"{student}.html") if student in linked else _el("span", student)
+def _student(student: str, linked: Mapping[str, str]) -> Markup:
+    return _el("a", student, href=linked[student]) if student in linked else _el("span", student)
 
 
 def _section(title: str, *body: Content) -> Markup:
     return _el("section", _el("h2", title), body, class_="check")
 
 
-def render_dashboard(stats: ClassStats, title: str, linked: Iterable[str] = (), convention: str = "sum") -> str:
-    """The page; `linked` are the students whose <id>.html exists beside it."""
-    linked = set(linked)
+def render_dashboard(stats: ClassStats, title: str, linked: Iterable[str] | Mapping[str, str] = (), convention: str = "sum") -> str:
+    """The page; `linked` maps each student whose feedback page exists beside it to that page's
+    file name (a plain list of ids means <id>.html)."""
+    linked = dict(linked) if isinstance(linked, Mapping) else {s: f"{s}.html" for s in linked}
     total = stats.graded + len(stats.failed)
     header = _el(
         "header",
@@ -126,6 +127,11 @@ def render_dashboard(stats: ClassStats, title: str, linked: Iterable[str] = (), 
     return "<!DOCTYPE html>\n" + page + "\n"
 
 
-def linked_students(folder: Path, students: Iterable[str]) -> set[str]:
-    """Students whose feedback page exists in `folder`."""
-    return {s for s in students if (folder / f"{s}.html").is_file()}
+def linked_students(folder: Path, pages: Iterable[str] | Mapping[str, str]) -> dict[str, str]:
+    """Student -> feedback page file name, for the pages that exist in `folder`.
+
+    `pages` maps each id to its page's file name (the batch stores pages under a safe stem,
+    not always the id); a plain list of ids means <id>.html.
+    """
+    named = dict(pages) if isinstance(pages, Mapping) else {s: f"{s}.html" for s in pages}
+    return {s: page for s, page in named.items() if (folder / page).is_file()}
