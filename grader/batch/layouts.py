@@ -47,6 +47,7 @@ _CANVAS = re.compile(r"^(?P<name>[^\W_]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<uplo
 _MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<pid>\d+)_assignsubmission_[a-z]+_$")
 _MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_[a-z]+_(?P<file>.+)$")
 _ATTEMPT = re.compile(r"_attempt_(?P<stamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?=[_.]|$)")
+_RECEIPT_NAME = re.compile(r"^Name:.*\((?P<user>[^()]+)\)\s*$")
 
 
 def common_prefix(heads: Iterable[str], separator: str) -> str | None:
@@ -88,7 +89,9 @@ def _moodle(entries: Sequence[Entry]) -> list[Identity | None]:
 def _blackboard(entries: Sequence[Entry]) -> list[Identity | None]:
     """The first `_attempt_<time>` after the username is the LMS's (the uploaded file's own name comes later)."""
     marks = [None if entry.folder else _ATTEMPT.search(entry.origin) for entry in entries]
-    assignment = common_prefix((entry.origin[: m.start()] for entry, m in zip(entries, marks) if m), "_")
+    heads = [(entry, entry.origin[: m.start()], m) for entry, m in zip(entries, marks) if m]
+    told = Counter(a for a in (_receipt_assignment(entry.path, head, m) for entry, head, m in heads) if a)
+    assignment = told.most_common(1)[0][0] if told else common_prefix((head for _, head, _ in heads), "_")
     found: list[Identity | None] = []
     for entry, mark in zip(entries, marks):
         head = entry.origin[: mark.start()] if mark else ""
@@ -98,6 +101,20 @@ def _blackboard(entries: Sequence[Entry]) -> list[Identity | None]:
         user = head[len(assignment) + 1:]
         found.append(Identity(user, "blackboard", user, user, (mark["stamp"],)))
     return found
+
+
+def _receipt_assignment(path: Path, head: str, mark: re.Match[str]) -> str:
+    """The assignment part of `head` by the attempt's receipt (`<head>_attempt_<time>.txt`, which
+    Blackboard writes beside the files; its first line is `Name: Full Name (username)`), or ""."""
+    receipt = path.with_name(f"{head}{mark.group()}.txt")
+    try:
+        with open(receipt, encoding="utf-8", errors="replace") as handle:
+            first = handle.readline(4096)
+    except (OSError, ValueError):
+        return ""
+    match = _RECEIPT_NAME.match(first.strip())
+    user = match["user"].strip() if match else ""
+    return head[: -len(user) - 1] if user and head.endswith("_" + user) and len(head) > len(user) + 1 else ""
 
 
 def _github_classroom(entries: Sequence[Entry]) -> list[Identity | None]:
