@@ -297,3 +297,12 @@ def test_identity_resume_never_reuses_another_students_record(tmp_path: Path) ->
     records = {student: json.loads((out / f"{stems[student]}.json").read_text(encoding="utf-8")) for student in book}
     assert {student: record["student"] for student, record in records.items()} == {"José": "José", "Jos_": "Jos_"}
     assert all(Path(record["submission"]).name == f"{student}.ipynb" for student, record in records.items())
+
+
+def test_identity_moodle_zip_with_one_student_keeps_her_folder_as_her_id(tmp_path: Path) -> None:
+    """A zip holding one Moodle folder is that student, not a wrapper to step into (her file's name is hers to choose)."""
+    archive = tmp_path / "one.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Mary Major_34567_assignsubmission_file_/bob_99_assignsubmission_file_x.ipynb", GOOD.read_bytes())
+    ids, _ = _ids(archive, tmp_path)
+    assert ids == {"Mary Major_34567": "bob_99_assignsubmission_file_x.ipynb"}

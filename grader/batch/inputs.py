@@ -86,7 +86,7 @@ def discover(spec: str, extract_root: Path, preferred_name: str = "", limits: Zi
     if path.is_file() and path.suffix.lower() == ".zip":
         renamed: dict[Path, str] = {}
         root = extract_zip(path, extract_root / safe_name(path.stem), limits, notes, renamed)
-        entries = _from_folder(_descend_single(root), preferred_name, notes, renamed)
+        entries = _from_folder(_descend_single(root, renamed), preferred_name, notes, renamed)
     elif path.is_dir():
         entries = _from_folder(path, preferred_name, notes)
     elif path.is_file():
@@ -204,11 +204,16 @@ def _unique_ids(entries: list[Entry], notes: list[str]) -> list[Entry]:
     return unique
 
 
-def _descend_single(root: Path) -> Path:
-    """LMS zips often wrap everything in one top folder; grade what is inside it."""
+def _descend_single(root: Path, renamed: Mapping[Path, str] = {}) -> Path:
+    """LMS zips often wrap everything in one top folder; grade what is inside it. A lone
+    folder an LMS writes for one student (Moodle's `..._assignsubmission_file_`) is that
+    student, not a wrapper: its name is the student's identity."""
+    from .layouts import is_student_folder
+
     while True:
         children = [p for p in root.iterdir() if not p.name.startswith(".") and p.name not in _SKIPPED_DIRS]
-        if len(children) == 1 and children[0].is_dir() and not any(p.suffix.lower() in GRADEABLE for p in children[0].iterdir() if p.is_file()):
+        if (len(children) == 1 and children[0].is_dir() and not is_student_folder(_original(children[0], renamed))
+                and not any(p.suffix.lower() in GRADEABLE for p in children[0].iterdir() if p.is_file())):
             root = children[0]
         else:
             return root

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Sequence
 
 from .inputs import Entry
 
-__all__ = ["Identity", "LAYOUTS", "common_prefix"]
+__all__ = ["Identity", "LAYOUTS", "common_prefix", "is_student_folder"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ Parser = Callable[[Sequence[Entry]], "list[Identity | None]"]
 _CANVAS = re.compile(r"^(?P<name>[^\W_]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<upload>\d+)_(?P<file>.+?)(?:-(?P<copy>\d+))?(?P<ext>\.[A-Za-z0-9]+)?$")
 _MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<pid>\d+)_assignsubmission_[a-z]+_$")
 _MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_[a-z]+_(?P<file>.+)$")
+_GRADESCOPE_FOLDER = re.compile(r"^submission_\d+$")
 _ATTEMPT = re.compile(r"_attempt_(?P<stamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?=[_.]|$)")
 _RECEIPT_NAME = re.compile(r"^Name:.*\((?P<user>[^()]+)\)\s*$")
 
@@ -67,6 +68,11 @@ def common_prefix(heads: Iterable[str], separator: str) -> str | None:
     if best < 2 or any(not top[-1].startswith(prefix + separator) for prefix in top[:-1]):
         return None
     return top[-1]
+
+
+def is_student_folder(name: str) -> bool:
+    """A folder name an LMS writes for one student's work (Moodle, Gradescope), never a wrapper."""
+    return bool(_MOODLE_FOLDER.match(name) or _GRADESCOPE_FOLDER.match(name))
 
 
 def _canvas(entries: Sequence[Entry]) -> list[Identity | None]:

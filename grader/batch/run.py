@@ -1,7 +1,8 @@
 """`grade batch`: grade a whole class, in parallel, resumably, locally or on a Dask cluster.
 
-Flow: lock RESULTS/ -> find the submissions (folder, glob or LMS zip) -> skip every student
-whose RESULTS/<id>.json already records this content hash, seed, assignment and grader
+Flow: lock RESULTS/ -> find the submissions (folder, glob or LMS zip) and their ids ->
+give each id a stem for its files (grader/batch/names.py) -> skip every student whose
+RESULTS/<stem>.json already records them, this content hash, seed, assignment and grader
 version -> grade the rest (process pool, or Dask with --scheduler), writing each result
 atomically as it arrives -> rebuild gradebook.csv from all the per-student JSON -> print the
 score distribution and the class's most common mistakes.

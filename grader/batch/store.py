@@ -3,7 +3,7 @@
 Why this shape: a batch may be killed at any instant (Ctrl-C, SIGKILL, power loss), so every
 file is written to a temporary name, flushed to disk and renamed over the old one
 (`os.replace` is atomic), and a rerun decides what is left to do from the files alone: a
-student is done when RESULTS/<id>.json parses and records the same content hash, seed,
+student is done when RESULTS/<stem>.json parses and records the same student, content hash, seed,
 assignment and grader version. An exclusive `flock` on RESULTS/.batch.lock keeps a second
 batch out; the kernel drops it when the holder dies, so a killed batch never leaves a stale lock.
 
