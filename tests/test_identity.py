@@ -306,3 +306,18 @@ def test_identity_moodle_zip_with_one_student_keeps_her_folder_as_her_id(tmp_pat
         zf.writestr("Mary Major_34567_assignsubmission_file_/bob_99_assignsubmission_file_x.ipynb", GOOD.read_bytes())
     ids, _ = _ids(archive, tmp_path)
     assert ids == {"Mary Major_34567": "bob_99_assignsubmission_file_x.ipynb"}
+
+
+def test_identity_zip_names_in_utf8_without_the_flag_keep_their_letters(tmp_path: Path) -> None:
+    """Zip tools often write UTF-8 names without the UTF-8 flag; the id is still `José`, not `JosÃ©`."""
+    archive = tmp_path / "unflagged.zip"
+    utf8 = "José.ipynb".encode()
+    placeholder = "X" * len(utf8)  # ASCII, so zipfile sets no flag; then the bytes are swapped in
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(placeholder, GOOD.read_bytes())
+        zf.writestr("bob.ipynb", GOOD.read_bytes())
+    archive.write_bytes(archive.read_bytes().replace(placeholder.encode(), utf8))
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.namelist()[0] == utf8.decode("cp437")  # what Python alone would call it
+    ids, _ = _ids(archive, tmp_path)
+    assert set(ids) == {"José", "bob"}

@@ -240,7 +240,7 @@ def extract_zip(archive: Path, target: Path, limits: ZipLimits, notes: list[str]
         if len(members) > limits.members:
             raise InputError(f"{archive} has {len(members)} members, more than the limit of {limits.members}.")
         for info in members:
-            name = info.filename.replace("\\", "/")
+            name = _member_name(info).replace("\\", "/")
             parts = PurePosixPath(name).parts
             if info.is_dir() or not parts:
                 continue
@@ -267,6 +267,17 @@ def extract_zip(archive: Path, target: Path, limits: ZipLimits, notes: list[str]
     if unsafe:
         notes.append(f"skipped {len(unsafe)} unsafe path(s) in the zip (absolute, '..' or links): {', '.join(unsafe[:3])}")
     return target
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as its author wrote it: zip tools often store UTF-8 names without the
+    UTF-8 flag, which Python then reads as cp437 ("JosÃ©"); those are decoded as UTF-8."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return info.filename
 
 
 def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, limits: ZipLimits, total: int, archive: Path, notes: list[str]) -> int:
