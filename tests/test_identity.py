@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import zipfile
@@ -321,3 +322,34 @@ def test_identity_zip_names_in_utf8_without_the_flag_keep_their_letters(tmp_path
         assert zf.namelist()[0] == utf8.decode("cp437")  # what Python alone would call it
     ids, _ = _ids(archive, tmp_path)
     assert set(ids) == {"José", "bob"}
+
+
+def test_identity_stems_of_plain_ids_are_the_earlier_file_names() -> None:
+    """Results folders of earlier batches resume: an id that cleans to a free name keeps that name."""
+    stems = allocate_stems(["alice", "Mary Major_34567", "bob.py", "class", "CON"])
+    assert {k: stems[k] for k in ("alice", "Mary Major_34567", "bob.py")} == {"alice": "alice", "Mary Major_34567": "Mary_Major_34567", "bob.py": "bob.py"}
+    assert stems["class"].startswith("class-") and stems["CON"].startswith("CON-")
+    cased = allocate_stems(["alice", "Alice"])  # one file on a case-insensitive disk: one keeps the name
+    assert cased["Alice"] == "Alice" and cased["alice"].startswith("alice-")
+
+
+@pytest.mark.parametrize("name, allowed", [
+    pytest.param("gradebook.csv", True, id="gradebook"),
+    pytest.param("class.html", True, id="dashboard"),
+    pytest.param("gradebook-canvas.csv", True, id="lms-gradebook"),
+    pytest.param("summary.json", True, id="reserved-stem"),
+    pytest.param("overview.html", False, id="student-like-html"),
+    pytest.param("alice.json", False, id="student-like-json"),
+])
+def test_identity_batch_outputs_cannot_take_a_students_name(tmp_path: Path, name: str, allowed: bool) -> None:
+    from grader.batch.store import ResultsDir
+
+    results = ResultsDir(tmp_path)
+    if allowed:
+        assert results.batch_path(name) == tmp_path / name
+    else:
+        with pytest.raises(ValueError, match=re.escape("could be a student's file")):
+            results.batch_path(name)
+    for stem in ("class", "GRADEBOOK", ".batch", "a/b"):
+        with pytest.raises(ValueError, match="is not a student's stem"):
+            results.json_path(stem)
