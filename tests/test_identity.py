@@ -353,3 +353,15 @@ def test_identity_batch_outputs_cannot_take_a_students_name(tmp_path: Path, name
     for stem in ("class", "GRADEBOOK", ".batch", "a/b"):
         with pytest.raises(ValueError, match="is not a student's stem"):
             results.json_path(stem)
+
+
+def test_identity_zip_member_that_cannot_be_extracted_costs_only_itself(tmp_path: Path) -> None:
+    """A file and a folder of one name in a zip: one of them cannot exist on disk; the batch goes on."""
+    archive = tmp_path / "clash.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("carol", b"not a folder")
+        zf.writestr("carol/dense_layer.ipynb", GOOD.read_bytes())
+        zf.writestr("bob.ipynb", GOOD.read_bytes())
+    entries, notes = discover(str(archive), tmp_path / "extract")
+    assert "bob" in [e.student for e in entries]
+    assert any("skipped carol/dense_layer.ipynb in the zip" in note for note in notes), notes

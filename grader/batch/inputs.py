@@ -262,7 +262,11 @@ def extract_zip(archive: Path, target: Path, limits: ZipLimits, notes: list[str]
             if info.file_size > limits.member_bytes:
                 notes.append(f"skipped {info.filename} in the zip: {info.file_size} bytes is over the {limits.member_bytes}-byte limit")
                 continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file where the member's folder should be, a path too deep
+                notes.append(f"skipped {info.filename} in the zip: {exc.strerror}")
+                continue
             total += _copy_member(zf, info, destination, limits, total, archive, notes)
     if unsafe:
         notes.append(f"skipped {len(unsafe)} unsafe path(s) in the zip (absolute, '..' or links): {', '.join(unsafe[:3])}")
