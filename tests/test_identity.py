@@ -365,3 +365,12 @@ def test_identity_zip_member_that_cannot_be_extracted_costs_only_itself(tmp_path
     entries, notes = discover(str(archive), tmp_path / "extract")
     assert "bob" in [e.student for e in entries]
     assert any("skipped carol/dense_layer.ipynb in the zip" in note for note in notes), notes
+
+
+def test_identity_dedup_of_many_equal_ids_is_linear(deadline: None) -> None:
+    """20000 submissions claiming one id (and the suffixes the first ones would get): each gets its own, in well under the deadline."""
+    wanted = ["same"] * 20000 + [f"same-{i}" for i in range(2, 50)]
+    ids = unique_ids(wanted, [""] * len(wanted))
+    assert len(set(ids)) == len(wanted) and ids[-48:] == wanted[-48:]
+    stems = allocate_stems(ids)
+    assert len({s.casefold() for s in stems.values()}) == len(ids)

@@ -60,9 +60,10 @@ def _digest(text: str) -> str:
 def unique_ids(wanted: Sequence[str], fallbacks: Sequence[str]) -> list[str]:
     """One distinct id per position: the first holder of an id keeps it; a later one gets its
     fallback (e.g. its file name) when free, else `<id>-2`, `<id>-3`... The taken ids are a set
-    and every try adds a new candidate, so the loop ends within len(wanted) + 1 tries."""
+    and each id's counter only grows, so all the tries together are fewer than 2 * len(wanted)."""
     taken = set(wanted)
     claimed: set[str] = set()
+    counters: dict[str, int] = {}
     result = []
     for student, fallback in zip(wanted, fallbacks):
         if student not in claimed:
@@ -70,10 +71,11 @@ def unique_ids(wanted: Sequence[str], fallbacks: Sequence[str]) -> list[str]:
         elif fallback and fallback not in taken:
             chosen = fallback
         else:
-            counter = 2
+            counter = counters.get(student, 2)
             while f"{student}-{counter}" in taken:
                 counter += 1
             chosen = f"{student}-{counter}"
+            counters[student] = counter + 1
         claimed.add(chosen)
         taken.add(chosen)
         result.append(chosen)
