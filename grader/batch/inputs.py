@@ -2,14 +2,16 @@
 
 Each submission gets a student id from its file name (``alice.ipynb`` -> ``alice``) or,
 when the LMS gives one folder per student, from the folder name, as the export wrote it: a
-zip member whose name the disk cannot hold (over 255 bytes, a NUL) is stored under a safe
-name (grader/batch/names.py) and its entry keeps the original name as `origin`. A student folder without
-a notebook is kept as an entry with an error, so the gradebook still lists the student
-("nothing lost"). Symbolic links are never followed: a student whose file or folder is a
-link, or holds one (``mallory/nb.ipynb -> ../alice/nb.ipynb``, a link to the reference), is
-listed with an input error instead of being graded as someone else's work. Zip files are extracted defensively: no absolute paths, no ``..``, no
-symbolic links, and caps on member size, total size and member count, because a zip from
-an LMS is as untrusted as the notebooks inside it.
+zip member whose name the disk cannot hold (over 255 bytes) is stored under a safe name
+(grader/batch/names.py) and its entry keeps the original name as `origin`. Ids found twice
+stay two ids (names.unique_ids). A student folder without a notebook is kept as an entry
+with an error, so the gradebook still lists the student ("nothing lost"). Symbolic links
+are never followed: a student whose file or folder is a link, or holds one
+(``mallory/nb.ipynb -> ../alice/nb.ipynb``, a link to the reference), is listed with an
+input error instead of being graded as someone else's work. Zip files are extracted
+defensively: no absolute paths, no ``..``, no symbolic links, and caps on member size,
+total size and member count, because a zip from an LMS is as untrusted as the notebooks
+inside it; a member that cannot be extracted costs only itself, with a note.
 """
 
 from __future__ import annotations
