@@ -43,7 +43,7 @@ class Identity:
 
 Parser = Callable[[Sequence[Entry]], "list[Identity | None]"]
 
-_CANVAS = re.compile(r"^(?P<name>[^\W_]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<upload>\d+)_(?P<file>.+?)(?:-(?P<copy>\d+))?(?P<ext>\.[A-Za-z0-9]+)?$")
+_CANVAS = re.compile(r"^(?P<name>[^\W_]+?)(?P<late>_(?i:late))?_(?P<uid>\d+)_(?P<upload>\d+)_(?P<file>.+?)(?:-(?P<copy>\d+))?(?P<ext>\.[A-Za-z0-9]+)?$")
 _MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<pid>\d+)_assignsubmission_[a-z]+_$")
 _MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_[a-z]+_(?P<file>.+)$")
 _GRADESCOPE_FOLDER = re.compile(r"^submission_\d+$")
