@@ -374,3 +374,15 @@ def test_identity_dedup_of_many_equal_ids_is_linear(deadline: None) -> None:
     assert len(set(ids)) == len(wanted) and ids[-48:] == wanted[-48:]
     stems = allocate_stems(ids)
     assert len({s.casefold() for s in stems.values()}) == len(ids)
+
+
+def test_identity_moodle_flat_file_named_like_another_participant_is_not_read_as_them(tmp_path: Path) -> None:
+    """Flat Moodle exports put the upload's own name after the participant's mark; a second mark is not guessed at."""
+    folder = tmp_path / "moodle"
+    _place(folder, "Mary Major_34567_assignsubmission_file_dense_layer.ipynb")
+    _place(folder, "Eve_34570_assignsubmission_file_Mary Major_34567_assignsubmission_file_x.ipynb", BAD)
+    _place(folder, "Richard Roe_34568_assignsubmission_file_dense_layer.ipynb")
+    ids, notes = _ids(folder, tmp_path)
+    assert ids["Mary Major_34567"] == "Mary Major_34567_assignsubmission_file_dense_layer.ipynb"
+    assert len(ids) == 3 and not any("superseded" in note for note in notes), (ids, notes)
+    assert any(note.startswith(AMBIGUOUS) for note in notes)

@@ -44,8 +44,8 @@ class Identity:
 Parser = Callable[[Sequence[Entry]], "list[Identity | None]"]
 
 _CANVAS = re.compile(r"^(?P<name>[^\W_]+?)(?P<late>_(?i:late))?_(?P<uid>\d+)_(?P<upload>\d+)_(?P<file>.+?)(?:-(?P<copy>\d+))?(?P<ext>\.[A-Za-z0-9]+)?$")
-_MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<pid>\d+)_assignsubmission_[a-z]+_$")
-_MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_[a-z]+_(?P<file>.+)$")
+_MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<pid>\d+)_assignsubmission_[a-z]+_?$")
+_MOODLE_MARK = re.compile(r"_(?P<pid>\d+)_assignsubmission_[a-z]+_")
 _GRADESCOPE_FOLDER = re.compile(r"^submission_\d+$")
 _ATTEMPT = re.compile(r"_attempt_(?P<stamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?=[_.]|$)")
 _RECEIPT_NAME = re.compile(r"^Name:.*\((?P<user>[^()]+)\)\s*$")
@@ -85,10 +85,18 @@ def _canvas(entries: Sequence[Entry]) -> list[Identity | None]:
 
 
 def _moodle(entries: Sequence[Entry]) -> list[Identity | None]:
+    """A folder's name is all Moodle's (the participant number anchored at its end); a file of a
+    flat export adds the uploaded file's name after it, so a file whose name holds the
+    `_<number>_assignsubmission_<plugin>_` mark twice is left unread rather than guessed."""
     found: list[Identity | None] = []
     for entry in entries:
-        match = (_MOODLE_FOLDER if entry.folder else _MOODLE_FILE).match(entry.origin)
-        found.append(Identity(f"{match['name']}_{match['pid']}", "moodle", match["name"], match["pid"]) if match else None)
+        if entry.folder:
+            match = _MOODLE_FOLDER.match(entry.origin)
+            found.append(Identity(f"{match['name']}_{match['pid']}", "moodle", match["name"], match["pid"]) if match else None)
+            continue
+        marks = list(_MOODLE_MARK.finditer(entry.origin))
+        name = entry.origin[: marks[0].start()] if len(marks) == 1 else ""
+        found.append(Identity(f"{name}_{marks[0]['pid']}", "moodle", name, marks[0]["pid"]) if name else None)
     return found
 
 
