@@ -386,3 +386,15 @@ def test_identity_moodle_flat_file_named_like_another_participant_is_not_read_as
     assert ids["Mary Major_34567"] == "Mary Major_34567_assignsubmission_file_dense_layer.ipynb"
     assert len(ids) == 3 and not any("superseded" in note for note in notes), (ids, notes)
     assert any(note.startswith(AMBIGUOUS) for note in notes)
+
+
+def test_identity_a_name_of_60000_characters_costs_linear_time(tmp_path: Path, deadline: None) -> None:
+    """Zip names may be 65535 bytes; finding an export's common prefix must not grow with their square."""
+    archive = tmp_path / "huge.zip"
+    huge = "Dense Layer_" + "a_" * 30000 + "_attempt_2026-11-20-10-00-00_x.ipynb"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(huge, GOOD.read_bytes())
+        zf.writestr("Dense Layer_bob_attempt_2026-11-20-10-00-00_x.ipynb", GOOD.read_bytes())
+        zf.writestr("Dense Layer_carol_attempt_2026-11-20-10-00-00_x.ipynb", GOOD.read_bytes())
+    ids, _ = _ids(archive, tmp_path)
+    assert set(ids) == {"a_" * 30000, "bob", "carol"}  # the username, as long as the export wrote it

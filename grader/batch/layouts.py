@@ -41,6 +41,9 @@ class Identity:
     """Sort key among one student's uploads, from the LMS's own fields: the largest is the latest."""
 
 
+MAX_PREFIX = 256
+"""Longest assignment prefix recognised (an LMS's assignment titles and repository names are shorter)."""
+
 Parser = Callable[[Sequence[Entry]], "list[Identity | None]"]
 
 _CANVAS = re.compile(r"^(?P<name>[^\W_]+?)(?P<late>_(?i:late))?_(?P<uid>\d+)_(?P<upload>\d+)_(?P<file>.+?)(?:-(?P<copy>\d+))?(?P<ext>\.[A-Za-z0-9]+)?$")
@@ -54,11 +57,13 @@ _RECEIPT_NAME = re.compile(r"^Name:.*\((?P<user>[^()]+)\)\s*$")
 def common_prefix(heads: Iterable[str], separator: str) -> str | None:
     """The `<prefix>` of `<prefix><separator><user>` names: the prefix, cut at a separator, that
     the most distinct names share (the longest of those when they nest), or None when two
-    unrelated prefixes tie or no prefix is shared. A single name is cut at its first separator."""
+    unrelated prefixes tie or no prefix is shared. A single name is cut at its first separator.
+    Prefixes are looked for in the first MAX_PREFIX characters only, so a name of any length
+    costs linear time and memory."""
     distinct = sorted(set(heads))
     counts: Counter[str] = Counter()
     for head in distinct:
-        counts.update({head[:i] for i, char in enumerate(head) if char == separator and 0 < i < len(head) - 1})
+        counts.update({head[:i] for i, char in enumerate(head[:MAX_PREFIX]) if char == separator and 0 < i < len(head) - 1})
     if not counts:
         return None
     if len(distinct) == 1:
