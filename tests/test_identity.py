@@ -398,3 +398,13 @@ def test_identity_a_name_of_60000_characters_costs_linear_time(tmp_path: Path, d
         zf.writestr("Dense Layer_carol_attempt_2026-11-20-10-00-00_x.ipynb", GOOD.read_bytes())
     ids, _ = _ids(archive, tmp_path)
     assert set(ids) == {"a_" * 30000, "bob", "carol"}  # the username, as long as the export wrote it
+
+
+def test_identity_two_files_that_disagree_on_the_export_are_both_kept_and_reported(tmp_path: Path) -> None:
+    """The victim's attempt and a whole-name forgery alone: no prefix is shared, no layout is guessed, both are graded."""
+    folder = tmp_path / "bb"
+    _place(folder, ALICE)
+    _place(folder, FORGED["whole-name-forged"], BAD)
+    ids, notes = _ids(folder, tmp_path)
+    assert sorted(ids.values()) == sorted([ALICE, FORGED["whole-name-forged"]])
+    assert any(note.startswith(AMBIGUOUS) and "blackboard" in note for note in notes), notes

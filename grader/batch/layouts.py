@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Sequence
 
 from .inputs import Entry
 
-__all__ = ["Identity", "LAYOUTS", "common_prefix", "is_student_folder"]
+__all__ = ["Identity", "LAYOUTS", "SIGNS", "common_prefix", "is_student_folder"]
 
 
 @dataclass(frozen=True)
@@ -197,3 +197,11 @@ LAYOUTS: dict[str, Parser] = {
     "github-classroom": _github_classroom,
 }
 """Layout name -> class-wide parser, in order of preference on a tie; extend by registering."""
+
+
+SIGNS: dict[str, re.Pattern[str]] = {
+    "canvas": _CANVAS,
+    "moodle": _MOODLE_MARK,
+    "blackboard": _ATTEMPT,
+}
+"""Marks an LMS writes into names: a name bearing one that no layout could read is reported as ambiguous."""

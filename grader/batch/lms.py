@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Sequence
 
 from .inputs import Entry
-from .layouts import LAYOUTS, Identity
+from .layouts import LAYOUTS, SIGNS, Identity
 from .names import AMBIGUOUS, unique_ids
 
 __all__ = ["Identity", "recognise", "identify", "LAYOUTS"]
@@ -39,7 +39,13 @@ def identify(entries: Sequence[Entry], notes: list[str]) -> list[Identity]:
         notes.append(f"{AMBIGUOUS}{count} of {len(entries)} submission(s) look like a {best} export, the others do not: "
                      "no layout is used; every submission is listed under its own file or folder name")
         fitted = [None] * len(entries)
-    elif count:
+    elif not count:
+        marked = {layout: [e.origin for e in entries if sign.search(e.origin)] for layout, sign in SIGNS.items()}
+        for layout, names in marked.items():
+            if names:
+                notes.append(f"{AMBIGUOUS}{len(names)} submission(s) carry the marks of a {layout} export, but the export's layout "
+                             f"could not be settled; each is kept under its own name: {', '.join(sorted(names)[:5])}{' ...' if len(names) > 5 else ''}")
+    else:
         notes.append(f"recognised the {best} export layout: student ids come from the LMS's names")
         strays = [e.origin or e.path.name for e, i in zip(entries, fitted) if i is None]
         if strays:
