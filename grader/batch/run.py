@@ -180,7 +180,7 @@ def run_batch(args: argparse.Namespace) -> int:
         lms_note = _write_lms_gradebook(args.lms, results, rows, identities, assignment, pages)
         rate = len(jobs) / elapsed if elapsed > 0 and jobs else 0.0
         print(f"Graded {len(jobs)} submission(s) in {elapsed:.1f} s ({rate:.2f}/s); reused {reused}.", flush=True)
-        print(_class_report(results, rows, assignment, pages), flush=True)
+        print(_class_report(results, rows, assignment, stems), flush=True)
         print(f"Gradebook: {results.batch_path(GRADEBOOK)}", flush=True)
         if lms_note:
             print(lms_note, flush=True)
@@ -201,17 +201,18 @@ def run_batch(args: argparse.Namespace) -> int:
         results.release()
 
 
-def _class_report(results: ResultsDir, rows: list[tuple[str, dict[str, Any] | None]], assignment: Any, pages: dict[str, str]) -> str:
+def _class_report(results: ResultsDir, rows: list[tuple[str, dict[str, Any] | None]], assignment: Any, stems: dict[str, str]) -> str:
     """Write class.html (the dashboard) and return the terminal summary; both from one pass.
-    `pages` maps each id to its feedback page's file name (its stem is not always the id)."""
+    `stems` names each id's files (its page is not always <id>.html)."""
     from ..report.class_stats import class_stats
     from ..report.class_summary import render_class_summary
-    from ..report.dashboard import linked_students, render_dashboard
+    from ..report.dashboard import render_dashboard, student_pages
 
     stats = class_stats(rows, [c.name for c in assignment.checks], assignment.max_score)
     dashboard = results.batch_path(DASHBOARD)
     convention = assignment.batch_convention
-    atomic_write(dashboard, render_dashboard(stats, assignment.title, linked_students(results.root, pages), convention))
+    pages = student_pages([s for s, _ in rows], lambda student: results.html_path(stems[student]), dashboard)
+    atomic_write(dashboard, render_dashboard(stats, assignment.title, pages, convention))
     return render_class_summary(stats, str(dashboard), convention, [record for _, record in rows])
 
 
