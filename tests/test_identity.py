@@ -408,3 +408,13 @@ def test_identity_two_files_that_disagree_on_the_export_are_both_kept_and_report
     ids, notes = _ids(folder, tmp_path)
     assert sorted(ids.values()) == sorted([ALICE, FORGED["whole-name-forged"]])
     assert any(note.startswith(AMBIGUOUS) and "blackboard" in note for note in notes), notes
+
+
+def test_identity_decomposed_and_composed_names_are_one_spelling(tmp_path: Path) -> None:
+    """A zip made on macOS writes `José` decomposed (e + U+0301); the id is the composed spelling the LMS shows."""
+    archive = tmp_path / "mac.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Jose\u0301.ipynb", GOOD.read_bytes())
+        zf.writestr("Zoë.ipynb", GOOD.read_bytes())
+    ids, _ = _ids(archive, tmp_path)
+    assert set(ids) == {"Jos\u00e9", "Zoë"}

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import stat
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -30,7 +31,7 @@ from typing import Mapping
 
 from ..errors import InputError
 from ..safetext import utf8_safe
-from .names import safe_name, stored_component, unique_ids
+from .names import AMBIGUOUS, safe_name, stored_component, unique_ids
 
 __all__ = ["Entry", "discover", "extract_zip", "file_sha256", "safe_name", "ZipLimits", "GRADEABLE"]
 
@@ -194,15 +195,20 @@ def _student_folder(folder: Path, preferred_name: str, notes: list[str], origin:
     return Entry(student, chosen, origin=student, folder=folder)
 
 
+def _text(name: str) -> str:
+    """A name as text: valid UTF-8, composed (NFC: a macOS zip's decomposed `José` is the same id as a Windows one)."""
+    return unicodedata.normalize("NFC", utf8_safe(name))
+
+
 def _unique_ids(entries: list[Entry], notes: list[str]) -> list[Entry]:
     """Two files that give one id (alice.ipynb, alice.py) keep both: the later gets its file name."""
-    ordered = sorted(entries, key=lambda e: (e.student, str(e.path)))
-    ids = unique_ids([utf8_safe(e.student) for e in ordered], [utf8_safe(e.origin) for e in ordered])
+    ordered = sorted(entries, key=lambda e: (_text(e.student), str(e.path)))
+    ids = unique_ids([_text(e.student) for e in ordered], [_text(e.origin) for e in ordered])
     unique = []
     for entry, student in zip(ordered, ids):
-        if student != utf8_safe(entry.student):
-            notes.append(f"two submissions for {entry.student}: {entry.path} is listed as {student}")
-        unique.append(Entry(student, entry.path, utf8_safe(entry.error), entry.error_kind, utf8_safe(entry.origin), entry.folder))
+        if student != _text(entry.student):
+            notes.append(f"{AMBIGUOUS}two submissions for {entry.student}: {entry.path} is listed as {student}")
+        unique.append(Entry(student, entry.path, utf8_safe(entry.error), entry.error_kind, _text(entry.origin), entry.folder))
     return unique
 
 
