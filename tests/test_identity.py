@@ -418,3 +418,17 @@ def test_identity_decomposed_and_composed_names_are_one_spelling(tmp_path: Path)
         zf.writestr("Zoë.ipynb", GOOD.read_bytes())
     ids, _ = _ids(archive, tmp_path)
     assert set(ids) == {"Jos\u00e9", "Zoë"}
+
+
+def test_identity_a_notebook_too_large_to_extract_still_lists_its_student(tmp_path: Path) -> None:
+    """A zip member over the size cap is not extracted, but its student stays in the gradebook, with the reason."""
+    from grader.batch.inputs import ZipLimits
+
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("alice.ipynb", b"x" * 5000)
+        zf.writestr("bob.ipynb", GOOD.read_bytes()[:900])
+    entries, notes = discover(str(archive), tmp_path / "extract", limits=ZipLimits(member_bytes=1000))
+    by_id = {e.student: e for e in entries}
+    assert set(by_id) == {"alice", "bob"} and not by_id["bob"].error
+    assert by_id["alice"].error.startswith("the file is larger than") and by_id["alice"].error_kind == "input"

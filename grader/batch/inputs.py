@@ -39,6 +39,8 @@ GRADEABLE = (".ipynb", ".py")
 """File suffixes the grader reads."""
 _SKIPPED_DIRS = {"__MACOSX", "__pycache__"}
 _GLOB_CHARS = re.compile(r"[*?\[]")
+_TOO_LARGE = "the file is larger than the {limit} MiB one submission file may be: clear the notebook's outputs and hand it in again."
+_UNREADABLE = "the file could not be read from the zip (damaged or in an unknown compression): hand it in again."
 LINK_ERROR = "{what} is a symbolic link; links are not accepted (they could point at another student's work): hand in the file itself."
 
 
@@ -88,8 +90,10 @@ def discover(spec: str, extract_root: Path, preferred_name: str = "", limits: Zi
     path = Path(spec)
     if path.is_file() and path.suffix.lower() == ".zip":
         renamed: dict[Path, str] = {}
-        root = extract_zip(path, extract_root / safe_name(path.stem), limits, notes, renamed)
-        entries = _from_folder(_descend_single(root, renamed), preferred_name, notes, renamed)
+        refused: dict[Path, str] = {}
+        root = extract_zip(path, extract_root / safe_name(path.stem), limits, notes, renamed, refused)
+        top = _descend_single(root, renamed)
+        entries = _from_folder(top, preferred_name, notes, renamed) + _refused_entries(top, refused, renamed)
     elif path.is_dir():
         entries = _from_folder(path, preferred_name, notes)
     elif path.is_file():
@@ -227,11 +231,14 @@ def _descend_single(root: Path, renamed: Mapping[Path, str] = {}) -> Path:
             return root
 
 
-def extract_zip(archive: Path, target: Path, limits: ZipLimits, notes: list[str], renamed: dict[Path, str] | None = None) -> Path:
+def extract_zip(archive: Path, target: Path, limits: ZipLimits, notes: list[str], renamed: dict[Path, str] | None = None,
+                refused: dict[Path, str] | None = None) -> Path:
     """Extract `archive` into a fresh `target` safely; unsafe members are skipped with a note.
 
     A path component the disk cannot hold is stored under `names.stored_component`'s safe
     name; `renamed` (when given) maps each such stored path to the name it had in the zip.
+    `refused` (when given) maps the path of each .ipynb/.py member left out (too large,
+    unreadable) to why, so its student is still listed.
     """
     try:
         zf = zipfile.ZipFile(archive)
@@ -267,18 +274,34 @@ def extract_zip(archive: Path, target: Path, limits: ZipLimits, notes: list[str]
             if root not in destination.resolve().parents:
                 unsafe.append(info.filename)
                 continue
+            gradeable = refused is not None and destination.suffix.lower() in GRADEABLE
             if info.file_size > limits.member_bytes:
                 notes.append(f"skipped {info.filename} in the zip: {info.file_size} bytes is over the {limits.member_bytes}-byte limit")
+                if gradeable:
+                    refused[destination] = _TOO_LARGE.format(limit=limits.member_bytes // 2**20 or 1)
                 continue
             try:
                 destination.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # a file where the member's folder should be, a path too deep
                 notes.append(f"skipped {info.filename} in the zip: {exc.strerror}")
                 continue
-            total += _copy_member(zf, info, destination, limits, total, archive, notes)
+            written = _copy_member(zf, info, destination, limits, total, archive, notes)
+            total += written
+            if gradeable and not destination.is_file():
+                refused[destination] = _TOO_LARGE.format(limit=limits.member_bytes // 2**20 or 1) if written > limits.member_bytes else _UNREADABLE
     if unsafe:
         notes.append(f"skipped {len(unsafe)} unsafe path(s) in the zip (absolute, '..' or links): {', '.join(unsafe[:3])}")
     return target
+
+
+def _refused_entries(top: Path, refused: Mapping[Path, str], renamed: Mapping[Path, str]) -> list[Entry]:
+    """An error entry for each notebook the zip held at the top but extraction left out, so its student is listed."""
+    entries = []
+    for path, reason in sorted(refused.items()):
+        if Path(os.path.realpath(path.parent)) == Path(os.path.realpath(top)) and not path.exists():
+            origin = _original(path, renamed)
+            entries.append(Entry(PurePosixPath(origin).stem, path, reason, "input", origin))
+    return entries
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
