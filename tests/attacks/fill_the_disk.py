@@ -1,33 +1,14 @@
-# Issue 9, class 2 (one student fills the disk and the batch dies): every new layer writes
-# 300 MB in 8 MB chunks, half to the working directory and half to /tmp, and keeps the files
-# open. The worker's writable space must be bounded and emptied with it; the next students'
-# files, results and the grader's own temporary files must not be affected.
+# Class 11: fill the disk. About 2.5 GB in 8 MB chunks to every writable place (the working
+# folder, HOME, /tmp, /dev/shm, /var/tmp): the folder was on the grader's disk, so one student
+# could fill it and kill the batch. Now all of them share one private, size-capped tmpfs.
 import os as _os
-import tempfile as _tempfile
 
-_CHUNK = b"\0" * (8 << 20)
-
-
-def _fill(folder, total):
-    written, handles = 0, []
+_block = b"\x5a" * (8 << 20)
+for _place in (_os.getcwd(), _os.environ.get("HOME", "."), "/tmp", "/dev/shm", "/var/tmp"):
     try:
-        while written < total:
-            handle = open(_os.path.join(folder, f"filler-__TOKEN__-{written >> 20}.bin"), "wb")
-            handles.append(handle)
-            handle.write(_CHUNK)
-            handle.flush()
-            written += len(_CHUNK)
+        with open(_os.path.join(_place, "sandbox-attack-__TOKEN__.bin"), "ab") as _f:
+            for _ in range(64):
+                _f.write(_block)
+                _f.flush()
     except OSError:
         pass
-    return handles
-
-
-_kept = []
-
-
-class Dense(Dense):
-    def __init__(self, input_units, output_units, learning_rate=0.1):
-        super().__init__(input_units, output_units, learning_rate)
-        if not _kept:
-            _kept.extend(_fill(_os.getcwd(), 150 << 20))
-            _kept.extend(_fill(_tempfile.gettempdir(), 150 << 20))
