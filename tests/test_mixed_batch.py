@@ -268,8 +268,10 @@ def test_honest_students_get_their_solo_grade_and_own_work_in_a_hostile_batch(tm
 def test_a_batch_leaves_nothing_in_its_temporary_folder(tmp_path: Path) -> None:
     """The smallest batch (one correct student, one job): its TMPDIR ends holding only the timing lock.
 
-    Grader bug (open when written): each pool process keeps a reference twin for timing, closed by an
-    atexit hook that a pool process never runs, so one empty grade-* folder per job is left behind.
+    Grader bug (open when written): each grading process keeps the timing check's reference twin
+    (grader/checks/timing.py `_references`), closed by an atexit hook; a batch's pool process ends
+    through multiprocessing, which runs no atexit hook, so the twin's home folder (an empty
+    grade-* folder) is left in TMPDIR, one per job. `grade` alone leaves nothing.
     """
     marker = f"mixed-batch-{uuid.uuid4().hex}"
     folder, temp = tmp_path / "class", tmp_path / "tmp"

@@ -137,7 +137,7 @@ def _marker_files(token: str) -> list[str]:
     return hits
 
 
-TIMING_GAMES = {"burn_cpu_while_reference_runs", "zeros_for_big_batches"}
+TIMING_GAMES = {"burn_cpu_while_reference_runs", "zeros_for_big_batches", "fake_array_for_big_batches"}
 """Attacks on the benchmark: their timing check must score 0, as their honest code would."""
 
 
