@@ -32,6 +32,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from conftest import copy_assignment, grade_command
@@ -39,6 +40,8 @@ from conftest import copy_assignment, grade_command
 ROOT = Path(__file__).resolve().parent.parent
 ATTACKS = ROOT / "tests" / "attacks"
 TIMING_ATTACKS = ROOT / "tests" / "timing_submissions"
+AS_NOTEBOOKS = {"fill_the_disk_from_each_layer"}
+"""Sandbox attacks also handed in as a notebook (a cell of _honest.py, a cell of the attack), the form students use."""
 SUBMISSIONS = ROOT / "tests" / "submissions"
 LONG = "Maximiliana-" * 13  # 156 characters: two ids sharing their first 150 characters
 HONEST: dict[str, str] = {
@@ -116,6 +119,9 @@ def _class_folder(tmp_path: Path, token: str) -> tuple[Path, dict[Path, str]]:
     for attack in _attacks():
         kind = "attack" if attack.parent == ATTACKS else "timing"
         (folder / f"a_{kind}_{attack.stem}.py").write_text(_attack_source(attack, token))
+    for name in sorted(AS_NOTEBOOKS):
+        cells = [(ATTACKS / "_honest.py").read_text(), (ATTACKS / f"{name}.py").read_text().replace("__TOKEN__", token)]
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell) for cell in cells]), folder / f"a_notebook_{name}.ipynb")
     honest = {}
     for name, submission in HONEST.items():
         path = folder / f"{name}{Path(submission).suffix}"
@@ -205,7 +211,7 @@ def test_honest_students_get_their_solo_grade_and_own_work_in_a_hostile_batch(tm
     temp.mkdir()
     solo_temp.mkdir()
     started = time.perf_counter()
-    batch = subprocess.run([*grade_command(), "batch", str(folder), "--out", str(out), "--jobs", "2",
+    batch = subprocess.run([*grade_command(), "batch", str(folder), "--out", str(out), "--jobs", "2", "--lms", "canvas",
                             "--assignment", str(assignment), "--timeout", "120"],
                            capture_output=True, text=True, timeout=600, env=_env(temp, marker), cwd=ROOT)
     batch_seconds = time.perf_counter() - started
@@ -220,7 +226,7 @@ def test_honest_students_get_their_solo_grade_and_own_work_in_a_hostile_batch(tm
     problems = []
     # The gradebook is complete: one row per submission; one result of its own per submission.
     rows, records = _gradebook(out), _records(out)
-    submissions = len(_attacks()) + len(HONEST)
+    submissions = len(_attacks()) + len(AS_NOTEBOOKS) + len(HONEST)
     if len(rows) != submissions or len(records) != submissions:
         problems.append(f"{len(rows)} gradebook rows and {len(records)} results for {submissions} submissions: {sorted(r['id'] for r in rows)}")
 
@@ -248,7 +254,7 @@ def test_honest_students_get_their_solo_grade_and_own_work_in_a_hostile_batch(tm
     # grader's TMPDIR holding only the timing lock, no attack's file anywhere, no process of ours.
     if {p: _sha256(p) for p in folder.rglob("*") if p.is_file()} != submitted:
         problems.append("the class folder changed")
-    outputs = {p.with_suffix(s).name for p, _ in records.values() for s in (".json", ".html")} | {"gradebook.csv", "class.html", ".batch.lock"}
+    outputs = {p.with_suffix(s).name for p, _ in records.values() for s in (".json", ".html")} | {"gradebook.csv", "gradebook-canvas.csv", "class.html", ".batch.lock"}
     if sorted(p.name for p in out.iterdir() if p.name not in outputs):
         problems.append(f"in RESULTS/ besides the batch's outputs: {sorted(p.name for p in out.iterdir() if p.name not in outputs)}")
     if [name for name in leftovers if not name.startswith(lock.name)]:
