@@ -227,8 +227,10 @@ def test_honest_students_get_their_solo_grade_and_own_work_in_a_hostile_batch(tm
     # The gradebook is complete: one row per submission; one result of its own per submission.
     rows, records = _gradebook(out), _records(out)
     submissions = len(_attacks()) + len(AS_NOTEBOOKS) + len(HONEST)
-    if len(rows) != submissions or len(records) != submissions:
-        problems.append(f"{len(rows)} gradebook rows and {len(records)} results for {submissions} submissions: {sorted(r['id'] for r in rows)}")
+    with open(out / "gradebook-canvas.csv", newline="", encoding="utf-8") as handle:
+        canvas = list(csv.reader(handle))[2:]  # after the header and the "Points Possible" row
+    if not len(rows) == len(records) == len(canvas) == submissions:
+        problems.append(f"{len(rows)} gradebook rows, {len(canvas)} Canvas rows and {len(records)} results for {submissions} submissions: {sorted(r['id'] for r in rows)}")
 
     # Every honest student: their own file (path and content hash), graded as alone, an ok row, their own page.
     for path, source in honest.items():
