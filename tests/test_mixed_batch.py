@@ -232,6 +232,15 @@ def test_honest_students_get_their_solo_grade_and_own_work_in_a_hostile_batch(tm
     if not len(rows) == len(records) == len(canvas) == submissions:
         problems.append(f"{len(rows)} gradebook rows, {len(canvas)} Canvas rows and {len(records)} results for {submissions} submissions: {sorted(r['id'] for r in rows)}")
 
+    # No grader failure: no result recorded as a grader error, no traceback of the grader's own
+    # (a student's reads "Traceback (student code, ...") in the batch's output, a result or a page.
+    grader_errors = sorted(p.name for p, record in records.values() if record.get("error_kind") == "grader")
+    if grader_errors:
+        problems.append(f"grader errors: {grader_errors}")
+    texts = {"the batch's output": batch.stdout + batch.stderr} | {p.name: p.read_text(encoding="utf-8") for p in out.iterdir() if p.suffix in (".json", ".html")}
+    if any("Traceback (most recent call last)" in text for text in texts.values()):
+        problems.append(f"a grader traceback in {sorted(name for name, text in texts.items() if 'Traceback (most recent call last)' in text)}")
+
     # Every honest student: their own file (path and content hash), graded as alone, an ok row, their own page.
     for path, source in honest.items():
         if str(path) not in records:
