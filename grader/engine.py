@@ -39,7 +39,7 @@ SUBMISSION_WIDE = frozenset({"syntax-error", "timeout", "crash", "output-flood"}
 
 def _check_output(outcome: Outcome, codes: list[str], convention: str) -> str:
     lines = list(outcome.messages)
-    fixes = [text for c in codes if (text := advice(c, convention))]
+    fixes = [text for c in codes if (text := outcome.fixes.get(c) or advice(c, convention))]
     if fixes:
         lines.append(ADVICE_PREFIX + " ".join(dict.fromkeys(fixes)))
     return "\n".join(lines)

@@ -24,6 +24,9 @@ CHECK_MODULES = (
     "grader.checks.network",
     "grader.checks.learning.check",
     "grader.checks.timing",
+    "grader.checks.layer",
+    "grader.checks.layer_props",
+    "grader.checks.activations",
 )
 
 

@@ -65,6 +65,8 @@ class Outcome:
     """Mistake codes that explain the failures (MISTAKES.md)."""
     details: dict[str, Any] = field(default_factory=dict)
     """Data for rich reports (e.g. arrays for a heatmap), JSON-compatible."""
+    fixes: dict[str, str] = field(default_factory=dict)
+    """Code -> the fix worded in the assignment's form (grader.interfaces.words); others use the catalogue's."""
 
     @property
     def fraction(self) -> float:
