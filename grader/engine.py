@@ -28,6 +28,7 @@ from .sandbox.client import WorkerProcess, sandbox_notes
 from .redefinitions import redefinition_notes
 from .sandbox.session import StudentSession
 from .sandbox.slicing import NOT_RUN
+from .interfaces.given import with_given
 from .submission import read_submission
 
 __all__ = ["grade_file", "grade_session", "DEFAULT_SEED"]
@@ -120,7 +121,7 @@ def grade_file(
     profile = Profile()
     assignment = assignment or load_assignment()
     with profile.phase("read"):
-        submission = read_submission(path)
+        submission = with_given(read_submission(path), assignment)
     session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=Deadline(timeout), graded_names=graded_names(assignment))
     return grade_session(session, assignment, str(path), seed, visibility, device, oracle, started, profile)
 

@@ -52,7 +52,9 @@ def check_gradcheck(ctx: CheckContext) -> Outcome:
         if not isinstance(grad, np.ndarray) or grad.dtype.kind not in "biuf" or grad.size != point.size:
             rec.fail(f"{label}: shape {getattr(grad, 'shape', None)}, expected {point.shape} (the shape of {getattr(names, role)}).", _wrong_code(role))
             continue
-        grad = grad.reshape(point.shape).astype(np.float64)  # a wrong shape costs the values check, not this one
+        # A wrong shape costs the values check, not this one: a transposed or flattened
+        # gradient is read in the parameter's shape.
+        grad = (grad.T if grad.ndim == 2 and grad.shape == point.shape[::-1] else grad.reshape(point.shape)).astype(np.float64)
         pairs: list[tuple[float, float]] = []
         try:
             for _ in range(ctx.param("directions", 3)):
