@@ -29,6 +29,7 @@ from .redefinitions import redefinition_notes
 from .sandbox.session import StudentSession
 from .sandbox.slicing import NOT_RUN
 from .interfaces.given import with_given
+from .interfaces.words import assignment_fixes
 from .submission import read_submission
 
 __all__ = ["grade_file", "grade_session", "DEFAULT_SEED"]
@@ -192,6 +193,7 @@ def grade_session(session: Any, assignment: Assignment, label: str, seed: int, v
         version_note=version_note(notebook_convention, assignment.batch_convention),
         redefinitions=redefinitions,
         profile=profile.to_dict(),
+        fixes={code: text for code in diagnoses if (text := (assignment_fixes(assignment).get(code)))},
     )
 
 

@@ -75,3 +75,9 @@ def form_fixes(iface: Interface) -> dict[str, str]:
         "mutates-input": f"{f}/{b} write into the caller's arrays ({n.x}, {n.w}, {n.b} or the cache): compute new arrays instead of modifying them in place.",
         "mutates-grad-output": f"{b} writes into {n.dout}: compute new arrays instead of modifying it in place.",
     }
+
+
+def assignment_fixes(assignment: object) -> dict[str, str]:
+    """The fixes of an assignment's form; {} for the classic Dense class (the catalogue words it)."""
+    iface = getattr(assignment, "interface", None)
+    return form_fixes(iface) if iface is not None else {}

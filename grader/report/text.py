@@ -17,7 +17,6 @@ import sys
 import textwrap
 from typing import TextIO
 
-from ..diagnose import advice
 from ..results import GradeReport, points
 from ..safetext import terminal_safe
 from .digest import checks_by_mistake, digest_checks, result_phrase, score_line
@@ -112,7 +111,7 @@ def _summary(out: _Writer, report: GradeReport) -> None:
         out.line("Mistakes, each with its fix:", "bold")
         for code in where:
             checks = f" [{', '.join(where[code])}]" if where.get(code) else ""
-            out.line(f"{code}{checks}: {advice(code, report.batch_convention)}", "yellow", indent="  ", hang="      ")
+            out.line(f"{code}{checks}: {report.fix(code)}", "yellow", indent="  ", hang="      ")
     elif report.score >= report.max_score:
         out.line("Every public check passed." if report.not_checked else "Every check passed. Well done.", "green")
     if report.not_checked:
