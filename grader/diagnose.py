@@ -59,6 +59,10 @@ ADVICE_TEMPLATES: dict[str, str] = {
     "relu-in-place": "ReLU changes its input in place (x[x < 0] = 0): compute out = np.maximum(0, x) as a new array, the caller still needs x.",
     "loss-not-averaged": "The loss is the mean over the N examples: divide the loss and its gradient by N.",
     "loss-wrong": "The loss should be the mean cross-entropy of the softmax over the N examples, and dx its gradient (probabilities minus one-hot, divided by N).",
+    "sigmoid-backward-every-layer": "Only the output layer is LINEAR->SIGMOID: in the loop over the hidden layers use linear_activation_backward(..., \"relu\").",
+    "grad-keys-shifted": "Keep one numbering of the gradients: grads[\"dA\" + str(l-1)], grads[\"dW\" + str(l)], grads[\"db\" + str(l)] for layer l, and read the next layer's input gradient from the key you stored it under.",
+    "update-skips-last-layer": "Update every layer, the last one included: for l in range(L) updates W{l+1} and b{l+1}.",
+    "activation-swapped": "Use the activation asked for: sigmoid(Z) for \"sigmoid\", relu(Z) for \"relu\".",
     "syntax-error": "Part of your code does not parse: fix the syntax error at the line shown.",
     "not-implemented": "Replace the placeholder (raise NotImplementedError / pass) with your code.",
     "missing-definition": "Define the class or function with exactly the name the assignment gives.",
@@ -113,6 +117,6 @@ def resolve_codes(codes: list[str]) -> list[str]:
 
 def _explains_exception(codes: list[str]) -> bool:
     shape_mistakes = {"forward-transposed-weights", "grad-input-transposed", "grad-weights-transposed", "weights-shape",
-                      "grad-bias-not-summed", "grad-bias-wrong-axis", "grad-bias-kept-dims", "grad-bias-dims-dropped", "grad-input-flattened", "not-implemented", "interface-changed", "missing-definition",
+                      "grad-bias-not-summed", "grad-bias-wrong-axis", "grad-bias-kept-dims", "grad-bias-dims-dropped", "grad-input-flattened", "grad-keys-shifted", "not-implemented", "interface-changed", "missing-definition",
                       "timeout", "crash", "memory-limit", "output-flood"}
     return any(c in shape_mistakes for c in codes)

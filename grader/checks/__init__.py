@@ -27,6 +27,7 @@ CHECK_MODULES = (
     "grader.checks.layer",
     "grader.checks.layer_props",
     "grader.checks.activations",
+    "grader.checks.dls",
 )
 
 
