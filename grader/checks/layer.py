@@ -71,7 +71,7 @@ def check_forward(ctx: CheckContext) -> Outcome:
         if W.shape[0] == W.shape[1]:
             mutants += [("forward-transposed-weights", adapter.rows_of(X @ W.T + b)), ("forward-transposed-weights", adapter.rows_of(X @ W.T))]
         expected = adapter.rows_of(ref.layer_forward(X, W, b))
-        rec.compare(f"{adapter.interface.forward}: {name} ({sc.label})", out, expected, ctx.param("rtol", RTOL), mutants, "forward-wrong")
+        rec.compare(f"{adapter.call_name('forward')}: {name} ({sc.label})", out, expected, ctx.param("rtol", RTOL), mutants, "forward-wrong")
     return rec.outcome
 
 
@@ -129,5 +129,5 @@ def check_backward(ctx: CheckContext) -> Outcome:
         generic = {"dx": "grad-input-wrong", "dw": "grad-weights-wrong", "db": "grad-bias-wrong-axis"}
         for key in outputs:
             actual: Any = getattr(grads, key)
-            rec.compare(f"{adapter.interface.backward}: {getattr(adapter.names, key)} ({sc.label})", actual, expected[key], rtol, mutants[key], generic[key])
+            rec.compare(f"{adapter.call_name('backward')}: {getattr(adapter.names, key)} ({sc.label})", actual, expected[key], rtol, mutants[key], generic[key])
     return rec.outcome

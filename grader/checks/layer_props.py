@@ -28,7 +28,7 @@ def _loss(adapter: LayerAdapter, ctx: CheckContext, case: StudentCase) -> float:
     out, _ = adapter.forward(ctx.session, case)
     if not isinstance(out, np.ndarray) or out.shape != case.dout.shape:
         shape = getattr(out, "shape", None)
-        raise StudentFailure("forward-wrong", f"{adapter.interface.forward} gave {adapter.names.out} of shape {shape}, expected {case.dout.shape}, so its finite differences cannot be taken.")
+        raise StudentFailure("forward-wrong", f"{adapter.call_name('forward')} gave {adapter.names.out} of shape {shape}, expected {case.dout.shape}, so its finite differences cannot be taken.")
     return float(np.vdot(case.dout, out.astype(np.float64)))
 
 
@@ -151,7 +151,7 @@ def check_side_effects(ctx: CheckContext) -> Outcome:
             rec.student_failure(failure, call)
             continue
         changed = [role for role, value in after.items() if value is not MISSING and not _same(value, getattr(sc, role))]
-        function = getattr(adapter.interface, call)
+        function = adapter.call_name(call)
         if not changed:
             rec.ok()
             continue

@@ -59,6 +59,11 @@ class LayerAdapter:
         self.interface = interface
         self.names = interface.names
 
+    def call_name(self, call: str) -> str:
+        """How messages name the forward or backward call: `affine_backward`, `Linear.backward`."""
+        name = getattr(self.interface, call)
+        return f"{self.interface.class_name}.{name}" if self.interface.form == "class" else name
+
     # -- translation (canonical -> student form) ---------------------------------------
     def x_of(self, X: np.ndarray) -> np.ndarray:
         if self.interface.examples == "columns":

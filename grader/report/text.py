@@ -69,7 +69,7 @@ def _markup_escape(text: str) -> str:
 
 def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool = False) -> None:
     out = _Writer(stream or sys.stdout)
-    out.line(f"{report.submission}: grading with {len(report.tests)} checks (seed {report.seed})", "dim")
+    out.line(f"{report.submission}: assignment {report.assignment}, grading with {len(report.tests)} checks (seed {report.seed})", "dim")
     for note in ([report.version_note] if report.version_note else []) + list(report.redefinitions):
         out.line("Note: " + note, "bold magenta", hang="      ")
     for digest in digest_checks(report.tests):

@@ -1,0 +1,58 @@
+"""Which assignment a submission is: the one whose graded names it defines.
+
+`grade FILE` without `--assignment` reads the top-level `def`/`class` names of the file's
+code (text only: the grader never runs or imports student code) and picks the assignment on
+the search path of which it defines the most graded names. Two rubrics of the same notebook
+(the classic assignment's two versions) tie by design: the default assignment wins such a
+tie, and the report's version note says when the notebook is the other version. A file that
+defines none of any assignment's names is graded against the default assignment, as before
+recognition existed (it scores what it scores); a tie between different assignments is one
+sentence listing the candidates.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .assignment import DEFAULT_ASSIGNMENT, Assignment, assignment_search_path, load_assignment
+from .errors import InputError
+from .submission import read_submission
+
+__all__ = ["recognise_assignment", "defined_names", "candidate_assignments"]
+
+_DEFINITION = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
+
+
+def defined_names(path: str | Path) -> set[str]:
+    """Names the submission defines with `def` or `class` at the top level of a cell (methods do not count)."""
+    return {m.group(1) for cell in read_submission(path).cells for m in _DEFINITION.finditer(cell.source)}
+
+
+def candidate_assignments() -> list[Assignment]:
+    """Every assignment on the search path, first occurrence of a name wins."""
+    found: dict[str, Assignment] = {}
+    for folder in assignment_search_path():
+        if not folder.is_dir():
+            continue
+        for toml in sorted(folder.glob("*/assignment.toml")):
+            try:
+                assignment = load_assignment(toml)
+            except InputError:
+                continue
+            found.setdefault(assignment.name, assignment)
+    return list(found.values())
+
+
+def recognise_assignment(path: str | Path) -> Assignment:
+    """The assignment `path` is a submission of, or InputError naming the candidates."""
+    names = defined_names(path)
+    scored = [(len(set(a.graded_names) & names), a) for a in candidate_assignments() if a.graded_names]
+    best = max((score for score, _ in scored), default=0)
+    top = [a for score, a in scored if score == best]
+    if best == 0:
+        return load_assignment(DEFAULT_ASSIGNMENT)
+    if len({tuple(sorted(a.graded_names)) for a in top}) == 1:
+        return next((a for a in top if a.name == DEFAULT_ASSIGNMENT), top[0])
+    listed = ", ".join(sorted(f"{a.name} ({', '.join(a.graded_names[:3])}, ...)" for a in top))
+    raise InputError(f"{Path(path).name} defines as many graded names of several assignments ({best} each), so it does not tell which one it is; pass --assignment NAME, one of: {listed}.")
