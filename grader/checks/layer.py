@@ -99,6 +99,9 @@ def backward_mutants(adapter: LayerAdapter, case: DenseCase, expected: dict[str,
         db_mutants += [("grad-bias-kept-dims", flat.reshape(1, -1)), ("grad-bias-kept-dims", flat.reshape(-1, 1))]
     else:
         db_mutants += [("grad-bias-dims-dropped", flat), ("grad-bias-dims-dropped", flat.reshape(expected["db"].shape[::-1]))]
+    if adapter.interface.gradients == "sgd_step":  # read through the step: its sign and its absence show
+        dw += [("update-sign", -expected["dw"]), ("no-update", np.zeros_like(expected["dw"]))]
+        db_mutants += [("update-sign", -expected["db"]), ("no-update", np.zeros_like(expected["db"]))]
     return {"dx": dx, "dw": dw, "db": db_mutants}
 
 

@@ -80,6 +80,8 @@ def _reduction_code(role: str, pairs: list[tuple[float, float]], n: int, adapter
     """The reduction mistake when backward is off from the differences by exactly N (or 1/N)."""
     numeric = np.array([p[0] for p in pairs])
     analytic = np.array([p[1] for p in pairs])
+    if role == "b" and np.allclose(numeric, 0.0, atol=1e-12) and np.any(analytic != 0):
+        return "forward-missing-bias"  # the forward does not depend on b at all
     if role != "x" and np.vdot(numeric, numeric) > 0:
         ratio = float(np.vdot(analytic, numeric) / np.vdot(numeric, numeric))
         kind = "weights" if role == "w" else "bias"
@@ -88,6 +90,8 @@ def _reduction_code(role: str, pairs: list[tuple[float, float]], n: int, adapter
                 return f"grad-{kind}-mean"
             if np.isclose(ratio, float(n)):
                 return f"grad-{kind}-sum"
+            if np.isclose(ratio, -1.0) and adapter.interface.gradients == "sgd_step":
+                return "update-sign"
     return _wrong_code(role)
 
 

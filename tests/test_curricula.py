@@ -1,0 +1,151 @@
+"""Three curricula, one grader: CS231n's layers, deeplearning.ai's Step by Step, a variant
+course's class and the classic Dense class, graded by the same layer checks through their
+`[interface]` tables. Real-style submissions, graded by the `grade` command as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from grader.assignment import load_assignment
+from grader.errors import InputError
+from grader.interfaces import interface_from_toml
+
+from conftest import ROOT, run_grade
+
+SUBMISSIONS = ROOT / "tests" / "submissions"
+VARIANTS = ROOT / "tests" / "variants"
+
+
+def grade_json(path: Path, *args: str) -> dict:
+    run = run_grade(str(path), "--format", "json", *args)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def lost(report: dict) -> dict[str, list[str]]:
+    """Check name -> its diagnoses, for the checks that lost points."""
+    return {t["name"]: t["diagnoses"] for t in report["tests"] if t["score"] < t["max_score"]}
+
+
+# -- CS231n ------------------------------------------------------------------------------------
+CS231N = [
+    pytest.param("correct_dot", {}, id="cs231n-correct-dot"),
+    pytest.param("correct_matmul", {}, id="cs231n-correct-matmul-reshape"),
+    pytest.param("db_kept_dims", {"affine-backward-values": ["grad-bias-kept-dims"]}, id="cs231n-db-kept-1xM"),
+    pytest.param("dx_flattened", {"affine-backward-values": ["grad-input-flattened"]}, id="cs231n-dx-flattened"),
+    pytest.param("db_mean", {"affine-backward-values": ["grad-bias-mean"], "affine-backward-gradcheck": ["grad-bias-mean"], "affine-backward-batch": ["grad-bias-mean"]}, id="cs231n-db-mean-dw-sum"),
+    pytest.param("relu_in_place", {"relu-forward-values": ["relu-in-place"]}, id="cs231n-relu-in-place"),
+    pytest.param("softmax_not_averaged", {"softmax-loss-values": ["loss-not-averaged"]}, id="cs231n-softmax-not-divided-by-N"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), CS231N)
+def test_cs231n_layers(name: str, expected: dict[str, list[str]]) -> None:
+    """Each mistake costs the function that makes it, named; recognised without --assignment."""
+    report = grade_json(SUBMISSIONS / "cs231n" / f"{name}.py")
+    assert report["assignment"] == "cs231n_layers"
+    assert lost(report) == expected
+    assert report["max_score"] == load_assignment("cs231n_layers").max_score
+
+
+def test_cs231n_fix_is_worded_in_the_course_names() -> None:
+    report = grade_json(SUBMISSIONS / "cs231n" / "db_kept_dims.py")
+    output = next(t["output"] for t in report["tests"] if t["name"] == "affine-backward-values")
+    assert "db must have b's shape (out,): db = np.sum(dout, axis=0) (no keepdims)." in output
+    assert "shape (1, 3), expected (3,)" in output
+
+
+# -- deeplearning.ai Step by Step --------------------------------------------------------------
+DLS = [
+    pytest.param("correct", {}, id="dls-correct-np-dot"),
+    pytest.param("correct_matmul", {}, id="dls-correct-matmul"),
+    pytest.param("db_no_keepdims", {"linear-backward-values": ["grad-bias-dims-dropped"], "chain-integration": ["train-wrong"]}, id="dls-db-no-keepdims"),
+    pytest.param("db_squeezed", {"linear-backward-values": ["grad-bias-dims-dropped"], "chain-integration": ["train-wrong"]}, id="dls-db-squeezed"),
+    pytest.param("missing_one_over_m", {"linear-backward-values": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-gradcheck": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-batch": ["grad-weights-sum", "grad-bias-sum"], "chain-integration": ["train-wrong"]}, id="dls-missing-1-over-m"),
+    pytest.param("dw_transposed", {"linear-backward-values": ["grad-weights-transposed"], "chain-integration": ["exception"]}, id="dls-dW-transposed"),
+    pytest.param("sigmoid_backward_every_layer", {"l-model-backward-values": ["sigmoid-backward-every-layer"], "chain-integration": ["train-wrong"]}, id="dls-sigmoid-backward-every-layer"),
+    pytest.param("dA_keys_shifted", {"l-model-backward-values": ["grad-keys-shifted"], "chain-integration": ["exception"]}, id="dls-dA-keys-shifted"),
+    pytest.param("update_skips_last_layer", {"update-parameters-values": ["update-skips-last-layer"], "chain-integration": ["train-wrong"]}, id="dls-update-skips-last-layer"),
+    pytest.param("linear_forward_missing_bias", {"linear-forward-values": ["forward-missing-bias"], "linear-backward-gradcheck": ["forward-missing-bias"], "chain-integration": ["train-wrong"]}, id="dls-linear-forward-costs-only-itself"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), DLS)
+def test_dls_step_by_step(name: str, expected: dict[str, list[str]]) -> None:
+    """Each function graded on its own (a wrong linear_forward leaves L_model_forward's points); the chain check runs the student's own."""
+    report = grade_json(SUBMISSIONS / "dls" / f"{name}.py")
+    assert report["assignment"] == "dls_step_by_step"
+    assert lost(report) == expected
+
+
+def test_dls_notebook_with_given_modules() -> None:
+    """The notebook imports dnn_utils, testCases and public_tests, which the grader supplies."""
+    report = grade_json(SUBMISSIONS / "dls" / "correct_notebook.ipynb")
+    assert report["assignment"] == "dls_step_by_step"
+    assert report["score"] == report["max_score"] == load_assignment("dls_step_by_step").max_score
+
+
+def test_dls_fix_is_worded_in_the_course_names() -> None:
+    report = grade_json(SUBMISSIONS / "dls" / "db_no_keepdims.py")
+    output = next(t["output"] for t in report["tests"] if t["name"] == "linear-backward-values")
+    assert "db must keep b's shape (out, 1): db = np.sum(dZ, axis=1, keepdims=True) / m." in output
+
+
+# -- a variant course, and the classic form, through assignment.toml alone --------------------
+@pytest.mark.parametrize(("name", "expected"), [
+    pytest.param("correct", {}, id="variant-correct"),
+    pytest.param("dw_transposed", {"linear-backward-values": ["grad-weights-transposed"]}, id="variant-dW-stored-in-out"),
+    pytest.param("db_mean", {"linear-backward-values": ["grad-bias-mean"], "linear-backward-gradcheck": ["grad-bias-mean"], "linear-backward-batch": ["grad-bias-mean"]}, id="variant-db-mean"),
+])
+def test_variant_linear_class_through_toml(name: str, expected: dict[str, list[str]]) -> None:
+    """class Linear, W (out, in), gradients as self.dW/self.db: no Python of the grader's written for it."""
+    report = grade_json(VARIANTS / "linear_class" / f"{name}.py", "--assignment", str(VARIANTS / "linear_class"))
+    assert lost(report) == expected
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    pytest.param("correct_np_dot", {}, id="hse-correct"),
+    pytest.param("grad_weights_mean", {"dense-backward-values": ["grad-weights-mean"], "dense-backward-gradcheck": ["grad-weights-mean"], "dense-backward-batch": ["grad-weights-mean"]}, id="hse-grad-weights-mean"),
+    pytest.param("update_sign", {"dense-backward-values": ["update-sign"], "dense-backward-gradcheck": ["update-sign"]}, id="hse-update-sign"),
+])
+def test_classic_dense_through_the_adapter(name: str, expected: dict[str, list[str]]) -> None:
+    """The HSE Dense class (gradients read through its SGD step) through the same layer checks."""
+    report = grade_json(SUBMISSIONS / f"{name}.ipynb", "--assignment", str(VARIANTS / "hse_dense"))
+    assert lost(report) == expected
+
+
+# -- recognition -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("path", "name"), [
+    pytest.param(SUBMISSIONS / "cs231n" / "correct_dot.py", "cs231n_layers", id="cs231n-layers-py"),
+    pytest.param(SUBMISSIONS / "dls" / "correct_notebook.ipynb", "dls_step_by_step", id="dls-notebook"),
+    pytest.param(SUBMISSIONS / "correct_np_dot.ipynb", "dense_layer", id="hse-notebook"),
+    pytest.param(SUBMISSIONS / "classic_mean_convention.ipynb", "dense_layer", id="hse-older-version-default-wins-tie"),
+])
+def test_grade_recognises_the_assignment(path: Path, name: str) -> None:
+    run = run_grade(str(path))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].startswith(f"{path}: assignment {name}, grading with")
+
+
+def test_ambiguous_submission_lists_candidates(tmp_path: Path) -> None:
+    path = tmp_path / "both.py"
+    path.write_text("import numpy as np\n\ndef affine_forward(x, w, b):\n    return x @ w + b, (x, w, b)\n\ndef linear_forward(A, W, b):\n    return W @ A + b, (A, W, b)\n")
+    run = run_grade(str(path))
+    assert run.returncode == 2
+    assert re.search(r"pass --assignment NAME, one of: cs231n_layers \(.*\), dls_step_by_step \(", run.stderr)
+    assert run_grade(str(path), "--assignment", "cs231n_layers").returncode == 0  # the flag still overrides
+
+
+# -- the [interface] table ---------------------------------------------------------------------
+def test_interface_table_rejects_unknown_keys_and_values() -> None:
+    with pytest.raises(InputError, match=re.escape("x.toml [interface]: unknown key(s) layout; allowed:")):
+        interface_from_toml({"layout": "rows"}, "x.toml")
+    with pytest.raises(InputError, match=re.escape("x.toml [interface]: examples must be one of rows, columns, not 'cols'.")):
+        interface_from_toml({"examples": "cols"}, "x.toml")
+    with pytest.raises(InputError, match=re.escape("x.toml [interface]: a class form needs class_name.")):
+        interface_from_toml({"form": "class"}, "x.toml")
