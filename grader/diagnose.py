@@ -63,6 +63,7 @@ ADVICE_TEMPLATES: dict[str, str] = {
     "grad-keys-shifted": "Keep one numbering of the gradients: grads[\"dA\" + str(l-1)], grads[\"dW\" + str(l)], grads[\"db\" + str(l)] for layer l, and read the next layer's input gradient from the key you stored it under.",
     "update-skips-last-layer": "Update every layer, the last one included: for l in range(L) updates W{l+1} and b{l+1}.",
     "activation-swapped": "Use the activation asked for: sigmoid(Z) for \"sigmoid\", relu(Z) for \"relu\".",
+    "regularization-wrong": "The L2 term is 0.5 * reg * (sum of every W squared), so its gradient is reg * W: check the factor 0.5 and the sign.",
     "syntax-error": "Part of your code does not parse: fix the syntax error at the line shown.",
     "not-implemented": "Replace the placeholder (raise NotImplementedError / pass) with your code.",
     "missing-definition": "Define the class or function with exactly the name the assignment gives.",
@@ -83,7 +84,7 @@ def advice(code: str, convention: str = "sum") -> str:
 ADVICE: dict[str, str] = {code: advice(code) for code in ADVICE_TEMPLATES}
 """The fixes worded for the default (sum) convention; use `advice(code, convention)` for others."""
 
-GENERIC_CODES = frozenset({"exception", "forward-wrong", "grad-input-wrong", "grad-weights-wrong", "train-wrong", "loss-wrong"})
+GENERIC_CODES = frozenset({"exception", "forward-wrong", "grad-input-wrong", "grad-weights-wrong", "train-wrong"})
 """Codes that a specific diagnosis on the same check makes redundant."""
 
 WARNINGS = frozenset({"float32-downcast"})

@@ -28,9 +28,9 @@ from .sandbox.client import WorkerProcess, sandbox_notes
 from .redefinitions import redefinition_notes
 from .sandbox.session import StudentSession
 from .sandbox.slicing import NOT_RUN
+from .interfaces.files import read_for_assignment
 from .interfaces.given import with_given
 from .interfaces.words import assignment_fixes
-from .submission import read_submission
 
 __all__ = ["grade_file", "grade_session", "DEFAULT_SEED"]
 
@@ -55,6 +55,9 @@ def run_check(ctx: CheckContext) -> CheckResult:
             outcome = get_check(spec.function)(ctx)
     except StudentFailure as failure:
         outcome = Outcome(0, 1, [failure.message + ("\n" + failure.traceback if failure.traceback else "")], [failure.code, *failure.extra_codes])
+    if outcome.total == 0 and "not_applicable" in outcome.details:  # e.g. an optional part not handed in
+        return CheckResult(name=spec.name, score=0.0, max_score=0.0, status="passed", output=str(outcome.details["not_applicable"]),
+                           visibility=GRADESCOPE_VISIBILITY[spec.visibility], description=describe(spec.description, ctx.convention))
     codes = resolve_codes(outcome.diagnoses)
     if outcome.passed < outcome.total and not outcome.messages:
         outcome.messages.append("Some cases failed.")
@@ -122,7 +125,7 @@ def grade_file(
     profile = Profile()
     assignment = assignment or load_assignment()
     with profile.phase("read"):
-        submission = with_given(read_submission(path), assignment)
+        submission = with_given(read_for_assignment(path, assignment), assignment)
     session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=Deadline(timeout), graded_names=graded_names(assignment))
     return grade_session(session, assignment, str(path), seed, visibility, device, oracle, started, profile)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .assignment import DEFAULT_ASSIGNMENT, Assignment, assignment_search_path, load_assignment
 from .errors import InputError
+from .interfaces.files import python_members
 from .submission import read_submission
 
 __all__ = ["recognise_assignment", "defined_names", "candidate_assignments"]
@@ -25,8 +26,14 @@ _DEFINITION = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTIL
 
 
 def defined_names(path: str | Path) -> set[str]:
-    """Names the submission defines with `def` or `class` at the top level of a cell (methods do not count)."""
-    return {m.group(1) for cell in read_submission(path).cells for m in _DEFINITION.finditer(cell.source)}
+    """Names the submission defines with `def` or `class` at the top level of a cell or file
+    (methods do not count); a folder or zip: of every .py file in it."""
+    path = Path(path)
+    if path.is_dir() or path.suffix == ".zip":
+        sources = [raw.decode("utf-8", "replace") for raw in python_members(path).values()]
+    else:
+        sources = [cell.source for cell in read_submission(path).cells]
+    return {m.group(1) for source in sources for m in _DEFINITION.finditer(source)}
 
 
 def candidate_assignments() -> list[Assignment]:

@@ -43,6 +43,40 @@ def softmax_loss(x, y):
     return loss, dx / n
 
 
+def affine_relu_forward(x, w, b):
+    a, fc_cache = affine_forward(x, w, b)
+    out, relu_cache = relu_forward(a)
+    return out, (fc_cache, relu_cache)
+
+
+def affine_relu_backward(dout, cache):
+    fc_cache, relu_cache = cache
+    return affine_backward(relu_backward(dout, relu_cache), fc_cache)
+
+
+class TwoLayerNet:
+    """affine - relu - affine - softmax (cs231n/classifiers/fc_net.py); L2 as 0.5·reg·ΣW²."""
+
+    def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10, weight_scale=1e-3, reg=0.0):
+        self.params = {
+            "W1": weight_scale * np.random.randn(input_dim, hidden_dim), "b1": np.zeros(hidden_dim),
+            "W2": weight_scale * np.random.randn(hidden_dim, num_classes), "b2": np.zeros(num_classes),
+        }
+        self.reg = reg
+
+    def loss(self, X, y=None):
+        W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
+        hidden, cache1 = affine_relu_forward(X, W1, b1)
+        scores, cache2 = affine_forward(hidden, W2, b2)
+        if y is None:
+            return scores
+        loss, dscores = softmax_loss(scores, y)
+        loss += 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+        dhidden, dW2, db2 = affine_backward(dscores, cache2)
+        _, dW1, db1 = affine_relu_backward(dhidden, cache1)
+        return loss, {"W1": dW1 + self.reg * W1, "b1": db1, "W2": dW2 + self.reg * W2, "b2": db2}
+
+
 # -- canonical answers (rows as examples, W (in, out), the batch summed) ----------------------
 def layer_forward(X, W, b):
     return affine_forward(X, W, b)[0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,24 @@ CS231N = [
 def test_cs231n_layers(name: str, expected: dict[str, list[str]]) -> None:
     """Each mistake costs the function that makes it, named; recognised without --assignment."""
     report = grade_json(SUBMISSIONS / "cs231n" / f"{name}.py")
+    assert report["assignment"] == "cs231n_layers"
+    assert lost(report) == expected
+    net = next(t for t in report["tests"] if t["name"] == "two-layer-net-loss")
+    assert (net["max_score"], net["output"]) == (0, "TwoLayerNet is not in this submission, so it is not graded.")
+    assert report["max_score"] == load_assignment("cs231n_layers").max_score - 2
+
+
+@pytest.mark.parametrize(("folder", "expected"), [
+    pytest.param("folder", {}, id="cs231n-folder-correct"),
+    pytest.param("folder_reg_not_halved", {"two-layer-net-loss": ["regularization-wrong"]}, id="cs231n-folder-reg-not-halved"),
+])
+@pytest.mark.parametrize("as_zip", [pytest.param(False, id="folder"), pytest.param(True, id="zip")])
+def test_cs231n_folder_or_zip(folder: str, expected: dict[str, list[str]], as_zip: bool, tmp_path: Path) -> None:
+    """The assignment's folder (or its zip): cs231n/layers.py and cs231n/classifiers/fc_net.py found inside and graded, TwoLayerNet included."""
+    path = SUBMISSIONS / "cs231n" / folder
+    if as_zip:
+        path = Path(shutil.make_archive(str(tmp_path / "assignment2"), "zip", path))
+    report = grade_json(path)
     assert report["assignment"] == "cs231n_layers"
     assert lost(report) == expected
     assert report["max_score"] == load_assignment("cs231n_layers").max_score

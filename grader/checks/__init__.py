@@ -28,6 +28,7 @@ CHECK_MODULES = (
     "grader.checks.layer_props",
     "grader.checks.activations",
     "grader.checks.dls",
+    "grader.checks.cs231n_net",
 )
 
 

@@ -68,11 +68,14 @@ def call_isolated(ctx: Any, name: str, *args: Any, dicts: tuple[int, ...] = (), 
     return ctx.session.call("__grader_isolated", name, others, list(dicts), *sent, what=name)
 
 
-def call_chain(ctx: Any, names: list[str], source: str, *args: Any) -> Any:
-    """Run grader code (`source` defines `__grader_chain`) that calls the student's functions as they are."""
+def call_chain(ctx: Any, names: list[str], source: str, *args: Any, isolate: bool = False) -> Any:
+    """Run grader code (`source` defines `__grader_chain`) that calls the student's `names`: with
+    the rest of their code as it is, or (`isolate`) with every other graded name the reference's."""
     _install(ctx)
     ctx.session.define(source, "grader chain")
-    return ctx.session.call("__grader_isolated", "__grader_chain", [], [], *args, what=" -> ".join(names))
+    graded = [n.split(".")[0] for n in names]
+    others = [n for n in ctx.assignment.graded_names if n not in graded] if isolate else []
+    return ctx.session.call("__grader_isolated", "__grader_chain", others, [], *args, what=" -> ".join(names))
 
 
 def pairs(mapping: dict[str, Any]) -> list[list[Any]]:
