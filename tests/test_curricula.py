@@ -42,6 +42,7 @@ CS231N = [
     pytest.param("db_mean", {"affine-backward-values": ["grad-bias-mean"], "affine-backward-gradcheck": ["grad-bias-mean"], "affine-backward-batch": ["grad-bias-mean"]}, id="cs231n-db-mean-dw-sum"),
     pytest.param("relu_in_place", {"relu-forward-values": ["relu-in-place"]}, id="cs231n-relu-in-place"),
     pytest.param("softmax_not_averaged", {"softmax-loss-values": ["loss-not-averaged"]}, id="cs231n-softmax-not-divided-by-N"),
+    pytest.param("python_loop", {"affine-backward-timing": ["python-loop"]}, id="cs231n-python-loop-timed"),
 ]
 
 
@@ -86,7 +87,7 @@ DLS = [
     pytest.param("db_no_keepdims", {"linear-backward-values": ["grad-bias-dims-dropped"], "chain-integration": ["train-wrong"]}, id="dls-db-no-keepdims"),
     pytest.param("db_squeezed", {"linear-backward-values": ["grad-bias-dims-dropped"], "chain-integration": ["train-wrong"]}, id="dls-db-squeezed"),
     pytest.param("missing_one_over_m", {"linear-backward-values": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-gradcheck": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-batch": ["grad-weights-sum", "grad-bias-sum"], "chain-integration": ["train-wrong"]}, id="dls-missing-1-over-m"),
-    pytest.param("dw_transposed", {"linear-backward-values": ["grad-weights-transposed"], "chain-integration": ["exception"]}, id="dls-dW-transposed"),
+    pytest.param("dw_transposed", {"linear-backward-values": ["grad-weights-transposed"], "chain-integration": ["exception"], "linear-backward-timing": ["exception"]}, id="dls-dW-transposed"),
     pytest.param("sigmoid_backward_every_layer", {"l-model-backward-values": ["sigmoid-backward-every-layer"], "chain-integration": ["train-wrong"]}, id="dls-sigmoid-backward-every-layer"),
     pytest.param("dA_keys_shifted", {"l-model-backward-values": ["grad-keys-shifted"], "chain-integration": ["exception"]}, id="dls-dA-keys-shifted"),
     pytest.param("update_skips_last_layer", {"update-parameters-values": ["update-skips-last-layer"], "chain-integration": ["train-wrong"]}, id="dls-update-skips-last-layer"),

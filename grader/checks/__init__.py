@@ -29,6 +29,7 @@ CHECK_MODULES = (
     "grader.checks.activations",
     "grader.checks.dls",
     "grader.checks.cs231n_net",
+    "grader.checks.layer_timing",
 )
 
 
