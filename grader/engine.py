@@ -196,8 +196,14 @@ def grade_session(session: Any, assignment: Assignment, label: str, seed: int, v
         version_note=version_note(notebook_convention, assignment.batch_convention),
         redefinitions=redefinitions,
         profile=profile.to_dict(),
-        fixes={code: text for code in diagnoses if (text := (assignment_fixes(assignment).get(code)))},
+        fixes=_form_fixes(assignment, [*diagnoses, *(c for r in results for c in r.diagnoses)]),
     )
+
+
+def _form_fixes(assignment: Assignment, codes: list[str]) -> dict[str, str]:
+    """The fixes of the codes found, worded in the assignment's form (none for the classic one)."""
+    worded = assignment_fixes(assignment)
+    return {code: worded[code] for code in dict.fromkeys(codes) if code in worded}
 
 
 def _notebook_convention(session: StudentSession, seed: int) -> str | None:

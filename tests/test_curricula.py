@@ -41,7 +41,7 @@ CS231N = [
     pytest.param("dx_flattened", {"affine-backward-values": ["grad-input-flattened"]}, id="cs231n-dx-flattened"),
     pytest.param("db_mean", {"affine-backward-values": ["grad-bias-mean"], "affine-backward-gradcheck": ["grad-bias-mean"], "affine-backward-batch": ["grad-bias-mean"]}, id="cs231n-db-mean-dw-sum"),
     pytest.param("relu_in_place", {"relu-forward-values": ["relu-in-place"]}, id="cs231n-relu-in-place"),
-    pytest.param("softmax_not_averaged", {"softmax-loss-values": ["loss-not-averaged"]}, id="cs231n-softmax-not-divided-by-N"),
+    pytest.param("softmax_not_averaged", {"softmax-loss-values": ["loss-not-averaged"], "network-learns": ["train-wrong"]}, id="cs231n-softmax-not-divided-by-N"),
     pytest.param("python_loop", {"affine-backward-timing": ["python-loop"]}, id="cs231n-python-loop-timed"),
 ]
 
@@ -84,13 +84,14 @@ def test_cs231n_fix_is_worded_in_the_course_names() -> None:
 DLS = [
     pytest.param("correct", {}, id="dls-correct-np-dot"),
     pytest.param("correct_matmul", {}, id="dls-correct-matmul"),
-    pytest.param("db_no_keepdims", {"linear-backward-values": ["grad-bias-dims-dropped"], "chain-integration": ["train-wrong"]}, id="dls-db-no-keepdims"),
-    pytest.param("db_squeezed", {"linear-backward-values": ["grad-bias-dims-dropped"], "chain-integration": ["train-wrong"]}, id="dls-db-squeezed"),
-    pytest.param("missing_one_over_m", {"linear-backward-values": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-gradcheck": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-batch": ["grad-weights-sum", "grad-bias-sum"], "chain-integration": ["train-wrong"]}, id="dls-missing-1-over-m"),
-    pytest.param("dw_transposed", {"linear-backward-values": ["grad-weights-transposed"], "chain-integration": ["exception"], "linear-backward-timing": ["exception"]}, id="dls-dW-transposed"),
+    pytest.param("db_no_keepdims", {"linear-backward-values": ["grad-bias-dims-dropped"], "chain-integration": ["train-wrong"], "l-model-learns": ["exception"]}, id="dls-db-no-keepdims"),
+    pytest.param("db_squeezed", {"linear-backward-values": ["grad-bias-dims-dropped"], "chain-integration": ["train-wrong"], "l-model-learns": ["exception"]}, id="dls-db-squeezed"),
+    pytest.param("missing_one_over_m", {"linear-backward-values": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-gradcheck": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-batch": ["grad-weights-sum", "grad-bias-sum"], "chain-integration": ["train-wrong"], "l-model-learns": ["train-wrong"]}, id="dls-missing-1-over-m"),
+    pytest.param("dw_transposed", {"linear-backward-values": ["grad-weights-transposed"], "chain-integration": ["exception"], "linear-backward-timing": ["exception"], "l-model-learns": ["exception"]}, id="dls-dW-transposed"),
     pytest.param("sigmoid_backward_every_layer", {"l-model-backward-values": ["sigmoid-backward-every-layer"], "chain-integration": ["train-wrong"]}, id="dls-sigmoid-backward-every-layer"),
-    pytest.param("dA_keys_shifted", {"l-model-backward-values": ["grad-keys-shifted"], "chain-integration": ["exception"]}, id="dls-dA-keys-shifted"),
+    pytest.param("dA_keys_shifted", {"l-model-backward-values": ["grad-keys-shifted"], "chain-integration": ["exception"], "l-model-learns": ["exception"]}, id="dls-dA-keys-shifted"),
     pytest.param("update_skips_last_layer", {"update-parameters-values": ["update-skips-last-layer"], "chain-integration": ["train-wrong"]}, id="dls-update-skips-last-layer"),
+    pytest.param("update_ascends", {"update-parameters-values": ["update-sign"], "chain-integration": ["train-wrong"], "l-model-learns": ["train-wrong"]}, id="dls-update-ascends-does-not-learn"),
     pytest.param("linear_forward_missing_bias", {"linear-forward-values": ["forward-missing-bias"], "linear-backward-gradcheck": ["forward-missing-bias"], "chain-integration": ["train-wrong"]}, id="dls-linear-forward-costs-only-itself"),
 ]
 
@@ -169,3 +170,37 @@ def test_interface_table_rejects_unknown_keys_and_values() -> None:
         interface_from_toml({"examples": "cols"}, "x.toml")
     with pytest.raises(InputError, match=re.escape("x.toml [interface]: a class form needs class_name.")):
         interface_from_toml({"form": "class"}, "x.toml")
+
+
+# -- the student side and Gradescope for the new forms -----------------------------------------
+@pytest.mark.parametrize(("assignment", "submission", "starter", "code"), [
+    pytest.param("cs231n_layers", SUBMISSIONS / "cs231n" / "db_kept_dims.py", "layers.py", "grad-bias-kept-dims", id="cs231n"),
+    pytest.param("dls_step_by_step", SUBMISSIONS / "dls" / "missing_one_over_m.py", "step_by_step.ipynb", "grad-weights-sum", id="dls"),
+])
+def test_release_and_grade_check(assignment: str, submission: Path, starter: str, code: str, tmp_path: Path) -> None:
+    """`grade release` writes the starting file, the given modules and the public checks; `grade
+    check` runs them on a student's file beside them, without the reference."""
+    out = tmp_path / "bundle"
+    assert run_grade("release", "--assignment", assignment, "--out", str(out)).returncode == 0
+    given = load_assignment(assignment).given
+    assert {p.name for p in out.iterdir()} == {starter, "public_checks.json", f"{assignment}.zip", *given}
+    mine = out / submission.name
+    shutil.copy(submission, mine)
+    run = run_grade("check", str(mine))
+    assert run.returncode == 1, run.stderr
+    assert code in run.stdout and "Not checked here: public checks:" in run.stdout
+
+
+def test_gradescope_autograder_grades_a_cs231n_folder(tmp_path: Path) -> None:
+    """Inside the autograder, a CS231n upload (the assignment's folder) is graded for its files."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "autograder"
+    shutil.copytree(SUBMISSIONS / "cs231n" / "folder_reg_not_halved", root / "submission")
+    run = subprocess.run([sys.executable, "-m", "grader.platforms.gradescope", "--run", str(root), "--assignment", str(ROOT / "assignments" / "cs231n_layers")],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    net = next(t for t in results["tests"] if t["name"] == "two-layer-net-loss")
+    assert net["score"] < net["max_score"] == 2 and "The L2 term is 0.5 * reg" in net["output"]

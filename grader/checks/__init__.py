@@ -30,6 +30,7 @@ CHECK_MODULES = (
     "grader.checks.dls",
     "grader.checks.cs231n_net",
     "grader.checks.layer_timing",
+    "grader.checks.form_learning",
 )
 
 

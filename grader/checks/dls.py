@@ -162,6 +162,7 @@ def check_update_parameters(ctx: CheckContext) -> Outcome:
     L = len(params) // 2
     for key in sorted(expected):
         mutants = [("update-skips-last-layer", params[key])] if key[1:] == str(L) else [("no-update", params[key])]
+        mutants.append(("update-sign", params[key] + lr * grads["d" + key]))
         rec.outcome.fixes["train-wrong"] = "update_parameters should return W{l} - learning_rate * dW{l} and b{l} - learning_rate * db{l} for every layer."
         rec.compare(f"update_parameters: parameters[{key!r}]", new.get(key), expected[key], RTOL, mutants, "train-wrong")
     return rec.outcome

@@ -48,9 +48,10 @@ def release(assignment_name: str | None, out: Path) -> list[Path]:
     assignment = load_assignment(assignment_name or DEFAULT_ASSIGNMENT)
     notebook = assignment.root / assignment.notebook
     files = {
-        assignment.notebook: _stamped_notebook(notebook, assignment.name).encode(),
+        assignment.notebook: _stamped_notebook(notebook, assignment.name).encode() if notebook.suffix == ".ipynb" else notebook.read_bytes(),
         BUNDLE_FILE: bundle_json(build_bundle(assignment)).encode(),
     }
+    files.update({name: (assignment.root / name).read_bytes() for name in assignment.given})  # the course's given modules
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in sorted(files):
