@@ -91,6 +91,8 @@ DLS = [
     pytest.param("sigmoid_backward_every_layer", {"l-model-backward-values": ["sigmoid-backward-every-layer"], "chain-integration": ["train-wrong"]}, id="dls-sigmoid-backward-every-layer"),
     pytest.param("dA_keys_shifted", {"l-model-backward-values": ["grad-keys-shifted"], "chain-integration": ["exception"], "l-model-learns": ["exception"]}, id="dls-dA-keys-shifted"),
     pytest.param("update_skips_last_layer", {"update-parameters-values": ["update-skips-last-layer"], "chain-integration": ["train-wrong"]}, id="dls-update-skips-last-layer"),
+    pytest.param("relu_backward_swapped", {"linear-activation-backward-values": ["activation-swapped"], "chain-integration": ["train-wrong"], "l-model-learns": ["train-wrong"]}, id="dls-activation-backward-swapped"),
+    pytest.param("init_weights_transposed", {"initialize-parameters-values": ["init-scale", "weights-shape"]}, id="dls-init-weights-transposed"),
     pytest.param("update_ascends", {"update-parameters-values": ["update-sign"], "chain-integration": ["train-wrong"], "l-model-learns": ["train-wrong"]}, id="dls-update-ascends-does-not-learn"),
     pytest.param("linear_forward_missing_bias", {"linear-forward-values": ["forward-missing-bias"], "linear-backward-gradcheck": ["forward-missing-bias"], "chain-integration": ["train-wrong"]}, id="dls-linear-forward-costs-only-itself"),
 ]
@@ -204,3 +206,19 @@ def test_gradescope_autograder_grades_a_cs231n_folder(tmp_path: Path) -> None:
     results = json.loads((root / "results" / "results.json").read_text())
     net = next(t for t in results["tests"] if t["name"] == "two-layer-net-loss")
     assert net["score"] < net["max_score"] == 2 and "The L2 term is 0.5 * reg" in net["output"]
+
+
+def test_batch_recognises_the_class_and_grades_every_student(tmp_path: Path) -> None:
+    """A class of CS231n files is graded against cs231n_layers without --assignment; a student
+    whose file matches nothing is graded against it too (scores 0), never refused."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("correct_dot", "db_mean"):
+        shutil.copy(SUBMISSIONS / "cs231n" / f"{name}.py", folder / f"{name}.py")
+    (folder / "lost.py").write_text("print('I did not do the homework')\n")
+    run = run_grade("batch", str(folder), "--out", str(tmp_path / "results"), "--jobs", "2", "--no-html", timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "assignment: cs231n_layers (recognised from the class; --assignment overrides)" in run.stdout
+    reports = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")}
+    assert {r["assignment"] for r in reports.values()} == {"cs231n_layers"}
+    assert reports["correct_dot"]["score"] == reports["correct_dot"]["max_score"] and reports["lost"]["score"] == 0

@@ -62,6 +62,48 @@ def check_linear_activation_forward(ctx: CheckContext) -> Outcome:
     return rec.outcome
 
 
+@register("dls.linear_activation_backward")
+def check_linear_activation_backward(ctx: CheckContext) -> Outcome:
+    """dA_prev, dW, db through sigmoid_backward or relu_backward (linear_backward is the reference's)."""
+    rec = _start(ctx, "linear_activation_backward")
+    for activation in ("sigmoid", "relu"):
+        A_prev, W, b = ctx.rng.standard_normal((4, 7)), ctx.rng.standard_normal((3, 4)), ctx.rng.standard_normal((3, 1))
+        Z, dA = W @ A_prev + b, ctx.rng.standard_normal((3, 7))
+        cache = ((A_prev, W, b), Z)
+        try:
+            result = call_isolated(ctx, "linear_activation_backward", dA, cache, activation)
+            if not isinstance(result, list) or len(result) != 3:
+                raise StudentFailure("interface-changed", "linear_activation_backward should return (dA_prev, dW, db).")
+        except StudentFailure as failure:
+            rec.student_failure(failure, activation)
+            continue
+        other = "relu" if activation == "sigmoid" else "sigmoid"
+        right, swapped = ref.linear_activation_backward(dA, cache, activation), ref.linear_activation_backward(dA, cache, other)
+        for name, actual, expected, mutant in zip(("dA_prev", "dW", "db"), result, right, swapped):
+            rec.compare(f"linear_activation_backward: {name} ({activation})", actual, expected, RTOL, [("activation-swapped", mutant)], "grad-input-wrong")
+    return rec.outcome
+
+
+@register("dls.initialize_parameters")
+def check_initialize_parameters(ctx: CheckContext) -> Outcome:
+    """initialize_parameters(n_x, n_h, n_y) and initialize_parameters_deep(layer_dims): shapes,
+    zero biases and, since both seed inside, the course's exact values."""
+    rec = new_recorder(ctx)
+    rec.outcome.fixes["init-scale"] = "Initialise W{l} = np.random.randn(n_l, n_{l-1}) * 0.01 and b{l} = np.zeros((n_l, 1)), after the seed the function sets."
+    calls = [("initialize_parameters", (5, 4, 1), ref.initialize_parameters(5, 4, 1)), ("initialize_parameters_deep", ([6, 5, 3, 1],), ref.initialize_parameters_deep([6, 5, 3, 1]))]
+    for function, args, expected in calls:
+        try:
+            require_function(ctx, function)
+            found = from_pairs(call_isolated(ctx, function, *args), f"{function}'s result")
+        except StudentFailure as failure:
+            rec.student_failure(failure, function)
+            continue
+        for key in sorted(expected):
+            mutants = [("weights-shape", expected[key].T)] if key.startswith("W") else [("grad-bias-dims-dropped", expected[key].ravel())]
+            rec.compare(f"{function}: parameters[{key!r}]", found.get(key), expected[key], RTOL, mutants, "init-scale")
+    return rec.outcome
+
+
 @register("dls.l_model_forward")
 def check_l_model_forward(ctx: CheckContext) -> Outcome:
     """AL through [LINEAR->RELU]*(L-1) -> LINEAR->SIGMOID, and one cache per layer."""

@@ -74,6 +74,8 @@ def form_fixes(iface: Interface) -> dict[str, str]:
         "grad-bias-dims-dropped": f"{n.db} must keep {n.b}'s shape {w.b_shape}: {n.db} = {w.db}.",
         "mutates-input": f"{f}/{b} write into the caller's arrays ({n.x}, {n.w}, {n.b} or the cache): compute new arrays instead of modifying them in place.",
         "mutates-grad-output": f"{b} writes into {n.dout}: compute new arrays instead of modifying it in place.",
+        "init-scale": f"Initialise {n.w} as small random numbers of shape {w.w_shape} (np.random.randn(...) * 0.01) and {n.b} as zeros of shape {w.b_shape}.",
+        "weights-shape": f"Store {n.w} with shape {w.w_shape}, so that {n.out} = {w.out} works.",
         "update-sign": f"The update goes uphill: gradient descent subtracts, {n.w} = {n.w} - learning_rate * {n.dw}.",
         "no-update": f"The parameters never change: apply {n.w} = {n.w} - learning_rate * {n.dw} (and the same for {n.b}).",
         "train-wrong": "Training with your functions differs from the reference's: the checks of each function say which one is wrong.",

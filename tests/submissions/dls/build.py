@@ -56,6 +56,8 @@ MISTAKES: dict[str, dict[str, list[str]]] = {
     "dw_transposed": {"linear_backward": ["dW = 1 / m * np.dot(A_prev, dZ.T)\ndb = 1 / m * np.sum(dZ, axis=1, keepdims=True)\ndA_prev = np.dot(W.T, dZ)"]},
     "sigmoid_backward_every_layer": {"L_model_backward": [CORRECT["L_model_backward"][0].replace("current_cache, 'relu')", "current_cache, 'sigmoid')")]},
     "dA_keys_shifted": {"L_model_backward": [CORRECT["L_model_backward"][0].replace("grads['dA' + str(L-1)] = dA_prev_temp", "grads['dA' + str(L)] = dA_prev_temp").replace("grads['dA' + str(l)] = dA_prev_temp", "grads['dA' + str(l + 1)] = dA_prev_temp")]},
+    "relu_backward_swapped": {"linear_activation_backward": [CORRECT["linear_activation_backward"][1], CORRECT["linear_activation_backward"][0]]},
+    "init_weights_transposed": {"initialize_parameters_deep": ["parameters['W' + str(l)] = np.random.randn(layer_dims[l-1], layer_dims[l]) * 0.01\nparameters['b' + str(l)] = np.zeros((layer_dims[l], 1))"]},
     "update_ascends": {"update_parameters": [CORRECT["update_parameters"][0].replace("] - learning_rate", "] + learning_rate")]},
     "linear_forward_missing_bias": {"linear_forward": ["Z = np.dot(W, A)"]},
     "update_skips_last_layer": {"update_parameters": ["if l == L - 1:\n    break\n" + CORRECT["update_parameters"][0]]},
