@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .assignment import DEFAULT_ASSIGNMENT, Assignment, assignment_search_path, load_assignment
 from .errors import InputError
@@ -70,7 +70,7 @@ def recognise_class(spec: str) -> Assignment:
     return _choose(set().union(*counts) if counts else set(), spec, lambda graded, _: sum(len(graded & found) for found in counts))
 
 
-def _class_texts(spec: str) -> Any:
+def _class_texts(spec: str) -> Iterator[str]:
     import glob as globbing
 
     path = Path(spec)

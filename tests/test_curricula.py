@@ -222,3 +222,23 @@ def test_batch_recognises_the_class_and_grades_every_student(tmp_path: Path) -> 
     reports = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")}
     assert {r["assignment"] for r in reports.values()} == {"cs231n_layers"}
     assert reports["correct_dot"]["score"] == reports["correct_dot"]["max_score"] and reports["lost"]["score"] == 0
+
+
+def test_adapter_presents_canonical_arrays_in_each_form() -> None:
+    """The translation is plain array work in the grader: columns, (out, in) weights, (out, 1)
+    biases and the mean for deeplearning.ai; an N-D x for CS231n; the fixes in each form's words."""
+    import numpy as np
+
+    from grader.interfaces import LayerAdapter, form_words
+
+    rng = np.random.default_rng(0)
+    X, W, b, G = rng.standard_normal((6, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal((6, 3))
+    dls = LayerAdapter(load_assignment("dls_step_by_step").interface)
+    case = dls.student_case(X, W, b, G)
+    assert (case.x.shape, case.w.shape, case.b.shape, case.dout.shape) == ((4, 6), (3, 4), (3, 1), (3, 6))
+    np.testing.assert_allclose(dls.rows_of(X @ W + b), case.w @ case.x + case.b)
+    np.testing.assert_allclose(dls.dw_of(X.T @ G, 6), case.dout @ case.x.T / 6)
+    cs = LayerAdapter(load_assignment("cs231n_layers").interface)
+    assert cs.student_case(X, W, b, G).x.shape == (6, 2, 2)
+    assert form_words(dls.interface).db == "np.sum(dZ, axis=1, keepdims=True) / m"
+    assert form_words(cs.interface).dw == "x.reshape(x.shape[0], -1).T @ dout"
