@@ -84,17 +84,17 @@ def test_cs231n_fix_is_worded_in_the_course_names() -> None:
 DLS = [
     pytest.param("correct", {}, id="dls-correct-np-dot"),
     pytest.param("correct_matmul", {}, id="dls-correct-matmul"),
-    pytest.param("db_no_keepdims", {"linear-backward-values": ["grad-bias-dims-dropped"], "chain-integration": ["train-wrong"], "l-model-learns": ["exception"]}, id="dls-db-no-keepdims"),
-    pytest.param("db_squeezed", {"linear-backward-values": ["grad-bias-dims-dropped"], "chain-integration": ["train-wrong"], "l-model-learns": ["exception"]}, id="dls-db-squeezed"),
-    pytest.param("missing_one_over_m", {"linear-backward-values": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-gradcheck": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-batch": ["grad-weights-sum", "grad-bias-sum"], "chain-integration": ["train-wrong"], "l-model-learns": ["train-wrong"]}, id="dls-missing-1-over-m"),
-    pytest.param("dw_transposed", {"linear-backward-values": ["grad-weights-transposed"], "chain-integration": ["exception"], "linear-backward-timing": ["exception"], "l-model-learns": ["exception"]}, id="dls-dW-transposed"),
-    pytest.param("sigmoid_backward_every_layer", {"l-model-backward-values": ["sigmoid-backward-every-layer"], "chain-integration": ["train-wrong"]}, id="dls-sigmoid-backward-every-layer"),
-    pytest.param("dA_keys_shifted", {"l-model-backward-values": ["grad-keys-shifted"], "chain-integration": ["exception"], "l-model-learns": ["exception"]}, id="dls-dA-keys-shifted"),
-    pytest.param("update_skips_last_layer", {"update-parameters-values": ["update-skips-last-layer"], "chain-integration": ["train-wrong"]}, id="dls-update-skips-last-layer"),
-    pytest.param("relu_backward_swapped", {"linear-activation-backward-values": ["activation-swapped"], "chain-integration": ["train-wrong"], "l-model-learns": ["train-wrong"]}, id="dls-activation-backward-swapped"),
+    pytest.param("db_no_keepdims", {"linear-backward-values": ["grad-bias-dims-dropped"], "l-model-training-step": ["train-wrong"], "l-model-learns": ["exception"]}, id="dls-db-no-keepdims"),
+    pytest.param("db_squeezed", {"linear-backward-values": ["grad-bias-dims-dropped"], "l-model-training-step": ["train-wrong"], "l-model-learns": ["exception"]}, id="dls-db-squeezed"),
+    pytest.param("missing_one_over_m", {"linear-backward-values": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-gradcheck": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-batch": ["grad-weights-sum", "grad-bias-sum"], "l-model-training-step": ["train-wrong"], "l-model-learns": ["train-wrong"]}, id="dls-missing-1-over-m"),
+    pytest.param("dw_transposed", {"linear-backward-values": ["grad-weights-transposed"], "l-model-training-step": ["exception"], "linear-backward-timing": ["exception"], "l-model-learns": ["exception"]}, id="dls-dW-transposed"),
+    pytest.param("sigmoid_backward_every_layer", {"l-model-backward-values": ["sigmoid-backward-every-layer"], "l-model-training-step": ["train-wrong"]}, id="dls-sigmoid-backward-every-layer"),
+    pytest.param("dA_keys_shifted", {"l-model-backward-values": ["grad-keys-shifted"], "l-model-training-step": ["exception"], "l-model-learns": ["exception"]}, id="dls-dA-keys-shifted"),
+    pytest.param("update_skips_last_layer", {"update-parameters-values": ["update-skips-last-layer"], "l-model-training-step": ["train-wrong"]}, id="dls-update-skips-last-layer"),
+    pytest.param("relu_backward_swapped", {"linear-activation-backward-values": ["activation-swapped"], "l-model-training-step": ["train-wrong"], "l-model-learns": ["train-wrong"]}, id="dls-activation-backward-swapped"),
     pytest.param("init_weights_transposed", {"initialize-parameters-values": ["init-scale", "weights-shape"]}, id="dls-init-weights-transposed"),
-    pytest.param("update_ascends", {"update-parameters-values": ["update-sign"], "chain-integration": ["train-wrong"], "l-model-learns": ["train-wrong"]}, id="dls-update-ascends-does-not-learn"),
-    pytest.param("linear_forward_missing_bias", {"linear-forward-values": ["forward-missing-bias"], "linear-backward-gradcheck": ["forward-missing-bias"], "chain-integration": ["train-wrong"]}, id="dls-linear-forward-costs-only-itself"),
+    pytest.param("update_ascends", {"update-parameters-values": ["update-sign"], "l-model-training-step": ["train-wrong"], "l-model-learns": ["train-wrong"]}, id="dls-update-ascends-does-not-learn"),
+    pytest.param("linear_forward_missing_bias", {"linear-forward-values": ["forward-missing-bias"], "linear-backward-gradcheck": ["forward-missing-bias"], "l-model-training-step": ["train-wrong"]}, id="dls-linear-forward-costs-only-itself"),
 ]
 
 
