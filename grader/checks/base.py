@@ -67,6 +67,8 @@ class Outcome:
     """Data for rich reports (e.g. arrays for a heatmap), JSON-compatible."""
     fixes: dict[str, str] = field(default_factory=dict)
     """Code -> the fix worded in the assignment's form (grader.interfaces.words); others use the catalogue's."""
+    case_codes: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """The codes each failed case earned, by the index of its message (set by `Recorder`)."""
 
     @property
     def fraction(self) -> float:
@@ -359,11 +361,13 @@ class Recorder:
         if not codes and generic:
             codes.append(generic)
         self.outcome.diagnoses += codes
+        self.outcome.case_codes[len(self.outcome.messages)] = tuple(codes)
         self.outcome.messages.append(result.message)
         return result
 
     def fail(self, message: str, *codes: str) -> None:
         self.outcome.total += 1
+        self.outcome.case_codes[len(self.outcome.messages)] = codes
         self.outcome.messages.append(message)
         self.outcome.diagnoses += list(codes)
 
