@@ -103,6 +103,9 @@ def notebook(source: str) -> dict:
 def main() -> None:
     for name, overrides in MISTAKES.items():
         (HERE / f"{name}.py").write_text(fill(overrides))
+    # The 2017-2020 notebooks import versioned given modules.
+    old_imports = fill({}).replace("from testCases import *", "from testCases_v4 import *").replace("from dnn_utils import", "from dnn_utils_v2 import")
+    (HERE / "correct_2017_imports.py").write_text(old_imports)
     (HERE / "correct_notebook.ipynb").write_text(json.dumps(notebook(fill({})), indent=1) + "\n")
     starter = STARTER.read_text()
     (STARTER.parent / "step_by_step.ipynb").write_text(json.dumps(notebook(starter), indent=1) + "\n")
