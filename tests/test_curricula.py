@@ -85,6 +85,7 @@ DLS = [
     pytest.param("correct", {}, id="dls-correct-np-dot"),
     pytest.param("correct_matmul", {}, id="dls-correct-matmul"),
     pytest.param("correct_2017_imports", {}, id="dls-correct-versioned-given-modules"),
+    pytest.param("correct_2017_dA_keys", {}, id="dls-correct-2017-dA-numbering"),
     pytest.param("db_no_keepdims", {"linear-backward-values": ["grad-bias-dims-dropped"], "l-model-training-step": ["train-wrong"], "l-model-learns": ["exception"]}, id="dls-db-no-keepdims"),
     pytest.param("db_squeezed", {"linear-backward-values": ["grad-bias-dims-dropped"], "l-model-training-step": ["train-wrong"], "l-model-learns": ["exception"]}, id="dls-db-squeezed"),
     pytest.param("missing_one_over_m", {"linear-backward-values": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-gradcheck": ["grad-weights-sum", "grad-bias-sum"], "linear-backward-batch": ["grad-weights-sum", "grad-bias-sum"], "l-model-training-step": ["train-wrong"], "l-model-learns": ["train-wrong"]}, id="dls-missing-1-over-m"),

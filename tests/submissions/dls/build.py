@@ -50,6 +50,7 @@ MISTAKES: dict[str, dict[str, list[str]]] = {
         "linear_forward": ["Z = W @ A + b"],
         "linear_backward": ["dW = (dZ @ A_prev.T) / m\ndb = dZ.sum(axis=1, keepdims=True) / m\ndA_prev = W.T @ dZ"],
     },
+    "correct_2017_dA_keys": {"L_model_backward": [CORRECT["L_model_backward"][0].replace("grads['dA' + str(L-1)] = dA_prev_temp", "grads['dA' + str(L)] = dA_prev_temp").replace("grads['dA' + str(l + 1)], current_cache", "grads['dA' + str(l + 2)], current_cache").replace("grads['dA' + str(l)] = dA_prev_temp", "grads['dA' + str(l + 1)] = dA_prev_temp")]},
     "db_no_keepdims": {"linear_backward": ["dW = 1 / m * np.dot(dZ, A_prev.T)\ndb = 1 / m * np.sum(dZ, axis=1)\ndA_prev = np.dot(W.T, dZ)"]},
     "db_squeezed": {"linear_backward": ["dW = 1 / m * np.dot(dZ, A_prev.T)\ndb = np.squeeze(1 / m * np.sum(dZ, axis=1, keepdims=True))\ndA_prev = np.dot(W.T, dZ)"]},
     "missing_one_over_m": {"linear_backward": ["dW = np.dot(dZ, A_prev.T)\ndb = np.sum(dZ, axis=1, keepdims=True)\ndA_prev = np.dot(W.T, dZ)"]},
