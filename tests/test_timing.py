@@ -247,33 +247,45 @@ def test_race_inputs_are_drawn_once_and_the_generator_moves_on_the_same() -> Non
     """Kept race data must be exactly what drawing gives, leave the generator exactly where
     drawing leaves it, and be read-only (it is shared by every grading in the process)."""
     from grader.checks.timing import race_inputs
+    from grader.timing.race import race_orders
 
     first_rng, second_rng, plain = (np.random.default_rng([7, 11]) for _ in range(3))
-    first = race_inputs(first_rng, (64, 5, 3), 4, 1e-4)
-    second = race_inputs(second_rng, (64, 5, 3), 4, 1e-4)
+    first = race_inputs(first_rng, (64, 5, 3), 4, 1e-4, pool=3)
+    second = race_inputs(second_rng, (64, 5, 3), 4, 1e-4, pool=3)
     assert second is first
     X, G = plain.standard_normal((64, 5)), plain.standard_normal((64, 3))
     params = [(plain.standard_normal((5, 3)), plain.standard_normal(3)) for _ in range(6)]
-    np.testing.assert_array_equal(first.X, X)
-    np.testing.assert_array_equal(first.G, G)
+    orders = race_orders(plain, 64, 3)
+    np.testing.assert_array_equal(first.closed_form.X, X)
+    np.testing.assert_array_equal(first.closed_form.G, G)
+    np.testing.assert_array_equal(first.closed_form.orders, orders)
     for (W, b), (W0, b0) in zip(first.params, params):
         np.testing.assert_array_equal(W, W0)
         np.testing.assert_array_equal(b, b0)
     assert second_rng.random() == plain.random()
-    assert not first.X.flags.writeable and not first.params[0][0].flags.writeable
+    assert not first.closed_form.X.flags.writeable and not first.params[0][0].flags.writeable and not first.closed_form.orders.flags.writeable
 
 
-def test_closed_form_summaries_match_the_full_outputs() -> None:
-    from grader.timing.race import ClosedForm, OutputSummary
+@pytest.mark.parametrize("convention", ["sum", "mean"])
+def test_closed_form_matches_stepping_through_the_pool(convention: str) -> None:
+    """Each step of a timed run takes another pool pair; the closed form of any step's outputs
+    must be what stepping the layer through those pairs gives, whole."""
+    from grader.timing.race import ClosedForm, race_orders
 
     rng = np.random.default_rng(5)
     X, G, W, b = rng.standard_normal((50, 4)), rng.standard_normal((50, 3)), rng.standard_normal((4, 3)), rng.standard_normal(3)
-    rows = [3, 17, 49]
-    for convention in ("sum", "mean"):
-        Z, grad_input = expected_outputs(X, W, b, G, 1e-2, 3, convention)
-        z, gi = ClosedForm(X, G, 1e-2).summaries(W, b, 3, convention, rows)
-        assert z.matches(OutputSummary.of(Z, rows), 1e-12) and gi.matches(OutputSummary.of(grad_input, rows), 1e-12)
-        assert z.shape == Z.shape and gi.shape == grad_input.shape
+    orders = race_orders(rng, 50, 4)
+    assert len({tuple(o[0]) for o in orders}) == 4 and all(sorted(o[0]) == list(range(50)) for o in orders)
+    closed_form, order, lr = ClosedForm(X, G, orders, 1e-2), [2, 0, 3, 1, 2], 1e-2
+    n = 50 if convention == "mean" else 1
+    w, c = W, b
+    for step, p in enumerate(order):
+        X_p, G_p = X[orders[p, 0]], G[orders[p, 1]]
+        Z, grad_input = X_p @ w + c, G_p @ w.T
+        want_Z, want_gi = closed_form.outputs(W, b, order[: step + 1], convention)
+        np.testing.assert_allclose(want_Z, Z, rtol=1e-12)
+        np.testing.assert_allclose(want_gi, grad_input, rtol=1e-12)
+        w, c = w - lr * X_p.T @ G_p / n, c - lr * G_p.sum(axis=0) / n
 
 
 @pytest.mark.skipif(not _kernel_counts_worker_cpu(), reason="needs root and a cgroup v1 cpuacct hierarchy")
