@@ -147,6 +147,72 @@ def test_a_loop_that_skips_work_gets_nothing(timing_only: Assignment) -> None:
     assert result.details["outputs_verified"] == "failed" or result.details["cut_off"], result.details
 
 
+STAND_INS = ["stand_in_subclass", "stand_in_imitation", "stand_in_lazy", "float32_when_timed", "wrong_shape_when_timed"]
+"""Per-sample loops that, when they believe they are timed, return something else than the plain
+float64 array of the expected shape (tests/timing_submissions/, each on top of _loop.py)."""
+WRONG_VALUES = ["seen_before", "timing_batch_size", "caller_frame"]
+"""Per-sample loops that, when they believe they are timed, return plain arrays of the right
+dtype and shape without computing them (cached, uninitialised, right only where sampled)."""
+
+
+def on_the_loop(name: str, folder: Path) -> Path:
+    """The honest per-sample loop with one attack's `class Dense(Dense)` on top, as one file."""
+    path = folder / f"{name}.py"
+    path.write_text((ATTACKS / "_loop.py").read_text() + "\n\n" + (ATTACKS / f"{name}.py").read_text())
+    return path
+
+
+def with_curve(assignment: Assignment, **curve: float) -> Assignment:
+    spec = assignment.check("dense-timing")
+    params = dict(spec.params, curve=dict(spec.params.get("curve", {}), **curve))
+    return dataclasses.replace(assignment, checks=(dataclasses.replace(spec, params=params),))
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in STAND_INS + WRONG_VALUES])
+def test_timing_cannot_be_won_without_the_work(name: str, timing_only: Assignment, tmp_path: Path) -> None:
+    """Spotting the timed calls (batch size, an array seen before, the caller's frame) pays
+    nothing: a stand-in stops the race, plain arrays that were not computed fail the full-value
+    check of steps picked afterwards. Under a curve that gives full points at any speed the
+    score is still 0, so the zero is the verification's, not the loop's slowness; the honest
+    loop under that curve keeps its points (its outputs verify against the reference)."""
+    path = on_the_loop(name, tmp_path)
+    result = timing_result(path, timing_only)
+    assert result.score == 0, result.details
+    assert bool(result.details.get("stand_in")) == (name in STAND_INS), result.details
+    any_speed = timing_result(path, with_curve(timing_only, full_within=1e9, zero_beyond=2e9))
+    assert any_speed.score == 0 and any_speed.details["outputs_verified"] == "failed", any_speed.details
+    if name in STAND_INS:
+        assert any_speed.details["stand_in"] and "plain numpy.ndarray of float64" in any_speed.details["stand_in"], any_speed.details
+        assert "so its work could not be verified" in any_speed.output, any_speed.output
+    else:
+        assert not any_speed.details["stand_in"], any_speed.details
+
+
+def test_the_honest_loop_verifies_and_keeps_zero(timing_only: Assignment, tmp_path: Path) -> None:
+    """The loop under every attack: 0 of 2 with `python-loop` on the real curve; full points,
+    verified against the reference, under a curve that ignores speed."""
+    path = tmp_path / "loop.py"
+    path.write_text((ATTACKS / "_loop.py").read_text())
+    result = timing_result(path, timing_only)
+    assert result.score == 0 and "python-loop" in result.diagnoses, result.details
+    any_speed = timing_result(path, with_curve(timing_only, full_within=1e9, zero_beyond=2e9))
+    assert any_speed.score == any_speed.max_score and any_speed.details["outputs_verified"] == "reference", any_speed.details
+
+
+def test_timing_attacks_keep_their_correctness_grades(tmp_path: Path) -> None:
+    """Every attack behaves honestly outside the benchmark: every other check grades it exactly
+    as it grades the loop underneath."""
+    assignment = load_assignment()
+    untimed = dataclasses.replace(assignment, checks=tuple(c for c in assignment.checks if c.name != "dense-timing"))
+    loop = tmp_path / "loop.py"
+    loop.write_text((ATTACKS / "_loop.py").read_text())
+    honest = {t.name: t.score for t in grade_file(loop, assignment=untimed).tests}
+    assert honest["dense-forward"] > 0, honest
+    for name in STAND_INS + WRONG_VALUES:
+        graded = {t.name: t.score for t in grade_file(on_the_loop(name, tmp_path), assignment=untimed).tests}
+        assert graded == honest, (name, graded, honest)
+
+
 def test_wrong_but_vectorised_code_is_timed_on_its_own_outputs(timing_only: Assignment) -> None:
     """Values are other checks' business: a fast layer that is wrong keeps its timing points."""
     result = timing_result(CORPUS / "forward_missing_bias.ipynb", timing_only)

@@ -174,7 +174,7 @@ def _stand_in(value: Any, plain: type, dtype: str, shape: tuple[int, ...]) -> st
     if _type(value) is not plain:
         kind = _type(value)
         try:
-            return f"a {kind.__module__}.{kind.__qualname__}"[:120]
+            return f"a {'' if kind.__module__ == '__main__' else kind.__module__ + '.'}{kind.__qualname__}"[:120]
         except Exception:  # a metaclass that hides its names
             return "an object of another type"
     if value.dtype != dtype:
