@@ -168,18 +168,24 @@ def with_curve(assignment: Assignment, **curve: float) -> Assignment:
     return dataclasses.replace(assignment, checks=(dataclasses.replace(spec, params=params),))
 
 
+def ignoring_speed(assignment: Assignment) -> Assignment:
+    """Full points at any speed, every round run: a zero there is the output check's."""
+    return with_curve(with_budgets(assignment, margin=1e6, first_margin=1e6), full_within=1e9, zero_beyond=2e9)
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in STAND_INS + WRONG_VALUES])
 def test_timing_cannot_be_won_without_the_work(name: str, timing_only: Assignment, tmp_path: Path) -> None:
     """Spotting the timed calls (batch size, an array seen before, the caller's frame) pays
     nothing: a stand-in stops the race, plain arrays that were not computed fail the full-value
     check of steps picked afterwards. Under a curve that gives full points at any speed the
     score is still 0, so the zero is the verification's, not the loop's slowness; the honest
-    loop under that curve keeps its points (its outputs verify against the reference)."""
+    loop under that curve keeps its points (its outputs verify against the reference). That
+    race runs every round, so the pool's pairs come back (seen_before's cue)."""
     path = on_the_loop(name, tmp_path)
     result = timing_result(path, timing_only)
     assert result.score == 0, result.details
     assert bool(result.details.get("stand_in")) == (name in STAND_INS), result.details
-    any_speed = timing_result(path, with_curve(timing_only, full_within=1e9, zero_beyond=2e9))
+    any_speed = timing_result(path, ignoring_speed(timing_only))
     assert any_speed.score == 0 and any_speed.details["outputs_verified"] == "failed", any_speed.details
     if name in STAND_INS:
         assert any_speed.details["stand_in"] and "plain numpy.ndarray of float64" in any_speed.details["stand_in"], any_speed.details
@@ -195,7 +201,7 @@ def test_the_honest_loop_verifies_and_keeps_zero(timing_only: Assignment, tmp_pa
     path.write_text((ATTACKS / "_loop.py").read_text())
     result = timing_result(path, timing_only)
     assert result.score == 0 and "python-loop" in result.diagnoses, result.details
-    any_speed = timing_result(path, with_curve(timing_only, full_within=1e9, zero_beyond=2e9))
+    any_speed = timing_result(path, ignoring_speed(timing_only))
     assert any_speed.score == any_speed.max_score and any_speed.details["outputs_verified"] == "reference", any_speed.details
 
 

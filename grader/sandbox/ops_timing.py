@@ -3,8 +3,9 @@
 The worker only *does the work*; it never reads a clock that matters. The grader reads
 its clock in its own process around each `bench` request, so a submission that patches
 `time` in this process changes nothing. Every timed call must return a plain array, which is
-copied at once into the grader's slots; after the request the grader asks for the full
-outputs of steps it picks then, so no call can tell whether it is the one verified.
+copied at once into the grader's slots; after the request the grader asks, before it stops
+its clock, for the full outputs of steps it names only then, so no call can tell whether it
+is the one verified.
 
 Ops (each `fn(worker, request, arrays) -> reply`):
   bench_data   keep a pool of distinct (X, G) pairs (and pristine copies, with handles); on "gpu" as CuPy arrays
@@ -13,7 +14,8 @@ Ops (each `fn(worker, request, arrays) -> reply`):
   bench_gpu_layer  move a held layer to CuPy: its class is rebuilt with `np` bound to `cupy`
   bench_ring   make the slots the timed calls' outputs are copied into (untimed)
   bench        run forward+backward on a held layer, one pool pair per step; copy each output
-  bench_outputs  the full outputs of the steps the grader picked afterwards; inputs written into?
+  bench_outputs  the full outputs of the steps the grader picked afterwards (inside its clock)
+  bench_inputs whether the layer wrote into the pool's inputs (restored if so)
   bench_device whether CuPy and a CUDA device work here; name and measured float64 peak
 
 Depends on numpy and the standard library; `cupy` is imported only by the GPU ops.
@@ -163,7 +165,9 @@ def op_bench_ring(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) ->
     data = worker.resolve(int(req["data"]))
     xp = data["xp"]
     k, shapes, dtypes = int(req["k"]), [tuple(int(n) for n in s) for s in req["shapes"]], [str(d) for d in req["dtypes"]]
-    ring = [xp.zeros((k, *shape), dtype) for shape, dtype in zip(shapes, dtypes)]
+    ring = [xp.empty((k, *shape), dtype) for shape, dtype in zip(shapes, dtypes)]
+    for slots in ring:
+        slots.fill(0)  # written, not calloc'd: no page is first touched inside the clock
     _synchronize(ring)
     data["ring"] = {"k": k, "slots": ring, "shapes": shapes, "dtypes": dtypes}
     return {}
@@ -192,7 +196,7 @@ def op_bench(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict
     grader reads the clock around the request; which slots it verifies it decides afterwards.
 
     copy=False passes the pool's arrays themselves (no copying inside the timed region); the
-    grader's `bench_outputs` then says whether the layer wrote into them, and later requests
+    grader's `bench_inputs` then says whether the layer wrote into them, and later requests
     use copy=True (fresh arrays per call, like every other grading request), for both workers.
     """
     layer = worker.resolve(int(req["layer"]))
@@ -225,21 +229,25 @@ def op_bench(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict
 
 
 def op_bench_outputs(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
-    """After a timed request (untimed): the full outputs of the steps the grader chose, from
-    the slots filled at the calls; whether the layer wrote into the pool's inputs (which are
-    then restored from their pristine copies)."""
+    """Right after a timed request, inside the grader's clock: the full outputs of the steps the
+    grader picked, from the slots filled at the calls."""
+    slots = worker.resolve(int(req["data"]))["ring"]["slots"]
+    out: list[np.ndarray] = []
+    chosen = [[worker.encode_result(outputs[int(j)], out) for outputs in slots] for j in req.get("steps", [])]
+    return {"outputs": chosen, "_arrays": out}
+
+
+def op_bench_inputs(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
+    """(Untimed) whether the layer wrote into the pool pairs it was handed; they are restored
+    from their pristine copies."""
     data = worker.resolve(int(req["data"]))
-    ring = data["ring"]
     mutated = False
     for p in sorted({int(p) for p in req.get("used", [])}):
         (X, G), (X0, G0) = data["pool"][p], data["pristine"][p]
         if not (bool((X == X0).all()) and bool((G == G0).all())):
             mutated = True
             X[...], G[...] = X0, G0
-    out: list[np.ndarray] = []
-    steps = [int(j) for j in req.get("steps", [])]
-    chosen = [[worker.encode_result(slots[j], out) for slots in ring["slots"]] for j in steps]
-    return {"outputs": chosen, "mutated": mutated, "_arrays": out}
+    return {"mutated": mutated}
 
 
 def op_bench_device(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
@@ -280,5 +288,6 @@ OPS = {
     "bench_drop": op_bench_drop,
     "bench_ring": op_bench_ring,
     "bench_outputs": op_bench_outputs,
+    "bench_inputs": op_bench_inputs,
     "bench_device": op_bench_device,
 }

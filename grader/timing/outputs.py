@@ -2,8 +2,9 @@
 
 Each timed request runs one step per entry of its `order`, each step on another pair of the
 race's pool of inputs (the rows of X and of G shuffled by the pair's own orders). The worker
-copies every call's output into the grader's slots at the call; after the request the grader
-picks steps, at random and only then, and fetches their full outputs (`TimedRun.checked`).
+copies every call's output into the grader's slots at the call; once the steps are done the
+grader names steps drawn by a secret generator and fetches their full outputs, before it
+stops its clock (`TimedRun.checked`).
 The reference's outputs at any step have a closed form (`ClosedForm`): the gradient does not
 depend on W, so W at step j is W₀ − lr·Σᵢ₍ᵢ₌₀…ⱼ₋₁₎ XᵢᵀGᵢ. Used by the race
 (grader/timing/race.py), its verification (verify.py) and its check (grader/checks/timing.py).
@@ -35,13 +36,22 @@ class ClosedForm:
     be gigabytes); each pair's XᵀG and ΣG are kept once computed. One instance serves every
     race on the same data (checks/timing.py keeps it for the next submission)."""
 
+    KEPT_BYTES = 64 * 2**20
+    """Pools up to this size are kept whole once made (a CPU race's is ~12 MB; a GPU race's is not kept)."""
+
     def __init__(self, X: np.ndarray, G: np.ndarray, orders: np.ndarray, lr: float) -> None:
         self.X, self.G, self.orders, self.lr = X, G, orders, lr
         self.gradients: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.pairs: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if len(orders) * (X.nbytes + G.nbytes) <= self.KEPT_BYTES else None
 
     def pair(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         """The pool's p-th (X, G), as the worker holds it."""
-        return self.X[self.orders[p, 0]], self.G[self.orders[p, 1]]
+        if self.pairs is not None and p in self.pairs:
+            return self.pairs[p]
+        made = self.X[self.orders[p, 0]], self.G[self.orders[p, 1]]
+        if self.pairs is not None:
+            self.pairs[p] = made
+        return made
 
     def _gradient(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         if p not in self.gradients:
@@ -64,6 +74,10 @@ def relative_error(actual: Any, desired: np.ndarray) -> float:
     """‖a − r‖/‖r‖; NaNs count as equal only where both have them; inf for a wrong shape/type."""
     if not isinstance(actual, np.ndarray) or actual.shape != desired.shape or actual.dtype.kind not in "biuf":
         return math.inf
+    if actual.dtype.kind == "f" and desired.dtype.kind == "f":  # the common case: no copies, no masks
+        error, scale = float(np.linalg.norm(actual - desired)), float(np.linalg.norm(desired))
+        if math.isfinite(error) and math.isfinite(scale):  # so both are finite everywhere
+            return error / max(scale, 1e-300)
     a, r = actual.astype(np.float64), desired.astype(np.float64)
     bad_a, bad_r = ~np.isfinite(a), ~np.isfinite(r)
     if (bad_a != bad_r).any() or not np.array_equal(a[bad_a], r[bad_r], equal_nan=True):
@@ -83,7 +97,7 @@ class TimedRun:
     order: tuple[int, ...]
     """The pool pair each step took."""
     checked: tuple[tuple[int, Any, Any], ...] = ()
-    """(step, Z, grad_input) of the steps picked after the request, as copied at their calls."""
+    """(step, Z, grad_input) of the steps named after the request, as copied at their calls."""
     stand_in: str = ""
     """What a call returned instead of a plain array of the expected dtype and shape ('' if none)."""
     mutated: bool = False

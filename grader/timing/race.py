@@ -10,9 +10,10 @@ meanwhile barely moves it, so a batch keeps both cores busy while it times), els
 No timed call can tell that it is the one checked: every step of a request takes another pair
 of a pool of inputs, every call must return exactly a plain array of the expected dtype and
 shape (anything else stops the race: no points), and is copied into the grader's slots at
-once; after the request the grader picks steps with a secret generator and compares their
-full outputs with the reference's closed form (or, for code that is wrong anyway, with the
-same layer called the ordinary way; verify.py). Skipping work in any call can cost everything.
+once; when the steps are done the grader names steps drawn by a secret generator, stops its
+clock once their full outputs have arrived, and compares them whole with the reference's
+closed form (or, for code that is wrong anyway, with the same layer called the ordinary way;
+verify.py). Skipping work in any call can cost everything.
 
 Rounds alternate A/B/B/A/... after a warm-up; each round is k steps of forward+backward on a
 fresh layer, k chosen so a reference round lasts `round_seconds`. A race whose score is
@@ -92,7 +93,7 @@ class TimingSettings:
     """Distinct (X, G) pairs per race (row orders of one X and G): consecutive steps of a
     timed request never take the same pair, so no call is handed an array it saw before."""
     checked: int = 2
-    """Steps of each timed request whose full outputs are fetched and verified (picked afterwards)."""
+    """Steps of each timed request whose full outputs are fetched (inside the clock) and verified."""
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TimingSettings:
@@ -238,41 +239,47 @@ class Side:
         self.slots = (steps, self.size)
 
     def run(self, order: list[int], copy: bool, timeout: float, picker: np.random.Generator) -> tuple[float, TimedRun]:
-        """One timed request on a fresh layer, one step per entry of `order` (the pool pair it
-        takes): its seconds, and afterwards (untimed) the full outputs of `checked` steps that
-        `picker` draws only now, and whether the layer wrote into its inputs."""
+        """One timed run on a fresh layer, one step per entry of `order` (the pool pair it takes):
+        its seconds, the full outputs of `checked` steps that `picker` draws once the steps
+        are done, and (untimed) whether the layer wrote into its inputs. The clock stops only
+        when those outputs are in the grader's hands: work finished later (a thread filling
+        the slots after the request) would be timed, or too late to be read."""
         handle, W, b = self.layers.pop(0)
         self.session.ensure_alive()
         self._make_slots(len(order))
         header = {"op": "bench", "layer": handle, "data": self.data, "order": order, "copy": copy}
         worker = self.session.worker
+        steps = sorted(int(j) for j in picker.choice(len(order), min(self.checked, len(order)), replace=False))
+        fetched: tuple[dict[str, Any], list[np.ndarray]] = ({}, [])
         with self._rival_frozen():
             cpu_start = worker.cpu_seconds() if self.clock == "cpu" else None
             start = time.perf_counter()
             reply, _ = self.request(header, [], f"{len(order)}× forward+backward", timeout)
+            done = reply.get("steps") == len(order) and reply.get("stand_in") is None
+            if done:  # the steps were drawn before, but the worker learns them only now
+                fetched = self.request({"op": "bench_outputs", "data": self.data, "steps": steps}, [], "reading the timed outputs", timeout)
             elapsed = time.perf_counter() - start
             if cpu_start is not None:
                 cpu_end = worker.cpu_seconds()
                 elapsed = cpu_end - cpu_start if cpu_end is not None else math.nan
-        stand_in = _stand_in(reply.get("stand_in"), self.dtypes, self.size)
-        if stand_in or reply.get("steps") != len(order):
-            return elapsed, TimedRun(W, b, tuple(order), stand_in=stand_in or "a reply that does not say every step ran")
-        steps = sorted(int(j) for j in picker.choice(len(order), min(self.checked, len(order)), replace=False))
-        reply, out = self.request({"op": "bench_outputs", "data": self.data, "steps": steps, "used": [] if copy else sorted(set(order))}, [], "reading the timed outputs")
-        outputs = reply.get("outputs")
-        pairs = [[self.session._decode(v, out) for v in item] if isinstance(item, list) and len(item) == 2 else [None, None]  # noqa: SLF001
+        if not done:
+            return elapsed, TimedRun(W, b, tuple(order), stand_in=_stand_in(reply.get("stand_in"), self.dtypes, self.size))
+        outputs = fetched[0].get("outputs")
+        pairs = [[self.session._decode(v, fetched[1]) for v in item] if isinstance(item, list) and len(item) == 2 else [None, None]  # noqa: SLF001
                  for item in (outputs if isinstance(outputs, list) else [])]
         pairs += [[None, None]] * (len(steps) - len(pairs))  # a forged reply with fewer: those steps match nothing
         checked = tuple((j, z, gi) for j, (z, gi) in zip(steps, pairs))
-        return elapsed, TimedRun(W, b, tuple(order), checked, mutated=reply.get("mutated") is True)
+        mutated = False
+        if not copy:
+            restored, _ = self.request({"op": "bench_inputs", "data": self.data, "used": sorted(set(order))}, [], "checking the inputs")
+            mutated = restored.get("mutated") is not False
+        return elapsed, TimedRun(W, b, tuple(order), checked, mutated=mutated)
 
 
 def _stand_in(record: Any, dtypes: tuple[str, str], size: tuple[int, int, int]) -> str:
     """The sentence for a call that returned something else than the plain array expected ('' if none)."""
-    if record is None:
-        return ""
     if not isinstance(record, dict):
-        return "a malformed reply"
+        return "a reply that does not say every step ran"
     n, n_in, n_out = size
     output = "backward" if record.get("output") == "backward" else "forward"
     shape, dtype = ((n, n_in), dtypes[1]) if output == "backward" else ((n, n_out), dtypes[0])
