@@ -134,7 +134,11 @@ def test_patching_every_clock_gains_nothing(timing_only: Assignment) -> None:
 
 
 def test_skipping_work_is_caught_by_the_output_check(timing_only: Assignment) -> None:
-    result = timing_result(ATTACKS / "cached_vectorised.py", timing_only)
+    """A layer that returns what it computed for an array it was handed before. Each step takes
+    another pair of the pool, so a short race never hands one twice (nothing is skipped, and a
+    vectorised layer earns its points); every round run, the pairs come back, and the rounds
+    that skip the work are caught."""
+    result = timing_result(ATTACKS / "cached_vectorised.py", with_budgets(timing_only, margin=1e6, first_margin=1e6))
     assert result.score == 0, result.details
     assert result.details["outputs_verified"] == "failed", result.details
 
