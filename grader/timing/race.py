@@ -240,30 +240,35 @@ class Side:
 
     def run(self, order: list[int], copy: bool, timeout: float, picker: np.random.Generator) -> tuple[float, TimedRun]:
         """One timed run on a fresh layer, one step per entry of `order` (the pool pair it takes):
-        its seconds, the full outputs of `checked` steps that `picker` draws once the steps
-        are done, and (untimed) whether the layer wrote into its inputs. The clock stops only
-        when those outputs are in the grader's hands: work finished later (a thread filling
-        the slots after the request) would be timed, or too late to be read."""
+        its seconds, the full outputs of `checked` steps that `picker` draws (in the grader; the
+        worker learns them once the steps are done), and (untimed) whether the layer wrote into
+        its inputs. On the CPU the clock stops only when those outputs are in the grader's
+        hands: work finished later (a thread filling the slots after the request) would be
+        timed, or too late to be read. On a GPU (hundreds of MB per step) they are fetched just
+        after the clock stops."""
         handle, W, b = self.layers.pop(0)
         self.session.ensure_alive()
         self._make_slots(len(order))
         header = {"op": "bench", "layer": handle, "data": self.data, "order": order, "copy": copy}
         worker = self.session.worker
         steps = sorted(int(j) for j in picker.choice(len(order), min(self.checked, len(order)), replace=False))
+        fetch = {"op": "bench_outputs", "data": self.data, "steps": steps}
         fetched: tuple[dict[str, Any], list[np.ndarray]] = ({}, [])
         with self._rival_frozen():
             cpu_start = worker.cpu_seconds() if self.clock == "cpu" else None
             start = time.perf_counter()
             reply, _ = self.request(header, [], f"{len(order)}× forward+backward", timeout)
             done = reply.get("steps") == len(order) and reply.get("stand_in") is None
-            if done:  # the steps were drawn before, but the worker learns them only now
-                fetched = self.request({"op": "bench_outputs", "data": self.data, "steps": steps}, [], "reading the timed outputs", timeout)
+            if done and steps and self.device == "cpu":
+                fetched = self.request(fetch, [], "reading the timed outputs", timeout)
             elapsed = time.perf_counter() - start
             if cpu_start is not None:
                 cpu_end = worker.cpu_seconds()
                 elapsed = cpu_end - cpu_start if cpu_end is not None else math.nan
         if not done:
             return elapsed, TimedRun(W, b, tuple(order), stand_in=_stand_in(reply.get("stand_in"), self.dtypes, self.size))
+        if steps and self.device != "cpu":
+            fetched = self.request(fetch, [], "reading the timed outputs", timeout)
         outputs = fetched[0].get("outputs")
         pairs = [[self.session._decode(v, fetched[1]) for v in item] if isinstance(item, list) and len(item) == 2 else [None, None]  # noqa: SLF001
                  for item in (outputs if isinstance(outputs, list) else [])]
@@ -392,8 +397,11 @@ def run_benchmark(
     lr = s.learning_rate
     picker = np.random.default_rng(secrets.randbits(128))
     reference.rival, student.rival = student, None
+    # On a GPU a step's outputs are hundreds of MB, checked on the grader's CPU: one step per
+    # student run there, and the reference (whose outputs the student's are compared with) is not fetched.
+    student.checked = max(1, s.checked) if student.device == "cpu" else 1
+    reference.checked = max(1, s.checked) if reference.device == "cpu" else 0
     for side in (reference, student):
-        side.checked = max(1, s.checked)
         side.stash(closed_form.X, closed_form.G, closed_form.orders)
     # A layer per round, the calibration's and (fresh twin) the warm-up's, and a spare: a calibration measured again.
     reference.prepare(params[: s.rounds + (1 if reference.warm else 2)] + params[:1], lr)
@@ -413,7 +421,7 @@ def run_benchmark(
     clock = reference.clock  # "wall" if the CPU count failed during the race
     if result is not None:
         return dataclasses.replace(result, isolation=isolation, clock=clock, reference_warm=reference.warm)
-    if verify_runs(reference.runs, closed_form, "sum", s.rtol, None, picker) != "reference":
+    if reference.checked and verify_runs(reference.runs, closed_form, "sum", s.rtol, None, picker) != "reference":
         raise RuntimeError("grader bug: the reference's timed outputs differ from the closed form")
     verified = verify_runs(student.runs, closed_form, convention, s.rtol, replay, picker)
     slowdown = statistics.median(student.seconds) / statistics.median(reference.seconds)
