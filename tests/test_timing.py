@@ -174,7 +174,7 @@ def with_curve(assignment: Assignment, **curve: float) -> Assignment:
 
 def ignoring_speed(assignment: Assignment) -> Assignment:
     """Full points at any speed, every round run: a zero there is the output check's."""
-    return with_curve(with_budgets(assignment, margin=1e6, first_margin=1e6), full_within=1e9, zero_beyond=2e9)
+    return with_curve(with_budgets(assignment, margin=1e12, first_margin=1e12), full_within=1e9, zero_beyond=2e9)
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in STAND_INS + WRONG_VALUES])
@@ -207,6 +207,7 @@ def test_the_honest_loop_verifies_and_keeps_zero(timing_only: Assignment, tmp_pa
     assert result.score == 0 and "python-loop" in result.diagnoses, result.details
     any_speed = timing_result(path, ignoring_speed(timing_only))
     assert any_speed.score == any_speed.max_score and any_speed.details["outputs_verified"] == "reference", any_speed.details
+    assert len(any_speed.details["student_rounds_ms"]) == 5, any_speed.details  # every round ran: pool pairs came back
 
 
 def test_timing_attacks_keep_their_correctness_grades(tmp_path: Path) -> None:
