@@ -146,6 +146,8 @@ def read_submission(path: str | Path) -> Submission:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{path.name} is not UTF-8 text; expected a Jupyter notebook (.ipynb) or a Python file (.py).") from None
+    if not text.strip():
+        raise InputError(f"{path.name}: the file is empty; save your notebook in Jupyter and hand in the saved file again.")
     if path.suffix == ".py":
         sources = [(1, text)]
     elif path.suffix == ".ipynb" or text.lstrip().startswith("{"):

@@ -127,7 +127,12 @@ def _error(job: Job, options: Options, kind: str, message: str, elapsed: float) 
     except InputError:
         max_score = 0.0
     record = error_record(job.student, job.path, job.sha256, _assignment_name(options), max_score, options.seed, __version__, kind, message, elapsed)
-    return TaskResult(job.student, job.name, record, None)
+    html = None
+    if options.html and kind == "input":  # the student's file is the cause: their page says why
+        from ..report.html import render_error_html
+
+        html = render_error_html(job.path, message)
+    return TaskResult(job.student, job.name, record, html)
 
 
 def _assignment_name(options: Options) -> str:

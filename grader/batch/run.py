@@ -174,7 +174,7 @@ def run_batch(args: argparse.Namespace) -> int:
         lms_note = _write_lms_gradebook(args.lms, results.root, rows, identities, assignment)
         rate = len(jobs) / elapsed if elapsed > 0 and jobs else 0.0
         print(f"Graded {len(jobs)} submission(s) in {elapsed:.1f} s ({rate:.2f}/s); reused {reused}.", flush=True)
-        print(_class_report(results.root, rows, assignment), flush=True)
+        print(_class_report(results, rows, assignment), flush=True)
         print(f"Gradebook: {results.root / 'gradebook.csv'}", flush=True)
         if lms_note:
             print(lms_note, flush=True)
@@ -194,16 +194,17 @@ def run_batch(args: argparse.Namespace) -> int:
         results.release()
 
 
-def _class_report(root: Path, rows: list[tuple[str, dict[str, Any] | None]], assignment: Any) -> str:
+def _class_report(results: ResultsDir, rows: list[tuple[str, dict[str, Any] | None]], assignment: Any) -> str:
     """Write class.html (the dashboard) and return the terminal summary; both from one pass."""
     from ..report.class_stats import class_stats
     from ..report.class_summary import render_class_summary
-    from ..report.dashboard import linked_students, render_dashboard
+    from ..report.dashboard import render_dashboard, student_pages
 
     stats = class_stats(rows, [c.name for c in assignment.checks], assignment.max_score)
-    dashboard = root / "class.html"
+    dashboard = results.root / "class.html"
     convention = assignment.batch_convention
-    atomic_write(dashboard, render_dashboard(stats, assignment.title, linked_students(root, [s for s, _ in rows]), convention))
+    pages = student_pages([s for s, _ in rows], results.html_path, dashboard)
+    atomic_write(dashboard, render_dashboard(stats, assignment.title, pages, convention))
     return render_class_summary(stats, str(dashboard), convention, [record for _, record in rows])
 
 
