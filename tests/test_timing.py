@@ -154,9 +154,9 @@ def test_a_loop_that_skips_work_gets_nothing(timing_only: Assignment) -> None:
 STAND_INS = ["stand_in_subclass", "stand_in_imitation", "stand_in_lazy", "float32_when_timed", "wrong_shape_when_timed"]
 """Per-sample loops that, when they believe they are timed, return something else than the plain
 float64 array of the expected shape (tests/timing_submissions/, each on top of _loop.py)."""
-WRONG_VALUES = ["seen_before", "timing_batch_size", "caller_frame"]
+WRONG_VALUES = ["seen_before", "timing_batch_size", "caller_frame", "filled_later"]
 """Per-sample loops that, when they believe they are timed, return plain arrays of the right
-dtype and shape without computing them (cached, uninitialised, right only where sampled)."""
+dtype and shape without computing them (cached, uninitialised, right only where sampled, filled later)."""
 
 
 def on_the_loop(name: str, folder: Path) -> Path:
