@@ -10,6 +10,7 @@ import dataclasses
 import importlib.util
 import multiprocessing
 import os
+import re
 import time
 from pathlib import Path
 
@@ -193,7 +194,8 @@ def test_timing_cannot_be_won_without_the_work(name: str, timing_only: Assignmen
     assert any_speed.score == 0 and any_speed.details["outputs_verified"] == "failed", any_speed.details
     if name in STAND_INS:
         assert any_speed.details["stand_in"] and "plain numpy.ndarray of float64" in any_speed.details["stand_in"], any_speed.details
-        assert "so its work could not be verified" in any_speed.output, any_speed.output
+        assert re.search(r"In the timed run your (forward|backward) returned .+ instead of a plain numpy\.ndarray of float64 with shape \(8192, (8|16)\), "
+                         r"so no timing points: return the plain array your layer computes", any_speed.output), any_speed.output
     else:
         assert not any_speed.details["stand_in"], any_speed.details
 

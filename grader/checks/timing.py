@@ -210,7 +210,7 @@ def timing_check(ctx: CheckContext) -> Outcome:
         except StudentFailure as failure:
             notes.append(f"Your layer could not run on the GPU ({failure.message.splitlines()[0]}), so it was timed on the CPU.")
         if result is not None and result.stand_in:  # e.g. numpy arrays from code that does not follow CuPy: the CPU race decides
-            notes.append(f"On the GPU your {result.stand_in.replace('numpy.ndarray', 'cupy.ndarray')}, so it was timed on the CPU.")
+            notes.append(f"On the GPU your {result.stand_in}, so it was timed on the CPU.")
             result, device = None, "cpu"
     elif ctx.device == "gpu":
         notes.append(f"GPU timing was asked for but {why_not}; timed on the CPU.")
@@ -236,8 +236,8 @@ def _outcome(result: BenchResult, settings: TimingSettings, right: bool, notes: 
         outcome.messages.append(f"Your Dense is far slower than the reference ({result.cut_off}); timing stopped, no timing points "
                                 f"(full points within {where} the reference's time).")
     elif result.stand_in:
-        outcome.messages.append(f"In the timed run your {result.stand_in}, so its work could not be verified: no timing points. "
-                                "Return the plain array your layer computes, the same at every batch size.")
+        outcome.messages.append(f"In the timed run your {result.stand_in}, so no timing points: return the plain array your "
+                                "layer computes, the same at every batch size.")
     elif result.outputs_verified == "failed":
         outcome.messages.append("The outputs of the timed runs differ from what your layer returns when called normally, so "
                                 "the benchmark cannot confirm the work was done: no timing points. Make forward/backward "

@@ -161,7 +161,7 @@ class Side:
                 cpu_end = worker.cpu_seconds()
                 elapsed = cpu_end - cpu_start if cpu_end is not None else math.nan
         if not done:
-            return elapsed, TimedRun(W, b, tuple(order), stand_in=_stand_in(reply.get("stand_in"), self.dtypes, self.size))
+            return elapsed, TimedRun(W, b, tuple(order), stand_in=_stand_in(reply.get("stand_in"), self.dtypes, self.size, self.device))
         if steps and self.device != "cpu":
             fetched = self.request(fetch, [], "reading the timed outputs", timeout)
         outputs = fetched[0].get("outputs")
@@ -176,7 +176,7 @@ class Side:
         return elapsed, TimedRun(W, b, tuple(order), checked, mutated=mutated)
 
 
-def _stand_in(record: Any, dtypes: tuple[str, str], size: tuple[int, int, int]) -> str:
+def _stand_in(record: Any, dtypes: tuple[str, str], size: tuple[int, int, int], device: str) -> str:
     """The sentence for a call that returned something else than the plain array expected ('' if none)."""
     if not isinstance(record, dict):
         return "a reply that does not say every step ran"
@@ -184,7 +184,8 @@ def _stand_in(record: Any, dtypes: tuple[str, str], size: tuple[int, int, int]) 
     output = "backward" if record.get("output") == "backward" else "forward"
     shape, dtype = ((n, n_in), dtypes[1]) if output == "backward" else ((n, n_out), dtypes[0])
     what = str(record.get("what", "something else"))[:120]
-    return f"{output} returned {what} where a plain numpy.ndarray of {dtype} with shape {shape} was expected"
+    plain = "numpy.ndarray" if device == "cpu" else "cupy.ndarray"
+    return f"{output} returned {what} instead of a plain {plain} of {dtype} with shape {shape}"
 
 
 def race_orders(rng: np.random.Generator, n_rows: int, pool: int) -> np.ndarray:
