@@ -277,14 +277,14 @@ def _rounds(student: Side, reference: Side, s: TimingSettings, picker: np.random
     # Warm-up and calibration: a fresh twin's first round is cold (a kept twin that raced on
     # this data before needs no warm-up).
     if not reference.warm:
-        _keep(reference, *reference.run(order(1), False, 30.0, picker))
-    t_ref = _keep(reference, *reference.run(order(1), False, 30.0, picker))
+        _keep(reference, *reference.run(order(1), False, 30.0, picker, scored=False))
+    t_ref = _keep(reference, *reference.run(order(1), False, 30.0, picker, scored=False))
     if not t_ref > 0:  # the CPU count did not move (not seen once it is read settled): measure by the wall
         reference.clock = student.clock = "wall"
-        t_ref = _keep(reference, *reference.run(order(1), False, 30.0, picker))  # on the spare layer
+        t_ref = _keep(reference, *reference.run(order(1), False, 30.0, picker, scored=False))  # on the spare layer
     first_deadline = s.cutoff_seconds + s.zero_beyond * t_ref * 4
     try:
-        t_stu, warm_up = student.run(order(1), False, first_deadline, picker)
+        t_stu, warm_up = student.run(order(1), False, first_deadline, picker, scored=False)
     except StudentFailure as failure:
         if failure.code != "timeout":
             raise

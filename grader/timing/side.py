@@ -133,14 +133,15 @@ class Side:
         self.request(header, [], f"making room for {steps} steps' outputs")
         self.slots = (steps, self.size)
 
-    def run(self, order: list[int], copy: bool, timeout: float, picker: np.random.Generator) -> tuple[float, TimedRun]:
+    def run(self, order: list[int], copy: bool, timeout: float, picker: np.random.Generator, scored: bool = True) -> tuple[float, TimedRun]:
         """One timed run on a fresh layer, one step per entry of `order` (the pool pair it takes):
         its seconds, the full outputs of `checked` steps that `picker` draws (in the grader; the
         worker learns them once the steps are done), and (untimed) whether the layer wrote into
         its inputs. On the CPU the clock stops only when those outputs are in the grader's
         hands: work finished later (a thread filling the slots after the request) would be
-        timed, or too late to be read. On a GPU (hundreds of MB per step) they are fetched just
-        after the clock stops."""
+        timed, or too late to be read. On a GPU (hundreds of MB per step), and for a run whose
+        time is not `scored` (warm-up, calibration: a faster time there cannot earn points),
+        they are fetched just after the clock stops."""
         handle, W, b = self.layers.pop(0)
         self.session.ensure_alive()
         self._make_slots(len(order))
@@ -154,7 +155,8 @@ class Side:
             start = time.perf_counter()
             reply, _ = self.request(header, [], f"{len(order)}× forward+backward", timeout)
             done = reply.get("steps") == len(order) and reply.get("stand_in") is None
-            if done and steps and self.device == "cpu":
+            in_clock = scored and self.device == "cpu"
+            if done and steps and in_clock:
                 fetched = self.request(fetch, [], "reading the timed outputs", timeout)
             elapsed = time.perf_counter() - start
             if cpu_start is not None:
@@ -162,7 +164,7 @@ class Side:
                 elapsed = cpu_end - cpu_start if cpu_end is not None else math.nan
         if not done:
             return elapsed, TimedRun(W, b, tuple(order), stand_in=_stand_in(reply.get("stand_in"), self.dtypes, self.size, self.device))
-        if steps and self.device != "cpu":
+        if steps and not in_clock:
             fetched = self.request(fetch, [], "reading the timed outputs", timeout)
         outputs = fetched[0].get("outputs")
         pairs = [[self.session._decode(v, fetched[1]) for v in item] if isinstance(item, list) and len(item) == 2 else [None, None]  # noqa: SLF001
