@@ -103,6 +103,21 @@ def test_a_kept_twin_skips_its_cold_round_on_data_it_raced_on(timing_only: Assig
     assert first.score == second.score == first.max_score, (first.details, second.details)
 
 
+def test_a_kept_twin_holds_a_bounded_number_of_pools(timing_only: Assignment) -> None:
+    """Each race's pool (~25 MB at the CPU size) stays in the twin for the next grading on the
+    same data; gradings with other seeds must not pile them up past the kept few."""
+    from grader.checks import timing
+    from grader.timing.side import KEPT_STASHES
+
+    timing._close_references()
+    for seed in range(KEPT_STASHES + 2):
+        result = grade_file(CORPUS / "correct_np_dot.ipynb", assignment=timing_only, seed=seed).tests[0]
+        assert result.score == result.max_score, result.details
+    ((twin, _, memo),) = timing._references.values()
+    assert len(memo) == KEPT_STASHES
+    assert twin.worker.healthy()
+
+
 @pytest.mark.parametrize("budgets, rounds", [({"margin": 1.0, "first_margin": 0.0}, 2), ({"margin": 1e6, "first_margin": 1.0}, 1)], ids=["two pairs", "first pair"])
 def test_a_loop_far_beyond_the_no_points_factor_is_cut_once_certain(timing_only: Assignment, budgets: dict[str, float], rounds: int) -> None:
     result = timing_result(CORPUS / "python_loop.ipynb", with_budgets(timing_only, **budgets))  # cut once the fastest pair is past 15x

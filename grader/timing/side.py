@@ -22,6 +22,9 @@ from .outputs import TimedRun
 
 __all__ = ["Side", "race_orders", "step_order"]
 
+KEPT_STASHES = 4
+"""Pools a kept twin holds at most (~25 MB each at the CPU size); the oldest is freed first."""
+
 
 @dataclass
 class Side:
@@ -87,6 +90,9 @@ class Side:
             gen = self.session.generation
             self.held_inputs = [(Remote(reply_int(pair[0], what), gen), Remote(reply_int(pair[1], what), gen)) for pair in held if isinstance(pair, list) and len(pair) == 2]
         if self.stash_memo is not None:  # kept in the worker; X, G and orders held so their ids stay theirs
+            while len(self.stash_memo) >= KEPT_STASHES:  # the oldest pool is freed with this race's objects
+                *_, data, held = self.stash_memo.pop(next(iter(self.stash_memo)))
+                self.made += [data, *(h.handle for pair in held for h in pair)]
             self.stash_memo[memo_key] = (X, G, orders, self.data, self.held_inputs)
         else:
             self.made += [self.data, *(h.handle for pair in self.held_inputs for h in pair)]
