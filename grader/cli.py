@@ -70,6 +70,10 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
         if target:
             _check_writable(option, Path(target))
     assignment = None if public_only else load_assignment(args.assignment or DEFAULT_ASSIGNMENT)  # the instructor's error, not the student's
+    if not public_only:
+        from .extras import require_instructor_extra
+
+        require_instructor_extra()  # the instructor's environment, too
     try:
         if public_only:
             from .student.check import check_file
@@ -108,8 +112,8 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
         render_text(report, verbose=args.verbose)
     else:
         sys.stdout.write(rendered + "\n")
-    if public_only:
-        return 0 if report.score >= report.max_score else 1
+    if public_only:  # a failed check fails, whatever its points (train-runs is worth none)
+        return 0 if all(t.status == "passed" for t in report.tests) else 1
     return 0
 
 

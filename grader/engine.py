@@ -59,7 +59,7 @@ def run_check(ctx: CheckContext) -> CheckResult:
         outcome.messages.append("Some cases failed.")
     passed = outcome.fraction >= 1.0
     score = round_points(spec.points * outcome.fraction)
-    if not passed:  # a failed case never rounds up to full points
+    if not passed and spec.points > 0:  # a failed case never rounds up to full points (a 0-point check stays at 0)
         score = min(score, round_points(spec.points - 10.0**-SCORE_DECIMALS))
     return CheckResult(
         name=spec.name,

@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 from .. import __version__
 from ..errors import InputError
+from ..extras import INSTRUCTOR_INSTALL
 from ..sandbox.heap import keep_freed_memory
 from ..sandbox.limits import name_process
 from ..sandbox.resources import process_state
@@ -331,7 +332,7 @@ def run_dask(address: str, jobs: list[Job], options: Options, on_result: Callabl
     try:
         from distributed import Client, as_completed
     except ImportError:
-        raise InputError("--scheduler needs Dask, which is not installed: pip install 'dense-grader[dask]'.") from None
+        raise InputError(f"--scheduler needs Dask, which is not installed: {INSTRUCTOR_INSTALL}.") from None
     try:
         client = Client(address, timeout="20s")
     except (OSError, TimeoutError, ValueError) as exc:

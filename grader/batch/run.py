@@ -116,6 +116,9 @@ def run_batch_cli(argv: list[str]) -> int:
         raise InputError("--jobs must be at least 1.")
     if args.timeout is not None and args.timeout <= 0:
         raise InputError("--timeout must be a positive number of seconds.")
+    from ..extras import require_instructor_extra
+
+    require_instructor_extra()  # before any submission is graded without its packages
     return run_batch(args)
 
 

@@ -229,10 +229,15 @@ def check_train_step(ctx: CheckContext) -> Outcome:
                          f"with {given}, {_VERSION_WORDS[version]}; pass that gradient to the last layer's backward and each "
                          f"backward's result to the layer below it.", "train-wrong")
     except StudentFailure as failure:
-        if failure.code == "exception" and _network_forward_broken(ctx, width, n):
-            failure = StudentFailure("network-forward-wrong", failure.message + " Your train calls forward(network, X), which does not return one activation per layer, so the backward loop runs out of inputs.", failure.traceback)
-        rec.student_failure(failure)
+        rec.student_failure(_train_failure(ctx, failure, width, n))
     return rec.outcome
+
+
+def _train_failure(ctx: CheckContext, failure: StudentFailure, width: int, n: int) -> StudentFailure:
+    """train's failure, named network-forward-wrong when the student's forward caused it."""
+    if failure.code == "exception" and _network_forward_broken(ctx, width, n):
+        return StudentFailure("network-forward-wrong", failure.message + " Your train calls forward(network, X), which does not return one activation per layer, so the backward loop runs out of inputs.", failure.traceback)
+    return failure
 
 
 def _network_forward_broken(ctx: CheckContext, width: int, n: int) -> bool:
@@ -248,3 +253,39 @@ def _network_forward_broken(ctx: CheckContext, width: int, n: int) -> bool:
     except StudentFailure:
         return False
     return not isinstance(got, list) or len(got) != len(remotes)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite real number: a Python or numpy scalar, or an array holding one value."""
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return bool(np.isfinite(value))
+    return isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf" and bool(np.isfinite(value).all())
+
+
+@register("train.runs")
+def check_train_runs(ctx: CheckContext) -> Outcome:
+    """train(network, X, y) runs on a small network and returns the mean loss, a number.
+
+    Public and reference-free: its values (train-step, network-learns) are graded after the
+    deadline, but a placeholder, a `pass` or a wrong kind of result is named here."""
+    rec = Recorder()
+    width, n = ctx.param("width", 4), ctx.param("batch", 6)
+    X = ctx.rng.standard_normal((n, width))
+    y = ctx.rng.integers(0, width, n)
+    try:
+        require_function(ctx, "train")
+        batch, network, _, _ = _probe_network(ctx, width, ctx.param("depth", 3))
+        call = batch.call("train", network, X, y, what="train(network, X, y)")
+        got = batch.run()[call]
+    except StudentFailure as failure:
+        rec.student_failure(_train_failure(ctx, failure, width, n))
+        return rec.outcome
+    if _is_number(got):
+        rec.ok()
+    elif got is None:
+        rec.fail("train(network, X, y) returned None; it should return the batch's mean loss (a number): is the `return` missing, or is `pass` still there?", "not-implemented")
+    else:
+        rec.fail(f"train(network, X, y) returned {_kind(got)}; it should return the batch's mean loss, one finite number.", "train-wrong")
+    return rec.outcome

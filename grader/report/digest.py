@@ -133,8 +133,9 @@ def checks_by_mistake(report: GradeReport) -> dict[str, list[str]]:
 
 
 def score_line(report: GradeReport) -> str:
-    """The last line of the report: score, percentage, checks passed and failed."""
+    """The last line of the report: score, percentage, checks passed and failed. A public-check
+    report (`not_checked` set) shows public points and no percentage, which would read as the grade."""
     failed = sum(1 for t in report.tests if t.status != "passed")
     percent = 100 * report.score / report.max_score if report.max_score else 0.0
-    return (f"{points(report.score)} / {points(report.max_score)} points ({percent:.0f}%): "
-            f"{len(report.tests) - failed} checks passed, {failed} failed")
+    scored = f"{points(report.score)} / {points(report.max_score)} public points" if report.not_checked else f"{points(report.score)} / {points(report.max_score)} points ({percent:.0f}%)"
+    return f"{scored}: {len(report.tests) - failed} checks passed, {failed} failed"

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import InputError
+from ...extras import INSTRUCTOR_INSTALL
 
 __all__ = ["LearningParams", "LearningData", "load_learning_data", "dataset_version", "digits"]
 
@@ -126,7 +127,7 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise InputError("the learning check's data set \"digits\" needs scikit-learn: pip install scikit-learn (or set dataset to a .npz).") from None
+        raise InputError(f"the learning check's data set \"digits\" needs scikit-learn: {INSTRUCTOR_INSTALL} (or set dataset to a .npz).") from None
     found = load_digits()
     return np.asarray(found.data, dtype=np.float64), np.asarray(found.target, dtype=np.int64)
 
