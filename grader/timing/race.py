@@ -156,7 +156,7 @@ class BenchResult:
     clock: str = "wall"
     """"cpu" (each worker's CPU time, from the kernel) or "wall" (exclusive wall clock)."""
     warm_up_ratio: float = math.nan
-    """Student warm-up step / reference calibration step, when the race stopped there."""
+    """Student warm-up step / reference calibration step, when the race stopped there (a lower bound when the step timed out)."""
     reference_warm: bool = False
     """The twin had raced on this data before, so its cold warm-up round was skipped."""
 
@@ -288,7 +288,8 @@ def _rounds(student: Side, reference: Side, s: TimingSettings, picker: np.random
     except StudentFailure as failure:
         if failure.code != "timeout":
             raise
-        return _cut(f"one forward+backward took over {first_deadline:.2f} s (the reference needs {t_ref * 1e3:.2f} ms)", 1, student, reference, False, started)
+        return _cut(f"one forward+backward took over {first_deadline:.2f} s (the reference needs {t_ref * 1e3:.2f} ms)", 1, student, reference, False, started,
+                    first_deadline / t_ref)  # a lower bound of the warm-up's ratio
     if warm_up.stand_in:
         return _stood_in(warm_up.stand_in, 1, student, reference, started)
     copy = warm_up.mutated
