@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .deadline import DEFAULT_TIMEOUT
-from .errors import InputError
+from .errors import GraderFailure, InputError
 from .safetext import terminal_safe
 from .sandbox.heap import keep_freed_memory
 
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             module, function = SUBCOMMANDS[argv[0]][0].split(":")
             return getattr(importlib.import_module(module), function)(argv[1:])
         return _run_grade(argv, public_only=False)
-    except InputError as exc:
+    except (InputError, GraderFailure) as exc:
         print(f"grade: {terminal_safe(exc, newlines=False)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

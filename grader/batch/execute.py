@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import GraderFailure, InputError
 from ..extras import INSTRUCTOR_INSTALL
 from ..sandbox.heap import keep_freed_memory
 from ..sandbox.limits import name_process
@@ -169,6 +169,8 @@ def grade_task(job: Job, options: Options) -> TaskResult:
                     signal.setitimer(signal.ITIMER_REAL, 0)
         except InputError as exc:
             return _error(job, options, "input", str(exc), time.perf_counter() - started)
+        except GraderFailure as exc:  # the grader's own set-up (the sandbox) failed: its sentence, no traceback
+            return _error(job, options, "grader", str(exc), time.perf_counter() - started)
         except _Overtime:
             return _error(job, options, "timeout", f"grading took longer than {options.timeout:g} s, so it was stopped; grade it alone with `grade` to see where it hangs.", time.perf_counter() - started)
         except Exception as exc:  # a grader bug: recorded loudly, but the class goes on
