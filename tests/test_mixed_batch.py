@@ -98,7 +98,7 @@ def _assignment(tmp_path: Path) -> Path:
 
 
 def _attacks() -> list[Path]:
-    """Every attack: the sandbox's (on top of _honest.py) and the timing benchmark's (each alone, or on top of _loop.py when it has one)."""
+    """Every attack: the sandbox's (on top of _honest.py) and the timing benchmark's (each alone, or on top of _loop.py when it extends its Dense)."""
     return sorted(p for folder in (ATTACKS, TIMING_ATTACKS) for p in folder.glob("*.py") if not p.name.startswith("_"))
 
 
@@ -108,7 +108,7 @@ def _attack_source(attack: Path, token: str) -> str:
     else:
         base = TIMING_ATTACKS / "_loop.py"
         source = attack.read_text()
-        source = base.read_text() + "\n\n" + source if "class Layer" not in source and base.exists() else source
+        source = base.read_text() + "\n\n" + source if "class Dense(Dense)" in source and base.exists() else source
     return source.replace("__TOKEN__", token).replace("__PORT__", "9").replace("__ROOT__", str(ROOT))
 
 
