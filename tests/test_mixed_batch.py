@@ -7,13 +7,16 @@ holding 30 honest submissions (correct ones and ones with real mistakes, from
 tests/submissions/, each under a hostile but legal student name: the batch's own output
 names, unicode, spaces, names that collide once made file-safe, two long names sharing
 their first 150 characters, names that look like another student's LMS upload) and every
-attack file (globbed, so new attacks join automatically: tests/attacks/ each on top of
-_honest.py as in test_sandbox_attacks.py, tests/timing_submissions/ as test_timing.py grades them). Each honest student's score,
+attack (globbed, so new attacks join automatically: tests/attacks/ each on top of _honest.py
+as in test_sandbox_attacks.py, tests/timing_submissions/ as test_timing.py grades them).
+Each honest student's result must hold their own file (path and sha256) and its score,
 diagnoses and per-check scores, the timing check included, must equal their solo `grade`.
-Timing is compared as the scored points: the honest layers here are vectorised, far inside
-the curve's full-points band, so load from the attacks could change the measured ratio but
-must never change the points; the raw ratios are not compared. The sandbox timeouts are
-shortened in a copied assignment to keep the runtime modest.
+Timing is compared as the scored points: the vectorised honest layers are far inside the
+curve's full-points band, so load from the attacks could change the measured ratio but must
+never change the points; the raw ratios are not compared. Afterwards the class folder is as
+handed in, RESULTS/ holds only the batch's outputs, the batch's TMPDIR only its timing lock,
+and no process of the batch is alive. The sandbox timeouts are shortened in a copied
+assignment to keep the runtime modest (about 80 s on 2 cores).
 """
 
 from __future__ import annotations
