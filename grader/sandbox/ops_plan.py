@@ -40,6 +40,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from plan_effects import Body, Globals, Program, scan_statement
 from plan_scopes import FastVisitor, free_names, imported_names, quiet
 from protocol import MAX_STATEMENTS
 
@@ -65,10 +66,18 @@ class Unit:
     fallback: str = ""
     """Why the statement must run whatever the graded names need (empty: it need not)."""
     reads_everything: bool = False
+    kinds: set[str] = field(default_factory=set)
+    """Names bound by the statement in a way plan_cells classifies (def, class, import, constant)."""
     trivial: bool = False
     """Nothing to see (`pass` left by a magic, a bare docstring): not worth listing when left out."""
     run: bool = False
     why: str = ""
+    touches: set[str] = field(default_factory=set)
+    """Names whose binding or object running the statement may change (grader/sandbox/plan_effects.py)."""
+    module_roots: set[str] = field(default_factory=set)
+    """Names of non-inert modules whose state it may change through calls."""
+    reads_files: bool = False
+    calls: bool = False
 
 
 class _Scanner(FastVisitor):
@@ -227,14 +236,6 @@ class _Scanner(FastVisitor):
                 self.binds.add(base)
             if len(node.args) > 1 and not isinstance(node.args[1], ast.Constant):
                 self.fallbacks.append(f"{func.id} with a computed attribute name")
-        if self.depth == 0:
-            if isinstance(func, ast.Attribute):
-                base = self._base(func)
-                if base is not None and base not in self.modules:
-                    self.binds.add(base)  # layers.append(...), Dense.patch(...)
-            for arg in [*node.args, *(k.value for k in node.keywords)]:
-                if isinstance(arg, ast.Name) and arg.id not in self.modules:
-                    self.binds.add(arg.id)  # patch(Dense) may change Dense
         self.generic_visit(node)
 
 
@@ -276,49 +277,174 @@ def _finder() -> Any:
     return found
 
 
+def _binding_kinds(trees: list[Any]) -> dict[str, set[str]]:
+    """How each top-level name is bound: "def", "class" (plain ones), "module:<path>",
+    "const", or "other" (anything else, decorated definitions included)."""
+    kinds: dict[str, set[str]] = {}
+    for tree in trees:
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                kinds.setdefault(node.name, set()).add("other" if node.decorator_list else "def")
+            elif isinstance(node, ast.ClassDef):
+                kinds.setdefault(node.name, set()).add("other" if node.decorator_list or node.keywords else "class")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    bound = alias.asname or alias.name.split(".")[0]
+                    kinds.setdefault(bound, set()).add("module:" + (alias.name if alias.asname else bound))
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                for alias in node.names:
+                    kinds.setdefault(alias.asname or alias.name, set()).add(f"module:{node.module}.{alias.name}")
+            elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets) and _constant(node.value):
+                for target in node.targets:
+                    kinds.setdefault(target.id, set()).add("const")
+    return kinds
+
+
+def _constant(node: Any) -> bool:
+    """An immutable literal: a number, string, bytes, None, or a tuple of them (with signs)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    if isinstance(node, ast.Tuple):
+        return all(_constant(e) for e in node.elts)
+    return isinstance(node, ast.Constant)
+
+
+def _world(units: list[Unit], trees: list[Any], declared: set[str], found: Any) -> Globals:
+    kinds = _binding_kinds(trees)
+    bound = set(declared)
+    for unit in units:
+        bound |= unit.binds
+        for name in unit.binds - unit.kinds:  # bound some other way too (an assignment, a loop, a `del`)
+            kinds.setdefault(name, set()).add("other")
+    for name in declared:  # rebound by a `global` in a function
+        kinds.setdefault(name, set()).add("other")
+    modules = {n: sorted(k)[-1][len("module:"):] for n, k in kinds.items() if k and all(x.startswith("module:") for x in k)}
+    plain = {n for n, k in kinds.items() if k and k <= {"def", "class"}}
+    return Globals(
+        bound=bound,
+        modules=modules,
+        plain=plain,
+        plain_defs={n for n in plain if "def" in kinds[n]},
+        consts={n for n, k in kinds.items() if k == {"const"}},
+        found=found,
+    )
+
+
 def plan_cells(sources: list[str], roots: list[str], chunks: Any, keep: Any = None) -> list[Unit]:
     """Every statement of every cell, each marked run or not, with the reason."""
     parsed = [_parse_cell(source, chunks, keep) for source in sources]
     modules = imported_names([tree for cell in parsed for _, tree in cell if tree is not None])
     found = _finder()
     units: list[Unit] = []
+    bodies: list[Body | None] = []
+    functions: list[Body] = []
+    trees: list[Any] = []
     for cell, statements in enumerate(parsed):
         for index, (line, tree) in enumerate(statements):
             unit = Unit(cell, index, line)
+            body = None
             if tree is None:
                 unit.fallback = "does not parse (its syntax error is reported)"
             else:
                 scanner = _Scanner(modules, found)
                 try:
                     scanner.visit(tree)
+                    body, inner = scan_statement(tree, found)
+                    functions += inner
                 except RecursionError:
                     scanner.fallbacks.append("too deeply nested to analyse")
                     scanner.dynamic = True
                 unit.binds, unit.reads, unit.reads_everything = scanner.binds, scanner.reads, scanner.dynamic
                 unit.fallback = "; ".join(dict.fromkeys(scanner.fallbacks))
                 unit.trivial = all(isinstance(n, ast.Pass) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in tree.body)
+                unit.kinds = _kinds_of(tree)
+                trees.append(tree)
             units.append(unit)
-    needed = set(roots)
+            bodies.append(body)
+    declared = set().union(*(f.declared for f in functions)) if functions else set()
+    program = Program(functions, _world(units, trees, declared, found))
+    tops = [b for b in bodies if b is not None]
+    program.close(
+        set().union(*((b.loads | b.attr_loads) for b in tops + functions)),
+        set().union(*(b.classes for b in tops + functions)),
+        any(b.metaclass for b in tops + functions),
+    )
+    for unit, body in zip(units, bodies):
+        if body is None:
+            continue
+        effects = program.effects(body)
+        unit.touches = unit.binds | effects.touches
+        unit.module_roots, unit.reads_files = effects.module_roots, effects.reads_files
+        unit.calls = bool(body.callees or body.methods or body.unknown_call)
+        reasons = [f"reaches objects the plan cannot follow ({e})" for e in effects.escapes[:2]] + effects.stateful[:2]
+        if reasons:
+            unit.fallback = "; ".join(r for r in [unit.fallback, *reasons] if r)
+    _mark(units, set(roots))
+    return units
+
+
+def _kinds_of(tree: Any) -> set[str]:
+    """Names this statement binds in a way `_binding_kinds` classifies."""
+    names: set[str] = set()
+    if len(tree.body) != 1:
+        return names  # the tail of a huge cell, grouped: its bindings count as "other"
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Import):
+            names.update(a.asname or a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.update(a.asname or a.name for a in node.names)
+        elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets) and _constant(node.value):
+            names.update(t.id for t in node.targets)
+    return names
+
+
+def _sensitive(units: list[Unit], needed: set[str]) -> set[str]:
+    """Names whose objects may reach a needed one: a statement touching one of them may
+    make it hold, or be held by, any other name it touches."""
+    sensitive = set(needed)
     changed = True
     while changed:
         changed = False
         for unit in units:
+            if unit.touches & sensitive and not unit.touches <= sensitive:
+                sensitive |= unit.touches
+                changed = True
+    return sensitive
+
+
+def _mark(units: list[Unit], needed: set[str]) -> None:
+    """Run every statement that may change what the graded names need, until nothing changes."""
+    files = False
+    changed = True
+    while changed:
+        changed = False
+        sensitive = _sensitive(units, needed) if EVERYTHING not in needed else set()
+        for unit in units:
             if unit.run:
                 continue
-            hit = sorted(unit.binds & needed) if EVERYTHING not in needed else sorted(unit.binds)
-            if not (unit.fallback or hit):
+            hit = sorted(unit.touches & sensitive) if EVERYTHING not in needed else sorted(unit.touches)
+            modules = sorted(unit.module_roots & needed)
+            if not (unit.fallback or hit or modules or (files and unit.calls)):
                 continue
             unit.run, changed = True, True
-            unit.why = f"fallback: {unit.fallback}" if unit.fallback else "defines " + ", ".join(hit[:5])
-            needed |= unit.reads
+            if unit.fallback:
+                unit.why = f"fallback: {unit.fallback}"
+            elif hit:
+                defined = [n for n in hit if n in unit.binds]
+                unit.why = ("defines " + ", ".join(defined[:5])) if defined else "may change " + ", ".join(hit[:5])
+            elif modules:
+                unit.why = "may change the state of " + ", ".join(modules[:5]) + ", which graded code uses"
+            else:
+                unit.why = "fallback: runs code while graded code reads files or the notebook's own modules"
+            needed |= unit.reads | (unit.touches - unit.binds)
+            files = files or (bool(hit) and unit.reads_files)
             if unit.reads_everything:
                 needed.add(EVERYTHING)
     for unit in units:
-        if not unit.run and EVERYTHING in needed and unit.binds:
-            unit.run, unit.why = True, "a needed statement reads names dynamically"
-        elif not unit.run:
+        if not unit.run:
             unit.why = NOT_NEEDED
-    return units
 
 
 def op_plan(worker: Any, req: dict[str, Any], arrays: list[Any]) -> dict[str, Any]:

@@ -1,0 +1,428 @@
+"""What running a statement may change, for the slicing plan (grader/sandbox/ops_plan.py).
+
+Runs in the sandbox worker; standard library only. A statement left out must not change
+anything a graded name's behaviour depends on, and names are only handles: `D = Dense`,
+`LAYERS.append(Dense)`, `patch(Dense)`, a decorator that registers its class, a call whose
+body writes `Dense.forward` all reach the graded object through another name or none.
+So the plan does not ask what a statement binds but what it may *touch*:
+
+- every name it binds, and every name it reads where the object is handed to code (an
+  argument, a receiver, a base, a decorator, an operand): any of them may be mutated, or
+  made to hold the others (`T` below, an over-approximation);
+- for every student function it may call, transitively, the globals that function reads
+  the same way. Calls resolve by name: `f(...)` to the defs of a plain `f`, `x.m(...)` to
+  every function named `m`; a computed callee to every function; and every statement that
+  runs any code may reach the dunder methods (operators, printing, iteration), lambdas,
+  decorated functions and functions used as values (callbacks);
+- names that cannot carry a change are left out: imported modules (but see below), plain
+  `def`/`class` names called directly, names bound only to constants, builtins.
+
+Where a statement may reach objects no name can follow (`type(x)`, `x.__class__`,
+`__dict__`, `sys`, `gc`, `inspect`, `__main__`, a computed `getattr`), change state the
+graded code reads through a module (`np.seterr`, `*.seed`, `warnings`, `os.chdir`, an
+assignment into a module, a call into a non-inert module graded code uses), or read files
+(graded code that opens files or imports the notebook's own modules makes every statement
+that calls anything run), it runs.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+from plan_scopes import children
+
+__all__ = ["Body", "Effects", "Globals", "Program", "scan_statement"]
+
+ESCAPE_CALLS = frozenset({"type", "vars", "globals", "locals", "exec", "eval", "compile", "__import__", "object", "breakpoint"})
+"""Builtins that hand out objects (a class, a namespace) the analysis cannot name."""
+ATTRIBUTE_CALLS = frozenset({"setattr", "delattr", "getattr"})
+"""Fine on a name with a constant, ordinary attribute name (`setattr(D, "forward", f)` is `D.forward = f`)."""
+ESCAPE_ATTRS = frozenset({
+    "__class__", "__dict__", "__globals__", "__closure__", "__code__", "__defaults__", "__kwdefaults__", "__func__",
+    "__self__", "__bases__", "__base__", "__mro__", "__subclasses__", "__builtins__", "__wrapped__", "__setattr__",
+    "__delattr__", "__getattribute__", "__objclass__", "f_globals", "f_locals", "f_back", "f_builtins", "gi_frame",
+    "tb_frame", "tb_next", "cr_frame", "ag_frame",
+})
+HARMLESS_ATTRS = frozenset({"__name__", "__qualname__", "__doc__", "__module__"})
+"""`x.__class__.__name__` only reads a string."""
+ESCAPE_MODULES = frozenset({"sys", "gc", "inspect", "builtins", "__builtin__", "__main__", "importlib", "ctypes", "types", "runpy", "code", "codeop"})
+PROCESS_MODULES = frozenset({"os", "warnings", "signal", "resource", "threading", "multiprocessing", "locale", "logging", "atexit", "faulthandler", "site"})
+"""Calls into these change the process for every later statement."""
+OS_READERS = frozenset({"os.getcwd", "os.listdir", "os.getenv", "os.cpu_count", "os.getpid", "os.stat", "os.scandir", "os.walk", "os.fspath"})
+INERT_MODULES = frozenset({
+    "numpy", "matplotlib", "IPython", "tqdm", "time", "math", "cmath", "seaborn", "pprint", "json", "string", "re",
+    "itertools", "functools", "collections", "copy", "operator", "typing", "dataclasses", "abc", "enum", "numbers",
+    "decimal", "fractions", "statistics", "textwrap", "datetime", "urllib", "requests", "gzip", "zipfile", "tarfile",
+    "pickle", "struct", "hashlib", "os",
+})
+"""Modules whose calls change no state graded code could read through them, apart from the
+`set*`/`*seed*` functions; numpy's legacy generator is the name NUMPY_RANDOM."""
+NUMPY_RANDOM = "<numpy.random>"
+"""Stands for numpy's legacy global generator: a statement that draws from or seeds it touches
+this name. The grader reseeds it after loading, so it only matters while the notebook loads."""
+OWN_GENERATORS = frozenset({"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"})
+CONSTRUCTORS = frozenset({"__init__", "__new__"})
+"""Dunders run by instantiating a class, not by any operation on an instance."""
+FILE_READERS = frozenset({"open", "load", "loadtxt", "genfromtxt", "fromfile", "memmap", "read_csv", "read_pickle", "read_json", "imread", "read_text", "read_bytes", "read"})
+
+
+@dataclass
+class Body:
+    """What one function body, or one top-level statement outside its function bodies, does when it runs."""
+
+    name: str | None = None
+    """The def's name (by-name dispatch of `x.name(...)`); None for lambdas and statements."""
+    params: set[str] = field(default_factory=set)
+    enclosing: frozenset[str] = frozenset()
+    """Locals of the enclosing functions (closure cells, not globals)."""
+    loads: set[str] = field(default_factory=set)
+    callees: set[str] = field(default_factory=set)
+    receivers: set[str] = field(default_factory=set)
+    methods: set[str] = field(default_factory=set)
+    unknown_call: bool = False
+    stores: set[str] = field(default_factory=set)
+    declared: set[str] = field(default_factory=set)
+    store_roots: set[str] = field(default_factory=set)
+    """Names at the base of an attribute or item assignment (`np.dot = ...`: np)."""
+    local_modules: dict[str, str] = field(default_factory=dict)
+    module_calls: list[tuple[str, str]] = field(default_factory=list)
+    """(root name, the attribute path called on it): `np.random.seed(...)` is ("np", "random.seed")."""
+    escapes: list[str] = field(default_factory=list)
+    reads_files: bool = False
+    first_class: bool = False
+    """A lambda or a decorated def: it may be called from anywhere."""
+    attr_loads: set[str] = field(default_factory=set)
+    """Attribute names read, not called (`f = layer.forward`: a method used as a value)."""
+    classes: set[str] = field(default_factory=set)
+    bases: set[str] = field(default_factory=set)
+    """Names given as base classes: touched, but not a use that could instantiate them."""
+    metaclass: bool = False
+    """A class statement with keywords or derived from `type`: class creation may call its `__init__`."""
+
+
+@dataclass
+class Globals:
+    """What the whole notebook binds at top level, by kind of binding."""
+
+    bound: set[str]
+    modules: dict[str, str]
+    """Names bound only by imports: the module (or module member) they name."""
+    plain: set[str]
+    """Names bound only by undecorated defs and classes without decorators or keywords."""
+    plain_defs: set[str]
+    consts: set[str]
+    """Names bound only to constants (`SCALE = 0.01`): nothing can change their object."""
+    found: Any
+
+
+@dataclass
+class Effects:
+    """The union of what a set of bodies may do."""
+
+    touches: set[str] = field(default_factory=set)
+    escapes: list[str] = field(default_factory=list)
+    stateful: list[str] = field(default_factory=list)
+    module_roots: set[str] = field(default_factory=set)
+    reads_files: bool = False
+
+    def add(self, other: Effects) -> bool:
+        """Merge `other` in; whether anything was new."""
+        before = (len(self.touches), len(self.escapes), len(self.stateful), len(self.module_roots), self.reads_files)
+        self.touches |= other.touches
+        self.escapes += [e for e in other.escapes if e not in self.escapes][:4]
+        self.stateful += [s for s in other.stateful if s not in self.stateful][:4]
+        self.module_roots |= other.module_roots
+        self.reads_files = self.reads_files or other.reads_files
+        return before != (len(self.touches), len(self.escapes), len(self.stateful), len(self.module_roots), self.reads_files)
+
+
+def _root(node: Any) -> tuple[str | None, list[str]]:
+    """`a.b.c` -> ("a", ["b", "c"]); None when the chain does not start at a name."""
+    path: list[str] = []
+    while isinstance(node, ast.Attribute):
+        path.append(node.attr)
+        node = node.value
+    return (node.id if isinstance(node, ast.Name) else None), path[::-1]
+
+
+def _walk(body: Body, roots: list[Any], nested: list[tuple[Any, Body]], found: Any) -> None:
+    """Fill `body` from the nodes that run now; function bodies found go to `nested`."""
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            (body.loads if type(node.ctx) is ast.Load else body.stores).add(node.id)
+        elif kind is ast.Call:
+            _call(body, node, stack)
+        elif kind is ast.Attribute:
+            if node.attr in HARMLESS_ATTRS and isinstance(node.value, ast.Attribute) and node.value.attr == "__class__":
+                stack.append(node.value.value)
+                continue
+            if node.attr in ESCAPE_ATTRS:
+                body.escapes.append(f"reaches .{node.attr}")
+            if type(node.ctx) is ast.Load:
+                body.attr_loads.add(node.attr)
+            else:
+                root, _ = _root(node)
+                if root is not None:
+                    body.store_roots.add(root)
+            stack.append(node.value)
+        elif kind is ast.Subscript and type(node.ctx) is not ast.Load:
+            base = node.value
+            while isinstance(base, (ast.Attribute, ast.Subscript)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                body.store_roots.add(base.id)
+            stack += children(node)
+        elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda):
+            if kind is not ast.Lambda:
+                body.stores.add(node.name)
+                stack += node.decorator_list
+                stack += [a.annotation for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs] if a.annotation is not None]
+                if node.returns is not None:
+                    stack.append(node.returns)
+            stack += [d for d in [*node.args.defaults, *node.args.kw_defaults] if d is not None]
+            inner = Body(name=None if kind is ast.Lambda else node.name, first_class=kind is ast.Lambda or bool(node.decorator_list))
+            a = node.args
+            inner.params = {arg.arg for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if arg is not None}
+            nested.append((node, inner))
+        elif kind is ast.ClassDef:
+            body.stores.add(node.name)
+            body.classes.add(node.name)
+            if node.keywords or any(isinstance(b, ast.Name) and b.id == "type" for b in node.bases):
+                body.metaclass = True
+            body.bases.update(b.id for b in node.bases if isinstance(b, ast.Name))
+            stack += node.decorator_list + [b for b in node.bases if not isinstance(b, ast.Name)] + [k.value for k in node.keywords]
+            stack += node.body  # a class body runs now, in the enclosing scope's reach
+        elif kind is ast.Global:
+            body.declared.update(node.names)
+        elif kind is ast.Import or kind is ast.ImportFrom:
+            _import(body, node, found)
+        elif kind is ast.AugAssign and type(node.target) is ast.Name:
+            body.loads.add(node.target.id)
+            stack += children(node)
+        elif kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp):
+            for generator in node.generators:  # targets are the comprehension's own; reads of them count as reads of globals (over-cautious)
+                stack += [generator.iter, *generator.ifs]
+                stack += [n for n in ast.walk(generator.target) if not isinstance(n, ast.Name)]
+            stack += [node.key, node.value] if kind is ast.DictComp else [node.elt]
+        elif (kind is ast.ExceptHandler or kind is ast.MatchAs or kind is ast.MatchStar) and node.name:
+            body.stores.add(node.name)
+            stack += children(node)
+        else:
+            stack += children(node)
+
+
+def _call(body: Body, node: ast.Call, stack: list[Any]) -> None:
+    func = node.func
+    if isinstance(func, ast.Name):
+        body.callees.add(func.id)
+        if func.id in ESCAPE_CALLS:
+            body.escapes.append(f"{func.id}()")
+        if func.id in ATTRIBUTE_CALLS and not _plain_attribute_call(node):
+            body.escapes.append(f"{func.id} with a computed object or attribute name")
+        if func.id == "open":
+            body.reads_files = True
+    elif isinstance(func, ast.Attribute):
+        body.methods.add(func.attr)
+        if func.attr in FILE_READERS:
+            body.reads_files = True
+        if func.attr in ESCAPE_ATTRS:
+            body.escapes.append(f"calls .{func.attr}")
+        root, path = _root(func)
+        if root is not None:
+            body.module_calls.append((root, ".".join(path)))
+        if isinstance(func.value, ast.Name):
+            body.receivers.add(func.value.id)
+        else:
+            stack.append(func.value)
+    else:
+        body.unknown_call = True
+        stack.append(func)
+    stack += node.args
+    stack += [k.value for k in node.keywords]
+
+
+def _plain_attribute_call(node: ast.Call) -> bool:
+    """`setattr(name, "attr", ...)`: the object is a name and the attribute a constant, ordinary one."""
+    if len(node.args) < 2 or node.keywords or not isinstance(node.args[0], ast.Name):
+        return False
+    name = node.args[1]
+    return isinstance(name, ast.Constant) and isinstance(name.value, str) and not name.value.startswith("__") and name.value not in ESCAPE_ATTRS
+
+
+def _import(body: Body, node: Any, found: Any) -> None:
+    if isinstance(node, ast.Import):
+        pairs = [(a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0]) for a in node.names]
+        modules = [a.name for a in node.names]
+    else:
+        prefix = ("." * node.level) + (node.module or "")
+        pairs = [(a.asname or a.name, f"{prefix}.{a.name}") for a in node.names if a.name != "*"]
+        modules = [prefix]
+    for bound, module in pairs:
+        body.stores.add(bound)
+        body.local_modules[bound] = module
+    for module in modules:
+        top = module.split(".")[0]
+        if top in ESCAPE_MODULES:
+            body.escapes.append(f"imports {top}")
+        if not top or not found(top):
+            body.reads_files = True  # the notebook's own module: its file decides what it does
+
+
+def scan_statement(tree: Any, found: Any) -> tuple[Body, list[Body]]:
+    """The statement's own body and every function body defined in it (any depth), each
+    with the locals of the functions around it."""
+    top = Body()
+    nested: list[tuple[Any, Body]] = []
+    _walk(top, tree.body, nested, found)
+    functions: list[Body] = []
+    scopes: list[tuple[Any, Body, frozenset[str]]] = [(node, inner, frozenset()) for node, inner in nested]
+    while scopes:
+        node, inner, enclosing = scopes.pop()
+        inner.enclosing = enclosing
+        deeper: list[tuple[Any, Body]] = []
+        _walk(inner, node.body if isinstance(node.body, list) else [node.body], deeper, found)
+        own = frozenset((inner.params | inner.stores) - inner.declared)
+        scopes += [(n, b, enclosing | own) for n, b in deeper]
+        functions.append(inner)
+    return top, functions
+
+
+def _globals_read(body: Body, world: Globals) -> tuple[set[str], list[str], list[str], set[str]]:
+    """(globals the body may touch, escapes, state changes, non-inert modules it calls into)."""
+    local = ((body.params | body.stores) - body.declared) | body.enclosing
+    escapes = list(body.escapes)
+    stateful: list[str] = []
+    roots: set[str] = set()
+    rng = False
+    modules = dict(world.modules)
+    for name in local:
+        modules.pop(name, None)
+    modules.update({k: v for k, v in body.local_modules.items() if k not in body.declared})
+    mentioned = body.loads | body.bases | body.receivers | body.callees
+    for name in mentioned:
+        if name in modules and modules[name].split(".")[0] in ESCAPE_MODULES:
+            escapes.append(f"uses {modules[name].split('.')[0]}")
+    for name in body.store_roots:
+        if name in modules:
+            stateful.append(f"assigns into the module {name!r}")
+    for root, path in body.module_calls:
+        if root not in modules:
+            continue
+        dotted = f"{modules[root]}.{path}"
+        top, last = dotted.split(".")[0], dotted.rsplit(".", 1)[-1]
+        if dotted.startswith("numpy.random.") and last not in OWN_GENERATORS:
+            rng = True  # draws from or seeds the legacy global generator
+        elif last.startswith("set") or "seed" in last:
+            stateful.append(f"{dotted}() changes the module's state")
+        elif top in PROCESS_MODULES and not dotted.startswith("os.path.") and dotted not in OS_READERS:
+            stateful.append(f"{dotted}() changes the process")
+        elif top not in INERT_MODULES:
+            roots.add(root)
+    candidates = body.loads | body.bases | (body.receivers - world.plain) | {c for c in body.callees if c not in world.plain}
+    touched = {n for n in candidates - local if n in world.bound and n not in world.modules and n not in world.consts}
+    touched |= body.stores & body.declared
+    if rng:
+        touched.add(NUMPY_RANDOM)
+    return touched, escapes, stateful, roots
+
+
+class Program:
+    """Every function body of the notebook, and what calling any of them may do."""
+
+    def __init__(self, functions: list[Body], world: Globals) -> None:
+        self.world = world
+        self.functions = functions
+        self.by_name: dict[str, list[int]] = {}
+        for index, body in enumerate(functions):
+            if body.name is not None:
+                self.by_name.setdefault(body.name, []).append(index)
+        self.values: set[str] = set()
+        for body in functions:
+            self.values |= body.loads | body.attr_loads
+        self.own = [self._own(b) for b in functions]
+        self.everything = Effects()
+        for effect in self.own:
+            self.everything.add(effect)
+        self.always: set[int] = set()
+        self.constructors: set[int] = set()
+        self.closed: list[Effects] = []
+        self._always = Effects()
+
+    def close(self, top_values: set[str], classes: set[str], metaclass: bool) -> None:
+        """Close each function's effects over what it may call. `top_values`: names and
+        attributes used as values at top level (a function passed or stored may be called
+        from anywhere); `classes`: names bound by class statements; `metaclass`: whether
+        creating a class may run student code."""
+        used = self.values | top_values
+        self.constructors = {i for i, b in enumerate(self.functions) if b.name in CONSTRUCTORS}
+        implicit = metaclass or bool(classes & used)  # a class passed around may be instantiated anywhere
+        self.always = {
+            i for i, b in enumerate(self.functions)
+            if b.first_class or b.name is None or b.name in used
+            or (b.name.startswith("__") and b.name.endswith("__") and (implicit or b.name not in CONSTRUCTORS))
+        }
+        calls = [self._direct(b) for b in self.functions]
+        closed = [Effects() for _ in self.functions]
+        for effect, own in zip(closed, self.own):
+            effect.add(own)
+        always = Effects()
+        changed = True
+        while changed:
+            changed = False
+            for index in self.always:
+                changed |= always.add(closed[index])
+            for index, targets in enumerate(calls):
+                if targets is None:
+                    changed |= closed[index].add(self.everything)
+                    continue
+                if self._runs_code(self.functions[index]):
+                    changed |= closed[index].add(always)
+                for target in targets:
+                    changed |= closed[index].add(closed[target])
+        self.closed = closed
+        self._always = always
+
+    def effects(self, body: Body) -> Effects:
+        """What running `body` (a top-level statement) may do, through the code it calls."""
+        effect = self._own(body)
+        targets = self._direct(body)
+        if targets is None:
+            effect.add(self.everything)
+            return effect
+        if self._runs_code(body):
+            effect.add(self._always)
+        for target in targets:
+            effect.add(self.closed[target])
+        return effect
+
+    @staticmethod
+    def _runs_code(body: Body) -> bool:
+        return bool(body.loads or body.bases or body.callees or body.receivers or body.unknown_call)
+
+    def _own(self, body: Body) -> Effects:
+        touched, escapes, stateful, roots = _globals_read(body, self.world)
+        return Effects(touched, escapes, stateful, roots, body.reads_files)
+
+    def _direct(self, body: Body) -> set[int] | None:
+        """Functions `body` calls by name; None: any function."""
+        if body.unknown_call:
+            return None
+        local = ((body.params | body.stores) - body.declared) | body.enclosing
+        targets: set[int] = set()
+        for name in body.callees:
+            if name in local:
+                return None
+            if name in self.world.plain_defs:
+                targets.update(self.by_name.get(name, []))
+            elif name in self.world.plain:  # a plain class: instantiating it runs its constructors
+                targets |= self.constructors
+            elif name in self.world.bound and name not in self.world.plain and name not in self.world.modules:
+                return None
+        for name in body.methods:
+            targets.update(self.by_name.get(name, []))
+        return targets
