@@ -63,6 +63,13 @@ NUMPY_RANDOM = "<numpy.random>"
 """Stands for numpy's legacy global generator: a statement that draws from or seeds it touches
 this name. The grader reseeds it after loading, so it only matters while the notebook loads."""
 OWN_GENERATORS = frozenset({"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"})
+NO_CALLBACKS = frozenset({
+    "range", "len", "isinstance", "issubclass", "int", "float", "str", "bool", "list", "tuple", "dict", "set", "frozenset",
+    "abs", "round", "sum", "zip", "enumerate", "reversed", "repr", "id", "hash", "hasattr", "callable", "format", "divmod",
+    "pow", "chr", "ord", "bin", "hex", "oct", "any", "all", "slice", "super", "open", "next",
+})
+"""Builtins that call back only dunder methods of what they are handed, never a function passed in
+(not `iter`: `iter(f, sentinel)` calls f; not `print`: it calls its file's `write`)."""
 CONSTRUCTORS = frozenset({"__init__", "__new__"})
 """Dunders run by instantiating a class, not by any operation on an instance."""
 FILE_READERS = frozenset({"open", "load", "loadtxt", "genfromtxt", "fromfile", "memmap", "read_csv", "read_pickle", "read_json", "imread", "read_text", "read_bytes", "read"})
@@ -349,6 +356,10 @@ class Program:
         for effect in self.own:
             self.everything.add(effect)
         self.always: set[int] = set()
+        """Dunder methods: any code that runs may call them (operators, printing, iteration)."""
+        self.first: set[int] = set()
+        """Lambdas, decorated functions and functions used as values: library code or a call
+        through an attribute may call them."""
         self.constructors: set[int] = set()
         self.closed: list[Effects] = []
         self._always = Effects()
@@ -363,9 +374,9 @@ class Program:
         implicit = metaclass or bool(classes & used)  # a class passed around may be instantiated anywhere
         self.always = {
             i for i, b in enumerate(self.functions)
-            if b.first_class or b.name is None or b.name in used
-            or (b.name.startswith("__") and b.name.endswith("__") and (implicit or b.name not in CONSTRUCTORS))
+            if b.name is not None and b.name.startswith("__") and b.name.endswith("__") and (implicit or b.name not in CONSTRUCTORS)
         }
+        self.first = {i for i, b in enumerate(self.functions) if b.first_class or b.name is None or b.name in used}
         calls = [self._direct(b) for b in self.functions]
         closed = [Effects() for _ in self.functions]
         for effect, own in zip(closed, self.own):
@@ -414,6 +425,7 @@ class Program:
             return None
         local = ((body.params | body.stores) - body.declared) | body.enclosing
         targets: set[int] = set()
+        calls_out = bool(body.methods)  # `x.m(...)`: any function stored as an attribute, or library code handed functions
         for name in body.callees:
             if name in local:
                 return None
@@ -421,8 +433,12 @@ class Program:
                 targets.update(self.by_name.get(name, []))
             elif name in self.world.plain:  # a plain class: instantiating it runs its constructors
                 targets |= self.constructors
-            elif name in self.world.bound and name not in self.world.plain and name not in self.world.modules:
+            elif name in self.world.bound and name not in self.world.modules:
                 return None
+            elif name not in NO_CALLBACKS or name in self.world.bound:
+                calls_out = True  # library code may call back what it is handed
         for name in body.methods:
             targets.update(self.by_name.get(name, []))
+        if calls_out:
+            targets |= self.first
         return targets
