@@ -78,6 +78,8 @@ class Unit:
     """Names of non-inert modules whose state it may change through calls."""
     reads_files: bool = False
     calls: bool = False
+    absorbed: bool = False
+    """Its touches were made sensitive (it touched a sensitive name)."""
 
 
 class _Scanner(FastVisitor):
@@ -302,11 +304,16 @@ def _binding_kinds(trees: list[Any]) -> dict[str, set[str]]:
 
 def _constant(node: Any) -> bool:
     """An immutable literal: a number, string, bytes, None, or a tuple of them (with signs)."""
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        node = node.operand
-    if isinstance(node, ast.Tuple):
-        return all(_constant(e) for e in node.elts)
-    return isinstance(node, ast.Constant)
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            stack.append(node.operand)
+        elif isinstance(node, ast.Tuple):
+            stack += node.elts
+        elif not isinstance(node, ast.Constant):
+            return False
+    return True
 
 
 def _world(units: list[Unit], trees: list[Any], declared: set[str], found: Any) -> Globals:
@@ -365,7 +372,7 @@ def plan_cells(sources: list[str], roots: list[str], chunks: Any, keep: Any = No
     program = Program(functions, _world(units, trees, declared, found))
     tops = [b for b in bodies if b is not None]
     program.close(
-        set().union(*((b.loads | b.attr_loads) for b in tops + functions)),
+        set().union(*((b.values | b.attr_loads) for b in tops + functions)),
         set().union(*(b.classes for b in tops + functions)),
         any(b.metaclass for b in tops + functions),
     )
@@ -379,7 +386,7 @@ def plan_cells(sources: list[str], roots: list[str], chunks: Any, keep: Any = No
         reasons = [f"reaches objects the plan cannot follow ({e})" for e in effects.escapes[:2]] + effects.stateful[:2]
         if reasons:
             unit.fallback = "; ".join(r for r in [unit.fallback, *reasons] if r)
-    _mark(units, set(roots))
+    _Marker(units).mark(set(roots))
     return units
 
 
@@ -400,51 +407,82 @@ def _kinds_of(tree: Any) -> set[str]:
     return names
 
 
-def _sensitive(units: list[Unit], needed: set[str]) -> set[str]:
-    """Names whose objects may reach a needed one: a statement touching one of them may
-    make it hold, or be held by, any other name it touches."""
-    sensitive = set(needed)
-    changed = True
-    while changed:
-        changed = False
-        for unit in units:
-            if unit.touches & sensitive and not unit.touches <= sensitive:
-                sensitive |= unit.touches
-                changed = True
-    return sensitive
+class _Marker:
+    """Runs every statement that may change what the graded names need (a worklist: linear
+    in the statements and names, whatever order they depend on each other in).
 
+    A name is *sensitive* when its object may be, hold or be held by a needed one: a
+    statement that touches a sensitive name runs, and then every name it touches is
+    sensitive too (it may have made them hold each other); what it reads is needed.
+    """
 
-def _mark(units: list[Unit], needed: set[str]) -> None:
-    """Run every statement that may change what the graded names need, until nothing changes."""
-    files = False
-    changed = True
-    while changed:
-        changed = False
-        sensitive = _sensitive(units, needed) if EVERYTHING not in needed else set()
+    def __init__(self, units: list[Unit]) -> None:
+        self.units = units
+        self.touching: dict[str, list[Unit]] = {}
+        self.calling: dict[str, list[Unit]] = {}
         for unit in units:
-            if unit.run:
-                continue
-            hit = sorted(unit.touches & sensitive) if EVERYTHING not in needed else sorted(unit.touches)
-            modules = sorted(unit.module_roots & needed)
-            if not (unit.fallback or hit or modules or (files and unit.calls)):
-                continue
-            unit.run, changed = True, True
+            for name in unit.touches:
+                self.touching.setdefault(name, []).append(unit)
+            for name in unit.module_roots:
+                self.calling.setdefault(name, []).append(unit)
+        self.needed: set[str] = set()
+        self.sensitive: set[str] = set()
+        self.queue: list[str] = []
+        self.files = False
+        self.everything = False
+
+    def mark(self, roots: set[str]) -> None:
+        self.need(roots)
+        for unit in self.units:
             if unit.fallback:
-                unit.why = f"fallback: {unit.fallback}"
-            elif hit:
-                defined = [n for n in hit if n in unit.binds]
-                unit.why = ("defines " + ", ".join(defined[:5])) if defined else "may change " + ", ".join(hit[:5])
-            elif modules:
-                unit.why = "may change the state of " + ", ".join(modules[:5]) + ", which graded code uses"
-            else:
-                unit.why = "fallback: runs code while graded code reads files or the notebook's own modules"
-            needed |= unit.reads | (unit.touches - unit.binds)
-            files = files or (bool(hit) and unit.reads_files)
-            if unit.reads_everything:
-                needed.add(EVERYTHING)
-    for unit in units:
-        if not unit.run:
-            unit.why = NOT_NEEDED
+                self.run(unit, f"fallback: {unit.fallback}")
+        while self.queue:
+            name = self.queue.pop()
+            for unit in self.touching.get(name, ()):
+                if not unit.absorbed:
+                    self.absorb(unit)
+            for unit in self.calling.get(name, ()) if name in self.needed else ():
+                self.run(unit, f"may change the state of {name}, which graded code uses")
+        for unit in self.units:
+            if not unit.run:
+                unit.why = NOT_NEEDED
+
+    def need(self, names: set[str]) -> None:
+        for name in names - self.needed:
+            self.needed.add(name)
+            if name == EVERYTHING and not self.everything:
+                self.everything = True
+                for unit in self.units:
+                    if unit.touches:
+                        self.run(unit, "a needed statement reads names dynamically")
+            self.sensitize({name})
+            if name in self.calling:
+                self.queue.append(name)  # sensitive already, perhaps, but only now needed
+
+    def sensitize(self, names: set[str]) -> None:
+        for name in names - self.sensitive:
+            self.sensitive.add(name)
+            self.queue.append(name)
+
+    def absorb(self, unit: Unit) -> None:
+        """`unit` touches a sensitive name: it runs, and all it touches is sensitive."""
+        unit.absorbed = True
+        hit = sorted(unit.touches & self.sensitive, key=lambda n: (n not in unit.binds, n.startswith("<"), n))
+        self.run(unit, ("defines " if hit[0] in unit.binds else "may change ") + ", ".join(hit[:5]))
+        self.sensitize(unit.touches)
+        if unit.reads_files and not self.files:
+            self.files = True
+            for other in self.units:
+                if other.calls:
+                    self.run(other, "fallback: runs code while graded code reads files or the notebook's own modules")
+
+    def run(self, unit: Unit, why: str) -> None:
+        if unit.run:
+            return
+        unit.run, unit.why = True, why
+        self.need(unit.reads | (unit.touches - unit.binds))
+        if unit.reads_everything:
+            self.need({EVERYTHING})
 
 
 def op_plan(worker: Any, req: dict[str, Any], arrays: list[Any]) -> dict[str, Any]:

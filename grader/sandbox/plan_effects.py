@@ -85,6 +85,8 @@ class Body:
     enclosing: frozenset[str] = frozenset()
     """Locals of the enclosing functions (closure cells, not globals)."""
     loads: set[str] = field(default_factory=set)
+    values: set[str] = field(default_factory=set)
+    """Loads that hand the object to code that could call it (not `isinstance(x, Dense)`)."""
     callees: set[str] = field(default_factory=set)
     receivers: set[str] = field(default_factory=set)
     methods: set[str] = field(default_factory=set)
@@ -161,7 +163,11 @@ def _walk(body: Body, roots: list[Any], nested: list[tuple[Any, Body]], found: A
         node = stack.pop()
         kind = type(node)
         if kind is ast.Name:
-            (body.loads if type(node.ctx) is ast.Load else body.stores).add(node.id)
+            if type(node.ctx) is ast.Load:
+                body.loads.add(node.id)
+                body.values.add(node.id)
+            else:
+                body.stores.add(node.id)
         elif kind is ast.Call:
             _call(body, node, stack)
         elif kind is ast.Attribute:
@@ -187,7 +193,7 @@ def _walk(body: Body, roots: list[Any], nested: list[tuple[Any, Body]], found: A
         elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda):
             if kind is not ast.Lambda:
                 body.stores.add(node.name)
-                stack += node.decorator_list
+                stack += _applied(node.decorator_list)
                 stack += [a.annotation for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs] if a.annotation is not None]
                 if node.returns is not None:
                     stack.append(node.returns)
@@ -202,7 +208,9 @@ def _walk(body: Body, roots: list[Any], nested: list[tuple[Any, Body]], found: A
             if node.keywords or any(isinstance(b, ast.Name) and b.id == "type" for b in node.bases):
                 body.metaclass = True
             body.bases.update(b.id for b in node.bases if isinstance(b, ast.Name))
-            stack += node.decorator_list + [b for b in node.bases if not isinstance(b, ast.Name)] + [k.value for k in node.keywords]
+            if node.decorator_list:
+                body.values.add(node.name)  # handed to its decorators
+            stack += _applied(node.decorator_list) + [b for b in node.bases if not isinstance(b, ast.Name)] + [k.value for k in node.keywords]
             stack += node.body  # a class body runs now, in the enclosing scope's reach
         elif kind is ast.Global:
             body.declared.update(node.names)
@@ -221,6 +229,11 @@ def _walk(body: Body, roots: list[Any], nested: list[tuple[Any, Body]], found: A
             stack += children(node)
         else:
             stack += children(node)
+
+
+def _applied(decorators: list[Any]) -> list[Any]:
+    """Decorators as the calls they are: `@tweak` calls tweak, `@register("d")` calls what register returns."""
+    return [ast.Call(func=d, args=[], keywords=[]) for d in decorators]
 
 
 def _call(body: Body, node: ast.Call, stack: list[Any]) -> None:
@@ -249,7 +262,11 @@ def _call(body: Body, node: ast.Call, stack: list[Any]) -> None:
     else:
         body.unknown_call = True
         stack.append(func)
-    stack += node.args
+    if isinstance(func, ast.Name) and func.id in NO_CALLBACKS:  # `isinstance(x, Dense)` hands Dense to no code
+        body.loads.update(a.id for a in node.args if isinstance(a, ast.Name))
+        stack += [a for a in node.args if not isinstance(a, ast.Name)]
+    else:
+        stack += node.args
     stack += [k.value for k in node.keywords]
 
 
@@ -350,13 +367,14 @@ class Program:
                 self.by_name.setdefault(body.name, []).append(index)
         self.values: set[str] = set()
         for body in functions:
-            self.values |= body.loads | body.attr_loads
+            self.values |= body.values | body.attr_loads
         self.own = [self._own(b) for b in functions]
         self.everything = Effects()
         for effect in self.own:
             self.everything.add(effect)
         self.always: set[int] = set()
         """Dunder methods: any code that runs may call them (operators, printing, iteration)."""
+        self.passed_classes = False
         self.first: set[int] = set()
         """Lambdas, decorated functions and functions used as values: library code or a call
         through an attribute may call them."""
@@ -371,10 +389,10 @@ class Program:
         creating a class may run student code."""
         used = self.values | top_values
         self.constructors = {i for i, b in enumerate(self.functions) if b.name in CONSTRUCTORS}
-        implicit = metaclass or bool(classes & used)  # a class passed around may be instantiated anywhere
+        self.passed_classes = bool(classes & used)  # a class handed to code may be instantiated there
         self.always = {
             i for i, b in enumerate(self.functions)
-            if b.name is not None and b.name.startswith("__") and b.name.endswith("__") and (implicit or b.name not in CONSTRUCTORS)
+            if b.name is not None and b.name.startswith("__") and b.name.endswith("__") and (metaclass or b.name not in CONSTRUCTORS)
         }
         self.first = {i for i, b in enumerate(self.functions) if b.first_class or b.name is None or b.name in used}
         calls = [self._direct(b) for b in self.functions]
@@ -441,4 +459,6 @@ class Program:
             targets.update(self.by_name.get(name, []))
         if calls_out:
             targets |= self.first
+        if self.passed_classes and (body.callees or body.methods):
+            targets |= self.constructors
         return targets
