@@ -11,10 +11,26 @@ should leave out (training loops, prints, plots).
 
 from __future__ import annotations
 
+import importlib.util
 import random
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 __all__ = ["Generated", "generated", "honest"]
+
+
+def _templates():
+    """tests/submissions/build.py: the given Layer and loss cells, as every real submission has them."""
+    spec = importlib.util.spec_from_file_location("submission_templates", Path(__file__).parent / "submissions" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+_BUILD = _templates()
+LAYER, LOSS = _BUILD.LAYER, _BUILD.LOSS
 
 SUPPORTS = {
     "plain": ("", ""),
@@ -29,35 +45,12 @@ SUPPORTS = {
 }
 SCALE = {"plain": "", "attribute": " * self.scale", "settings": " * SETTINGS['scale']", "closure": " * scale_of()", "hooks": ""}
 
-LAYER = """\
-class Layer:
-    def __init__(self):
-        pass
-
-    def forward(self, input):
-        return input
-
-    def backward(self, input, grad_output):
-        return grad_output
-"""
 RELU = {
     "honest": "np.maximum(input, 0)",
     "buggy": "np.abs(input)",
 }
 DENSE_BIAS = {"honest": " + self.biases", "buggy": ""}
 DENSE_SIGN = {"honest": "-", "buggy": "+"}
-LOSS = """\
-def softmax_crossentropy_with_logits(logits, reference_answers):
-    logits_for_answers = logits[np.arange(len(logits)), reference_answers]
-    return -logits_for_answers + np.log(np.sum(np.exp(logits), axis=-1))
-
-
-def grad_softmax_crossentropy_with_logits(logits, reference_answers):
-    ones_for_answers = np.zeros_like(logits)
-    ones_for_answers[np.arange(len(logits)), reference_answers] = 1
-    softmax = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
-    return (-ones_for_answers + softmax) / logits.shape[0]
-"""
 TRAIN_RANGE = {"honest": "range(len(network))[::-1]", "buggy": "range(len(network) - 1, 0, -1)"}
 PAYLOAD = """\
 def forward_without_bias(self, input):

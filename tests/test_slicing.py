@@ -213,6 +213,25 @@ def test_what_touches_no_graded_name_is_still_left_out(worker) -> None:
     assert not any(ran(cells, 1) + ran(cells, 2) + ran(cells, 4) + ran(cells, 5)), cells
 
 
+def test_graded_code_that_reads_files_makes_every_statement_that_calls_anything_run(worker) -> None:
+    """A file the notebook writes may be what a graded name reads: the writer cannot be told apart."""
+    reads = GIVEN.replace("np.random.randn(input_units, output_units) * 0.01", "np.load('w.npy')")
+    cells = plan(worker, reads, "np.save('w.npy', np.ones((2, 3)))", "x = 1")
+    assert ran(cells, 1) == [True] and ran(cells, 2) == [False], cells
+    cells = plan(worker, GIVEN, "np.save('w.npy', np.ones((2, 3)))")
+    assert ran(cells, 1) == [False], cells
+
+
+def test_an_import_of_the_notebooks_own_module_runs_what_may_write_it(worker) -> None:
+    cells = plan(
+        worker,
+        "with open('helpers.py', 'w') as handle:\n    handle.write('SCALE = 1.0')",
+        "from helpers import SCALE",
+        GIVEN.replace("return input @ self.weights + self.biases", "return (input @ self.weights + self.biases) * SCALE"),
+    )
+    assert all(ran(cells, 0) + ran(cells, 1)), cells
+
+
 def test_a_needed_definition_that_reads_names_dynamically_runs_everything(worker) -> None:
     cells = plan(
         worker,

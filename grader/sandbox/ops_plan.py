@@ -37,10 +37,10 @@ import ast
 import gc
 import importlib.util
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
-from plan_effects import Body, Globals, Program, scan_statement
+from plan_effects import TOUCH_LIMIT, Body, Program, scan_statement
+from plan_marker import EVERYTHING, NOT_NEEDED, Marker, Unit, kinds_of, world_of
 from plan_scopes import FastVisitor, free_names, imported_names, quiet
 from protocol import MAX_STATEMENTS
 
@@ -49,37 +49,6 @@ __all__ = ["OPS", "plan_cells", "Unit"]
 DYNAMIC_CALLS = frozenset({"exec", "eval", "compile", "__import__", "globals", "locals", "vars"})
 ATTRIBUTE_CALLS = frozenset({"setattr", "delattr"})
 SUSPECT_CALLS = DYNAMIC_CALLS | ATTRIBUTE_CALLS
-EVERYTHING = "*"
-"""Sentinel in the needed set: some needed statement may read any name."""
-NOT_NEEDED = "not needed for grading"
-
-
-@dataclass
-class Unit:
-    """One top-level statement (or unparsable chunk) of one cell."""
-
-    cell: int
-    index: int
-    line: int
-    binds: set[str] = field(default_factory=set)
-    reads: set[str] = field(default_factory=set)
-    fallback: str = ""
-    """Why the statement must run whatever the graded names need (empty: it need not)."""
-    reads_everything: bool = False
-    kinds: set[str] = field(default_factory=set)
-    """Names bound by the statement in a way plan_cells classifies (def, class, import, constant)."""
-    trivial: bool = False
-    """Nothing to see (`pass` left by a magic, a bare docstring): not worth listing when left out."""
-    run: bool = False
-    why: str = ""
-    touches: set[str] = field(default_factory=set)
-    """Names whose binding or object running the statement may change (grader/sandbox/plan_effects.py)."""
-    module_roots: set[str] = field(default_factory=set)
-    """Names of non-inert modules whose state it may change through calls."""
-    reads_files: bool = False
-    calls: bool = False
-    absorbed: bool = False
-    """Its touches were made sensitive (it touched a sensitive name)."""
 
 
 class _Scanner(FastVisitor):
@@ -279,64 +248,6 @@ def _finder() -> Any:
     return found
 
 
-def _binding_kinds(trees: list[Any]) -> dict[str, set[str]]:
-    """How each top-level name is bound: "def", "class" (plain ones), "module:<path>",
-    "const", or "other" (anything else, decorated definitions included)."""
-    kinds: dict[str, set[str]] = {}
-    for tree in trees:
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                kinds.setdefault(node.name, set()).add("other" if node.decorator_list else "def")
-            elif isinstance(node, ast.ClassDef):
-                kinds.setdefault(node.name, set()).add("other" if node.decorator_list or node.keywords else "class")
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    bound = alias.asname or alias.name.split(".")[0]
-                    kinds.setdefault(bound, set()).add("module:" + (alias.name if alias.asname else bound))
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                for alias in node.names:
-                    kinds.setdefault(alias.asname or alias.name, set()).add(f"module:{node.module}.{alias.name}")
-            elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets) and _constant(node.value):
-                for target in node.targets:
-                    kinds.setdefault(target.id, set()).add("const")
-    return kinds
-
-
-def _constant(node: Any) -> bool:
-    """An immutable literal: a number, string, bytes, None, or a tuple of them (with signs)."""
-    stack = [node]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            stack.append(node.operand)
-        elif isinstance(node, ast.Tuple):
-            stack += node.elts
-        elif not isinstance(node, ast.Constant):
-            return False
-    return True
-
-
-def _world(units: list[Unit], trees: list[Any], declared: set[str], found: Any) -> Globals:
-    kinds = _binding_kinds(trees)
-    bound = set(declared)
-    for unit in units:
-        bound |= unit.binds
-        for name in unit.binds - unit.kinds:  # bound some other way too (an assignment, a loop, a `del`)
-            kinds.setdefault(name, set()).add("other")
-    for name in declared:  # rebound by a `global` in a function
-        kinds.setdefault(name, set()).add("other")
-    modules = {n: sorted(k)[-1][len("module:"):] for n, k in kinds.items() if k and all(x.startswith("module:") for x in k)}
-    plain = {n for n, k in kinds.items() if k and k <= {"def", "class"}}
-    return Globals(
-        bound=bound,
-        modules=modules,
-        plain=plain,
-        plain_defs={n for n in plain if "def" in kinds[n]},
-        consts={n for n, k in kinds.items() if k == {"const"}},
-        found=found,
-    )
-
-
 def plan_cells(sources: list[str], roots: list[str], chunks: Any, keep: Any = None) -> list[Unit]:
     """Every statement of every cell, each marked run or not, with the reason."""
     parsed = [_parse_cell(source, chunks, keep) for source in sources]
@@ -344,12 +255,14 @@ def plan_cells(sources: list[str], roots: list[str], chunks: Any, keep: Any = No
     found = _finder()
     units: list[Unit] = []
     bodies: list[Body | None] = []
+    readers: list[bool] = []
+    """Per unit: whether a function it defines reads files (when it is graded code, that matters)."""
     functions: list[Body] = []
     trees: list[Any] = []
     for cell, statements in enumerate(parsed):
         for index, (line, tree) in enumerate(statements):
             unit = Unit(cell, index, line)
-            body = None
+            body, defines_reader = None, False
             if tree is None:
                 unit.fallback = "does not parse (its syntax error is reported)"
             else:
@@ -358,131 +271,41 @@ def plan_cells(sources: list[str], roots: list[str], chunks: Any, keep: Any = No
                     scanner.visit(tree)
                     body, inner = scan_statement(tree, found)
                     functions += inner
+                    defines_reader = any(f.reads_files for f in inner)
                 except RecursionError:
                     scanner.fallbacks.append("too deeply nested to analyse")
                     scanner.dynamic = True
                 unit.binds, unit.reads, unit.reads_everything = scanner.binds, scanner.reads, scanner.dynamic
                 unit.fallback = "; ".join(dict.fromkeys(scanner.fallbacks))
                 unit.trivial = all(isinstance(n, ast.Pass) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in tree.body)
-                unit.kinds = _kinds_of(tree)
+                unit.kinds = kinds_of(tree)
                 trees.append(tree)
             units.append(unit)
             bodies.append(body)
+            readers.append(defines_reader)
     declared = set().union(*(f.declared for f in functions)) if functions else set()
-    program = Program(functions, _world(units, trees, declared, found))
+    program = Program(functions, world_of(units, trees, declared, found))
     tops = [b for b in bodies if b is not None]
     program.close(
         set().union(*((b.values | b.attr_loads) for b in tops + functions)),
         set().union(*(b.classes for b in tops + functions)),
         any(b.metaclass for b in tops + functions),
     )
-    for unit, body in zip(units, bodies):
+    for unit, body, reader in zip(units, bodies, readers):
         if body is None:
             continue
         effects = program.effects(body)
         unit.touches = unit.binds | effects.touches
-        unit.module_roots, unit.reads_files = effects.module_roots, effects.reads_files
+        unit.module_roots, unit.reads_files = effects.module_roots, effects.reads_files or reader
         unit.calls = bool(body.callees or body.methods or body.unknown_call)
         reasons = [f"reaches objects the plan cannot follow ({e})" for e in effects.escapes[:2]] + effects.stateful[:2]
+        if effects.overflow:
+            reasons.append(f"may touch more than {TOUCH_LIMIT} names")
+            unit.touches, unit.reads_everything = set(unit.binds), True
         if reasons:
             unit.fallback = "; ".join(r for r in [unit.fallback, *reasons] if r)
-    _Marker(units).mark(set(roots))
+    Marker(units).mark(set(roots))
     return units
-
-
-def _kinds_of(tree: Any) -> set[str]:
-    """Names this statement binds in a way `_binding_kinds` classifies."""
-    names: set[str] = set()
-    if len(tree.body) != 1:
-        return names  # the tail of a huge cell, grouped: its bindings count as "other"
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Import):
-            names.update(a.asname or a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.update(a.asname or a.name for a in node.names)
-        elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets) and _constant(node.value):
-            names.update(t.id for t in node.targets)
-    return names
-
-
-class _Marker:
-    """Runs every statement that may change what the graded names need (a worklist: linear
-    in the statements and names, whatever order they depend on each other in).
-
-    A name is *sensitive* when its object may be, hold or be held by a needed one: a
-    statement that touches a sensitive name runs, and then every name it touches is
-    sensitive too (it may have made them hold each other); what it reads is needed.
-    """
-
-    def __init__(self, units: list[Unit]) -> None:
-        self.units = units
-        self.touching: dict[str, list[Unit]] = {}
-        self.calling: dict[str, list[Unit]] = {}
-        for unit in units:
-            for name in unit.touches:
-                self.touching.setdefault(name, []).append(unit)
-            for name in unit.module_roots:
-                self.calling.setdefault(name, []).append(unit)
-        self.needed: set[str] = set()
-        self.sensitive: set[str] = set()
-        self.queue: list[str] = []
-        self.files = False
-        self.everything = False
-
-    def mark(self, roots: set[str]) -> None:
-        self.need(roots)
-        for unit in self.units:
-            if unit.fallback:
-                self.run(unit, f"fallback: {unit.fallback}")
-        while self.queue:
-            name = self.queue.pop()
-            for unit in self.touching.get(name, ()):
-                if not unit.absorbed:
-                    self.absorb(unit)
-            for unit in self.calling.get(name, ()) if name in self.needed else ():
-                self.run(unit, f"may change the state of {name}, which graded code uses")
-        for unit in self.units:
-            if not unit.run:
-                unit.why = NOT_NEEDED
-
-    def need(self, names: set[str]) -> None:
-        for name in names - self.needed:
-            self.needed.add(name)
-            if name == EVERYTHING and not self.everything:
-                self.everything = True
-                for unit in self.units:
-                    if unit.touches:
-                        self.run(unit, "a needed statement reads names dynamically")
-            self.sensitize({name})
-            if name in self.calling:
-                self.queue.append(name)  # sensitive already, perhaps, but only now needed
-
-    def sensitize(self, names: set[str]) -> None:
-        for name in names - self.sensitive:
-            self.sensitive.add(name)
-            self.queue.append(name)
-
-    def absorb(self, unit: Unit) -> None:
-        """`unit` touches a sensitive name: it runs, and all it touches is sensitive."""
-        unit.absorbed = True
-        hit = sorted(unit.touches & self.sensitive, key=lambda n: (n not in unit.binds, n.startswith("<"), n))
-        self.run(unit, ("defines " if hit[0] in unit.binds else "may change ") + ", ".join(hit[:5]))
-        self.sensitize(unit.touches)
-        if unit.reads_files and not self.files:
-            self.files = True
-            for other in self.units:
-                if other.calls:
-                    self.run(other, "fallback: runs code while graded code reads files or the notebook's own modules")
-
-    def run(self, unit: Unit, why: str) -> None:
-        if unit.run:
-            return
-        unit.run, unit.why = True, why
-        self.need(unit.reads | (unit.touches - unit.binds))
-        if unit.reads_everything:
-            self.need({EVERYTHING})
 
 
 def op_plan(worker: Any, req: dict[str, Any], arrays: list[Any]) -> dict[str, Any]:

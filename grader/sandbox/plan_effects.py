@@ -33,7 +33,7 @@ from typing import Any
 
 from plan_scopes import children
 
-__all__ = ["Body", "Effects", "Globals", "Program", "scan_statement"]
+__all__ = ["Body", "Effects", "Globals", "Program", "TOUCH_LIMIT", "scan_statement"]
 
 ESCAPE_CALLS = frozenset({"type", "vars", "globals", "locals", "exec", "eval", "compile", "__import__", "object", "breakpoint"})
 """Builtins that hand out objects (a class, a namespace) the analysis cannot name."""
@@ -63,6 +63,9 @@ NUMPY_RANDOM = "<numpy.random>"
 """Stands for numpy's legacy global generator: a statement that draws from or seeds it touches
 this name. The grader reseeds it after loading, so it only matters while the notebook loads."""
 OWN_GENERATORS = frozenset({"default_rng", "Generator", "RandomState", "SeedSequence", "BitGenerator", "PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"})
+TOUCH_LIMIT = 300
+"""Names one statement may touch before the plan stops following them (hostile input: a chain of
+calls through thousands of functions would make the plan quadratic)."""
 NO_CALLBACKS = frozenset({
     "range", "len", "isinstance", "issubclass", "int", "float", "str", "bool", "list", "tuple", "dict", "set", "frozenset",
     "abs", "round", "sum", "zip", "enumerate", "reversed", "repr", "id", "hash", "hasattr", "callable", "format", "divmod",
@@ -135,16 +138,19 @@ class Effects:
     stateful: list[str] = field(default_factory=list)
     module_roots: set[str] = field(default_factory=set)
     reads_files: bool = False
+    overflow: bool = False
+    """More than TOUCH_LIMIT names: the plan does not follow them (the statement runs, and every other)."""
 
-    def add(self, other: Effects) -> bool:
-        """Merge `other` in; whether anything was new."""
-        before = (len(self.touches), len(self.escapes), len(self.stateful), len(self.module_roots), self.reads_files)
-        self.touches |= other.touches
+    def add(self, other: Effects) -> None:
+        """Merge `other` in (touches stop growing past TOUCH_LIMIT: then `overflow`)."""
+        if other.overflow or len(self.touches) + len(other.touches) > TOUCH_LIMIT:
+            self.overflow = True
+        if not self.overflow:
+            self.touches |= other.touches
         self.escapes += [e for e in other.escapes if e not in self.escapes][:4]
         self.stateful += [s for s in other.stateful if s not in self.stateful][:4]
         self.module_roots |= other.module_roots
         self.reads_files = self.reads_files or other.reads_files
-        return before != (len(self.touches), len(self.escapes), len(self.stateful), len(self.module_roots), self.reads_files)
 
 
 def _root(node: Any) -> tuple[str | None, list[str]]:
@@ -356,7 +362,11 @@ def _globals_read(body: Body, world: Globals) -> tuple[set[str], list[str], list
 
 
 class Program:
-    """Every function body of the notebook, and what calling any of them may do."""
+    """Every function body of the notebook, and what calling any of them may do.
+
+    A call graph over the bodies and a few shared nodes (the dunders, the first-class
+    functions, the constructors, every def of one name), closed by strongly connected
+    components in one pass: linear in the bodies and calls, however they recurse."""
 
     def __init__(self, functions: list[Body], world: Globals) -> None:
         self.world = world
@@ -372,15 +382,13 @@ class Program:
         self.everything = Effects()
         for effect in self.own:
             self.everything.add(effect)
-        self.always: set[int] = set()
-        """Dunder methods: any code that runs may call them (operators, printing, iteration)."""
         self.passed_classes = False
-        self.first: set[int] = set()
-        """Lambdas, decorated functions and functions used as values: library code or a call
-        through an attribute may call them."""
-        self.constructors: set[int] = set()
+        self.edges: list[set[int]] = [set() for _ in functions]
+        self.nodes: dict[str, int] = {}
+        """Shared nodes by key: "always" (dunders: any code that runs may call them), "first"
+        (lambdas, decorated functions, functions used as values: library code or a call
+        through an attribute may call them), "constructors", "name:<m>" (every def named m)."""
         self.closed: list[Effects] = []
-        self._always = Effects()
 
     def close(self, top_values: set[str], classes: set[str], metaclass: bool) -> None:
         """Close each function's effects over what it may call. `top_values`: names and
@@ -388,46 +396,92 @@ class Program:
         from anywhere); `classes`: names bound by class statements; `metaclass`: whether
         creating a class may run student code."""
         used = self.values | top_values
-        self.constructors = {i for i, b in enumerate(self.functions) if b.name in CONSTRUCTORS}
         self.passed_classes = bool(classes & used)  # a class handed to code may be instantiated there
-        self.always = {
-            i for i, b in enumerate(self.functions)
-            if b.name is not None and b.name.startswith("__") and b.name.endswith("__") and (metaclass or b.name not in CONSTRUCTORS)
-        }
-        self.first = {i for i, b in enumerate(self.functions) if b.first_class or b.name is None or b.name in used}
-        calls = [self._direct(b) for b in self.functions]
-        closed = [Effects() for _ in self.functions]
-        for effect, own in zip(closed, self.own):
-            effect.add(own)
-        always = Effects()
-        changed = True
-        while changed:
-            changed = False
-            for index in self.always:
-                changed |= always.add(closed[index])
-            for index, targets in enumerate(calls):
-                if targets is None:
-                    changed |= closed[index].add(self.everything)
-                    continue
-                if self._runs_code(self.functions[index]):
-                    changed |= closed[index].add(always)
-                for target in targets:
-                    changed |= closed[index].add(closed[target])
-        self.closed = closed
-        self._always = always
+        dunder = [i for i, b in enumerate(self.functions) if b.name is not None and b.name.startswith("__") and b.name.endswith("__")]
+        self._node("always", {i for i in dunder if metaclass or self.functions[i].name not in CONSTRUCTORS})
+        self._node("first", {i for i, b in enumerate(self.functions) if b.first_class or b.name is None or b.name in used})
+        self._node("constructors", {i for i in dunder if self.functions[i].name in CONSTRUCTORS})
+        for name, members in self.by_name.items():
+            self._node("name:" + name, set(members))
+        everything = []
+        for index, body in enumerate(self.functions):
+            targets = self._direct(body)
+            if targets is None:
+                everything.append(index)
+            else:
+                self.edges[index] |= targets
+        self.closed = self._components(set(everything))
 
     def effects(self, body: Body) -> Effects:
         """What running `body` (a top-level statement) may do, through the code it calls."""
         effect = self._own(body)
         targets = self._direct(body)
-        if targets is None:
-            effect.add(self.everything)
-            return effect
-        if self._runs_code(body):
-            effect.add(self._always)
-        for target in targets:
+        for target in self.nodes.values() if targets is None else targets:
             effect.add(self.closed[target])
         return effect
+
+    def _node(self, key: str, members: set[int]) -> int:
+        if key not in self.nodes:
+            self.nodes[key] = len(self.edges)
+            self.edges.append(set(members))
+            self.own.append(Effects())
+        return self.nodes[key]
+
+    def _components(self, everything: set[int]) -> list[Effects]:
+        """Tarjan's algorithm, iterative; a component's effects are its members' and those of
+        every component it calls (found first, as Tarjan emits them in that order)."""
+        count = len(self.edges)
+        order, low, on_stack = [-1] * count, [0] * count, [False] * count
+        closed: list[Effects] = [Effects() for _ in range(count)]
+        stack: list[int] = []
+        counter = 0
+        for start in range(count):
+            if order[start] >= 0:
+                continue
+            work = [(start, iter(self.edges[start]))]
+            order[start] = low[start] = counter
+            counter += 1
+            stack.append(start)
+            on_stack[start] = True
+            while work:
+                node, successors = work[-1]
+                advanced = False
+                for successor in successors:
+                    if order[successor] < 0:
+                        order[successor] = low[successor] = counter
+                        counter += 1
+                        stack.append(successor)
+                        on_stack[successor] = True
+                        work.append((successor, iter(self.edges[successor])))
+                        advanced = True
+                        break
+                    if on_stack[successor]:
+                        low[node] = min(low[node], order[successor])
+                if advanced:
+                    continue
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] != order[node]:
+                    continue
+                members = []
+                while True:
+                    member = stack.pop()
+                    on_stack[member] = False
+                    members.append(member)
+                    if member == node:
+                        break
+                effect = Effects()
+                for member in members:
+                    effect.add(self.own[member])
+                    if member in everything:
+                        effect.add(self.everything)
+                    for successor in self.edges[member]:
+                        if not on_stack[successor] and closed[successor] is not effect:
+                            effect.add(closed[successor])
+                for member in members:
+                    closed[member] = effect
+        return closed
 
     @staticmethod
     def _runs_code(body: Body) -> bool:
@@ -438,7 +492,7 @@ class Program:
         return Effects(touched, escapes, stateful, roots, body.reads_files)
 
     def _direct(self, body: Body) -> set[int] | None:
-        """Functions `body` calls by name; None: any function."""
+        """The nodes `body` calls; None: any function."""
         if body.unknown_call:
             return None
         local = ((body.params | body.stores) - body.declared) | body.enclosing
@@ -447,18 +501,21 @@ class Program:
         for name in body.callees:
             if name in local:
                 return None
-            if name in self.world.plain_defs:
-                targets.update(self.by_name.get(name, []))
+            if name in self.world.plain_defs and name in self.by_name:
+                targets.add(self.nodes["name:" + name])
             elif name in self.world.plain:  # a plain class: instantiating it runs its constructors
-                targets |= self.constructors
+                targets.add(self.nodes["constructors"])
             elif name in self.world.bound and name not in self.world.modules:
                 return None
             elif name not in NO_CALLBACKS or name in self.world.bound:
                 calls_out = True  # library code may call back what it is handed
         for name in body.methods:
-            targets.update(self.by_name.get(name, []))
+            if name in self.by_name:
+                targets.add(self.nodes["name:" + name])
         if calls_out:
-            targets |= self.first
+            targets.add(self.nodes["first"])
         if self.passed_classes and (body.callees or body.methods):
-            targets |= self.constructors
+            targets.add(self.nodes["constructors"])
+        if self._runs_code(body):
+            targets.add(self.nodes["always"])
         return targets
