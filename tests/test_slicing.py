@@ -199,6 +199,27 @@ def test_a_statement_that_may_change_a_graded_name_runs(worker, setup: str, stat
     assert all(ran(cells, 2)), cells[2]
 
 
+LOOP = "net = [Dense(2, 3)]\nfor epoch in range(10**9):\n    net[0].forward(np.ones((4, 2)))"
+
+
+@pytest.mark.parametrize("dense", [
+    pytest.param(GIVEN.replace("    def forward(self, input):\n", "    seen = []\n\n    def forward(self, input):\n        self.seen.append(1)\n"), id="class-level-list-changed-through-self"),
+    pytest.param(GIVEN.replace("    def forward(self, input):\n", "    def forward(self, input, memo={}):\n        memo[len(memo)] = 1\n"), id="mutable-default"),
+    pytest.param(GIVEN + "\nCALLS = []\nDense.seen = CALLS\nDense.forward = lambda self, input: self.seen.append(1)", id="class-attribute-set-later"),
+    pytest.param(GIVEN + "\n    @property\n    def size(self):\n        COUNT.append(1)\n        return 1\n\nCOUNT = []", id="property"),
+])
+def test_code_that_keeps_state_in_a_graded_class_makes_its_callers_run(worker, dense: str) -> None:
+    """Instances share class attributes and defaults: a training loop left out would leave them as they were."""
+    cells = plan(worker, dense, LOOP if "property" not in dense else "layer = Dense(2, 3)\nprint(layer.size)")
+    assert all(ran(cells, 1)), cells[1]
+
+
+def test_an_in_place_update_of_the_instance_own_weights_is_still_left_out(worker) -> None:
+    inplace = GIVEN + "\n    def backward(self, input, grad_output):\n        self.weights -= 0.1 * input.T @ grad_output\n        return grad_output @ self.weights.T\n"
+    cells = plan(worker, inplace, LOOP.replace("forward(np.ones((4, 2)))", "backward(np.ones((4, 2)), np.ones((4, 3)))"))
+    assert ran(cells, 1) == [False, False], cells[1]
+
+
 def test_what_touches_no_graded_name_is_still_left_out(worker) -> None:
     """Registries, hooks and helpers that graded code never reaches do not make training run."""
     cells = plan(

@@ -269,7 +269,7 @@ def plan_cells(sources: list[str], roots: list[str], chunks: Any, keep: Any = No
                 scanner = _Scanner(modules, found)
                 try:
                     scanner.visit(tree)
-                    body, inner = scan_statement(tree, found)
+                    body, inner = scan_statement(tree, found, scanner.binds)
                     functions += inner
                     defines_reader = any(f.reads_files for f in inner)
                 except RecursionError:

@@ -33,7 +33,7 @@ from typing import Any
 
 from plan_scopes import children
 
-__all__ = ["Body", "Effects", "Globals", "Program", "TOUCH_LIMIT", "scan_statement"]
+__all__ = ["Body", "Effects", "Globals", "Program", "TOUCH_LIMIT", "constant", "scan_statement"]
 
 ESCAPE_CALLS = frozenset({"type", "vars", "globals", "locals", "exec", "eval", "compile", "__import__", "object", "breakpoint"})
 """Builtins that hand out objects (a class, a namespace) the analysis cannot name."""
@@ -110,6 +110,20 @@ class Body:
     classes: set[str] = field(default_factory=set)
     bases: set[str] = field(default_factory=set)
     """Names given as base classes: touched, but not a use that could instantiate them."""
+    decorated: bool = False
+    method: bool = False
+    """Defined directly in a class body (its first parameter is the instance)."""
+    owner_state: bool = False
+    """Calling it may change state held by the top-level names that own it: a mutable default,
+    or a method of a class whose body holds mutable class attributes."""
+    in_place: set[str] = field(default_factory=set)
+    """`self.X` changed in place (`self.X[k] = v`, `self.X.append(v)`, `self.X += v`, `f(self.X)`):
+    shared by every instance when X is a class attribute."""
+    assigned: set[str] = field(default_factory=set)
+    """`self.X = ...` (in an `__init__`: the instance's own attribute)."""
+    owners: set[str] = field(default_factory=set)
+    class_members: set[int] = field(default_factory=set)
+    shared_members: set[int] = field(default_factory=set)
     metaclass: bool = False
     """A class statement with keywords or derived from `type`: class creation may call its `__init__`."""
 
@@ -127,6 +141,8 @@ class Globals:
     consts: set[str]
     """Names bound only to constants (`SCALE = 0.01`): nothing can change their object."""
     found: Any
+    instance_attributes: set[str] = field(default_factory=set)
+    """Attributes every `__init__` of the notebook assigns on the instance (not class state)."""
 
 
 @dataclass
@@ -151,6 +167,20 @@ class Effects:
         self.stateful += [s for s in other.stateful if s not in self.stateful][:4]
         self.module_roots |= other.module_roots
         self.reads_files = self.reads_files or other.reads_files
+
+
+def constant(node: Any) -> bool:
+    """An immutable literal: a number, string, bytes, None, or a tuple of them (with signs)."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            stack.append(node.operand)
+        elif isinstance(node, ast.Tuple):
+            stack += node.elts
+        elif not isinstance(node, ast.Constant):
+            return False
+    return True
 
 
 def _root(node: Any) -> tuple[str | None, list[str]]:
@@ -204,13 +234,22 @@ def _walk(body: Body, roots: list[Any], nested: list[tuple[Any, Body]], found: A
                 if node.returns is not None:
                     stack.append(node.returns)
             stack += [d for d in [*node.args.defaults, *node.args.kw_defaults] if d is not None]
-            inner = Body(name=None if kind is ast.Lambda else node.name, first_class=kind is ast.Lambda or bool(node.decorator_list))
+            decorated = kind is not ast.Lambda and bool(node.decorator_list)
+            inner = Body(name=None if kind is ast.Lambda else node.name, first_class=kind is ast.Lambda or decorated, decorated=decorated)
             a = node.args
             inner.params = {arg.arg for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if arg is not None}
+            inner.method = id(node) in body.class_members
+            inner.owner_state = id(node) in body.shared_members or not all(constant(d) for d in [*a.defaults, *a.kw_defaults] if d is not None)
+            positional = [*a.posonlyargs, *a.args]
+            if inner.method and positional:
+                _self_uses(node, positional[0].arg, inner)
             nested.append((node, inner))
         elif kind is ast.ClassDef:
             body.stores.add(node.name)
             body.classes.add(node.name)
+            body.class_members.update(id(item) for item in node.body)
+            if not all(_stateless(item) for item in node.body):
+                body.shared_members.update(id(item) for item in node.body)
             if node.keywords or any(isinstance(b, ast.Name) and b.id == "type" for b in node.bases):
                 body.metaclass = True
             body.bases.update(b.id for b in node.bases if isinstance(b, ast.Name))
@@ -235,6 +274,49 @@ def _walk(body: Body, roots: list[Any], nested: list[tuple[Any, Body]], found: A
             stack += children(node)
         else:
             stack += children(node)
+
+
+def _stateless(item: Any) -> bool:
+    """A class-body statement that leaves no mutable class attribute: a def, a docstring, `x = 1`."""
+    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Pass)):
+        return True
+    if isinstance(item, ast.Expr):
+        return isinstance(item.value, ast.Constant)
+    if isinstance(item, (ast.Assign, ast.AnnAssign)):
+        return item.value is None or constant(item.value)
+    return False
+
+
+def _on_self(node: Any, me: str) -> str | None:
+    """X when `node` is `me.X`, or a chain through it (`me.X.y`, `me.X[k]`)."""
+    attribute = None
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == me:
+            attribute = node.attr
+        node = node.value
+    return attribute if isinstance(node, ast.Name) and node.id == me else None
+
+
+def _self_uses(function: Any, me: str, body: Body) -> None:
+    """Which attributes of the instance `function` changes in place, and which it assigns."""
+    for node in ast.walk(function):
+        targets: list[Any] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == me:
+                (body.in_place if isinstance(node, ast.AugAssign) else body.assigned).add(target.attr)
+            elif isinstance(target, (ast.Attribute, ast.Subscript)) and (name := _on_self(target.value, me)):
+                body.in_place.add(name)
+        if isinstance(node, ast.Delete):
+            body.in_place.update(n for t in node.targets if isinstance(t, (ast.Attribute, ast.Subscript)) and (n := _on_self(t.value, me)))
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and (name := _on_self(node.func.value, me)):
+                body.in_place.add(name)
+            for argument in [*node.args, *(k.value for k in node.keywords)]:
+                body.in_place.update(n for sub in ast.walk(argument) if (n := _on_self(sub, me)))
 
 
 def _applied(decorators: list[Any]) -> list[Any]:
@@ -303,9 +385,9 @@ def _import(body: Body, node: Any, found: Any) -> None:
             body.reads_files = True  # the notebook's own module: its file decides what it does
 
 
-def scan_statement(tree: Any, found: Any) -> tuple[Body, list[Body]]:
+def scan_statement(tree: Any, found: Any, owners: set[str]) -> tuple[Body, list[Body]]:
     """The statement's own body and every function body defined in it (any depth), each
-    with the locals of the functions around it."""
+    with the locals of the functions around it; `owners`: the names the statement binds."""
     top = Body()
     nested: list[tuple[Any, Body]] = []
     _walk(top, tree.body, nested, found)
@@ -314,6 +396,7 @@ def scan_statement(tree: Any, found: Any) -> tuple[Body, list[Body]]:
     while scopes:
         node, inner, enclosing = scopes.pop()
         inner.enclosing = enclosing
+        inner.owners = owners
         deeper: list[tuple[Any, Body]] = []
         _walk(inner, node.body if isinstance(node.body, list) else [node.body], deeper, found)
         own = frozenset((inner.params | inner.stores) - inner.declared)
@@ -356,6 +439,8 @@ def _globals_read(body: Body, world: Globals) -> tuple[set[str], list[str], list
     candidates = body.loads | body.bases | (body.receivers - world.plain) | {c for c in body.callees if c not in world.plain}
     touched = {n for n in candidates - local if n in world.bound and n not in world.modules and n not in world.consts}
     touched |= body.stores & body.declared
+    if body.owner_state or body.in_place - world.instance_attributes:
+        touched |= body.owners  # state its owner holds: every instance shares it
     if rng:
         touched.add(NUMPY_RANDOM)
     return touched, escapes, stateful, roots
@@ -378,6 +463,8 @@ class Program:
         self.values: set[str] = set()
         for body in functions:
             self.values |= body.values | body.attr_loads
+            if body.name == "__init__":
+                world.instance_attributes |= body.assigned
         self.own = [self._own(b) for b in functions]
         self.everything = Effects()
         for effect in self.own:
@@ -401,6 +488,7 @@ class Program:
         self._node("always", {i for i in dunder if metaclass or self.functions[i].name not in CONSTRUCTORS})
         self._node("first", {i for i, b in enumerate(self.functions) if b.first_class or b.name is None or b.name in used})
         self._node("constructors", {i for i in dunder if self.functions[i].name in CONSTRUCTORS})
+        self._node("decorated", {i for i, b in enumerate(self.functions) if b.decorated})
         for name, members in self.by_name.items():
             self._node("name:" + name, set(members))
         everything = []
@@ -518,4 +606,6 @@ class Program:
             targets.add(self.nodes["constructors"])
         if self._runs_code(body):
             targets.add(self.nodes["always"])
+        if body.attr_loads or body.store_roots:
+            targets.add(self.nodes["decorated"])  # a property's getter or setter
         return targets

@@ -9,7 +9,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from plan_effects import Globals
+from plan_effects import Globals, constant
 
 __all__ = ["EVERYTHING", "Marker", "NOT_NEEDED", "Unit", "kinds_of", "world_of"]
 
@@ -67,20 +67,6 @@ def binding_kinds(trees: list[Any]) -> dict[str, set[str]]:
                 for target in node.targets:
                     kinds.setdefault(target.id, set()).add("const")
     return kinds
-
-
-def constant(node: Any) -> bool:
-    """An immutable literal: a number, string, bytes, None, or a tuple of them (with signs)."""
-    stack = [node]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            stack.append(node.operand)
-        elif isinstance(node, ast.Tuple):
-            stack += node.elts
-        elif not isinstance(node, ast.Constant):
-            return False
-    return True
 
 
 def world_of(units: list[Unit], trees: list[Any], declared: set[str], found: Any) -> Globals:
