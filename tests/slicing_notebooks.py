@@ -42,8 +42,15 @@ SUPPORTS = {
         "",
     ),
     "hooks": ("HOOKS = []", ""),
+    "shared": ("", "    calls = []\n"),
+    "default": ("", ""),
 }
-SCALE = {"plain": "", "attribute": " * self.scale", "settings": " * SETTINGS['scale']", "closure": " * scale_of()", "hooks": ""}
+SCALE = {
+    "plain": "", "attribute": " * self.scale", "settings": " * SETTINGS['scale']", "closure": " * scale_of()", "hooks": "",
+    "shared": " * (1.0 if self.calls.append(1) or len(self.calls) < 2 else 2.0)",
+    "default": " * (1.0 if seen.append(1) or len(seen) < 2 else 2.0)",
+}
+"""How Dense.forward reads the state a later cell (or a training loop run before grading) changes."""
 
 RELU = {
     "honest": "np.maximum(input, 0)",
@@ -166,6 +173,13 @@ def _constructs(rnd: random.Random, support: str) -> dict[str, list[str]]:
     elif support == "closure":
         out["state"] = rnd.choice([[f"set_scale_of({amount})"], ["setters = [set_scale_of]", f"setters[0]({amount})"],
                                    [f"def later():\n    set_scale_of({amount})", "later()"]])
+    elif support in ("shared", "default"):
+        out["state"] = rnd.choice([
+            ["Dense(2, 3).forward(np.ones((1, 2)))"],
+            ["net = [Dense(2, 3), ReLU()]", "for _ in range(3):\n    forward(net, np.ones((1, 2)))"],
+            ["train([Dense(2, 3)], np.ones((4, 2)), np.zeros(4, dtype=int))"],
+            ["layer = Dense(2, 3)\nprint(layer.forward(np.ones((1, 2))).shape)"],
+        ] if harm else [["layer = Dense(2, 3)"], ["print(Dense)"]])
     elif support == "hooks":
         hook = "double" if harm else "same"
         out["state"] = rnd.choice([
@@ -196,7 +210,7 @@ def _dense(kind: str, support: str, bias_bug: bool) -> str:
         "        self.learning_rate = learning_rate\n"
         "        self.weights = np.random.randn(input_units, output_units) * 0.01\n"
         "        self.biases = np.zeros(output_units)\n\n"
-        f"    def forward(self, input):\n        return (input @ self.weights{bias}){SCALE[support]}\n\n"
+        f"    def forward(self, input{', seen=[]' if support == 'default' else ''}):\n        return (input @ self.weights{bias}){SCALE[support]}\n\n"
         "    def backward(self, input, grad_output):\n"
         "        grad_input = grad_output @ self.weights.T\n"
         f"        self.weights = self.weights {DENSE_SIGN[kind]} self.learning_rate * (input.T @ grad_output)\n"
