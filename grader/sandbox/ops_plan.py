@@ -5,17 +5,19 @@ cells, so it runs here, in the sandbox, never in the grader (hostile input: deep
 huge sources). The op `plan` takes every cell's source and the graded names and answers,
 per cell, whether each top-level statement runs and why.
 
-The analysis: each statement (split exactly as `Worker.statements` splits it) binds
-names (assignments, definitions, imports, loop and `with` targets) and reads names
-(everywhere inside it, function and method bodies, decorators, bases and defaults
-included: an over-approximation, so nothing read is missed). A statement that assigns
-an attribute or item of a name (`Dense.forward = f`, `CONFIG["lr"] = 0.1`), calls a
-method on a name that is not an imported module (`layers.append(...)`) or passes a bare
-name to a call (`patch(Dense)`) may change that name, so it counts as binding it too.
-Starting from the graded names, every statement that binds a needed name is needed, and
-what it reads becomes needed, until nothing changes; function bodies run at call time,
-so a definition placed *after* its user counts as well. Everything else (training loops,
-plots, downloads, prints of results) is not run.
+The invariant: the grade with slicing on equals the grade with slicing off, for every
+notebook. So a statement is left out only when nothing it may do can reach what a graded
+name's behaviour depends on. Each statement (split exactly as `Worker.statements` splits
+it) binds names and reads names (everywhere inside it, function and method bodies,
+decorators, bases and defaults included), and *touches* names: what it binds, what it
+hands to code, and the globals of every student function it may call, transitively
+(grader/sandbox/plan_effects.py). Starting from the graded names, a name is sensitive when
+it is needed or when a statement touches it together with a sensitive one (it may now hold
+or be held by it: `D = Dense`, `LAYERS.append(Dense)`); every statement that touches a
+sensitive name runs, and what it reads becomes needed, until nothing changes
+(grader/sandbox/plan_marker.py); function bodies run at call time, so a definition placed
+*after* its user counts as well. Everything else (training loops, plots, downloads, prints
+of results) is not run.
 
 Where the analysis cannot be sure, the statement runs (reason `fallback: ...`):
 `exec`/`eval`/`compile`/`__import__`, `globals()`/`locals()`/`vars()` (and when such a
@@ -23,8 +25,11 @@ statement is needed, every statement is, since it may read any name), `setattr`/
 on anything but a plain name, star imports, top-level `del`, `global` declarations, an
 assignment to an attribute of an imported module (monkey-patching numpy or builtins
 changes every statement's meaning), imports of modules that cannot be found before the
-notebook runs (the notebook may write them), and statements that do not parse (they
-cost nothing and their syntax error is reported).
+notebook runs (the notebook may write them), statements that do not parse (they cost
+nothing and their syntax error is reported), and statements that call code reaching
+objects no name follows or changing module state (plan_effects.py lists them). When
+graded code reads files or imports the notebook's own modules, every statement that calls
+anything runs: any of them may write that file.
 
 Imports of installed modules are ordinary bindings: the grader's environment is the same
 for every submission, so an installed module's import-time effects do not depend on the

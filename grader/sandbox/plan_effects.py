@@ -8,12 +8,17 @@ So the plan does not ask what a statement binds but what it may *touch*:
 
 - every name it binds, and every name it reads where the object is handed to code (an
   argument, a receiver, a base, a decorator, an operand): any of them may be mutated, or
-  made to hold the others (`T` below, an over-approximation);
+  made to hold the others (an over-approximation);
 - for every student function it may call, transitively, the globals that function reads
   the same way. Calls resolve by name: `f(...)` to the defs of a plain `f`, `x.m(...)` to
-  every function named `m`; a computed callee to every function; and every statement that
-  runs any code may reach the dunder methods (operators, printing, iteration), lambdas,
-  decorated functions and functions used as values (callbacks);
+  every function named `m`, a plain class to the constructors, a decorator to the call it
+  is; a computed callee to every function. Any code that runs may reach the dunder methods
+  (operators, printing, iteration, `__init_subclass__`, `__set_name__`); a call through an
+  attribute or into library code may reach lambdas, decorated functions and functions used
+  as values (callbacks); reading or setting an attribute may reach a property;
+- state instances share: a method that changes `self.X` in place where X is not assigned
+  in an `__init__` (a class attribute), a function with a mutable default, or any method of
+  a class whose body holds mutable attributes, touches the names that own it;
 - names that cannot carry a change are left out: imported modules (but see below), plain
   `def`/`class` names called directly, names bound only to constants, builtins.
 
