@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 __all__ = ["__version__", "check"]
 __version__ = "0.1.0"
@@ -16,10 +15,18 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 
-def check(*args: Any, **kwargs: Any) -> Any:
-    """The public checks on this notebook's definitions (see grader/student/notebook.py).
+def check(bundle: str | os.PathLike[str] | None = None, assignment: str | None = None) -> None:
+    """Run the public checks on this notebook's `Dense`, `ReLU`, `forward`, `train`, ... and show the result.
 
-    Imported on call, so `import grader` stays light."""
+    Call it in a cell after your definitions: `from grader import check; check()`.
+    bundle: the public_checks.json released with the notebook, or its folder (default: the
+        one in the working folder, which is the notebook's folder in Jupyter), e.g.
+        check(bundle="path/to/public_checks.json").
+    assignment: an assignment's name or folder instead of a bundle (instructors).
+    Shows the report (HTML with a plain-text copy in a notebook, text elsewhere) and returns
+    nothing; when no public checks are found it says why in one sentence.
+    The grader is imported on call, so `import grader` stays light.
+    """
     from .student.notebook import check as run
 
-    return run(*args, **kwargs)
+    run(bundle, assignment)

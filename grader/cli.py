@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .deadline import DEFAULT_TIMEOUT
-from .errors import InputError
+from .errors import GraderFailure, InputError
 from .safetext import terminal_safe
 from .sandbox.heap import keep_freed_memory
 
@@ -69,6 +69,11 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
     for option, target in (("--output", args.output), ("--html", args.html)):
         if target:
             _check_writable(option, Path(target))
+    assignment = None if public_only else load_assignment(args.assignment or DEFAULT_ASSIGNMENT)  # the instructor's error, not the student's
+    if not public_only:
+        from .extras import require_instructor_extra
+
+        require_instructor_extra()  # the instructor's environment, too
     try:
         if public_only:
             from .student.check import check_file
@@ -77,7 +82,7 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
         else:
             report = grade_file(
                 args.submission,
-                assignment=load_assignment(args.assignment or DEFAULT_ASSIGNMENT),
+                assignment=assignment,
                 seed=DEFAULT_SEED if args.seed is None else args.seed,
                 device=args.device,
                 timeout=args.timeout,
@@ -86,23 +91,29 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
         if args.format == "gradescope" and args.output:
             from .report.json_report import gradescope_error
 
-            _write(Path(args.output), gradescope_error(str(exc)))
+            _write(Path(args.output), gradescope_error(str(exc)), "results")
+        if args.html:
+            from .report.html import render_error_html
+
+            _write(Path(args.html), render_error_html(args.submission, str(exc)), "feedback page")
         raise
     rendered = _render(report, args.format)
+    # Files first, each with its "Wrote" line on stderr: stdout stays the report alone, and
+    # on a terminal the score stays the last line.
+    if args.output:
+        _write(Path(args.output), rendered if rendered is not None else _plain_text(report), "report")
+    if args.html:
+        from .report.html import render_html
+
+        _write(Path(args.html), render_html(report), "feedback page")
     if rendered is None:
         from .report.text import render_text
 
         render_text(report, verbose=args.verbose)
     else:
         sys.stdout.write(rendered + "\n")
-    if args.output:
-        _write(Path(args.output), rendered if rendered is not None else _plain_text(report))
-    if args.html:
-        from .report.html import render_html
-
-        _write(Path(args.html), render_html(report))
-    if public_only:
-        return 0 if report.score >= report.max_score else 1
+    if public_only:  # a failed check fails, whatever its points (train-runs is worth none)
+        return 0 if all(t.status == "passed" for t in report.tests) else 1
     return 0
 
 
@@ -119,11 +130,13 @@ def _check_writable(option: str, target: Path) -> None:
         raise InputError(f"{option} {target} cannot be written (permission denied); choose another path.")
 
 
-def _write(target: Path, text: str) -> None:
+def _write(target: Path, text: str, what: str) -> None:
+    """Write `text` to `target` and say so on stderr ("Wrote feedback page: FILE")."""
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot write {target}: {exc.strerror or exc}.") from None
+    print(f"Wrote {what}: {terminal_safe(target, newlines=False)}", file=sys.stderr, flush=True)
 
 
 def run_check_cli(argv: list[str]) -> int:
@@ -155,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             module, function = SUBCOMMANDS[argv[0]][0].split(":")
             return getattr(importlib.import_module(module), function)(argv[1:])
         return _run_grade(argv, public_only=False)
-    except InputError as exc:
+    except (InputError, GraderFailure) as exc:
         print(f"grade: {terminal_safe(exc, newlines=False)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

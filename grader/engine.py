@@ -23,7 +23,7 @@ from .errors import StudentFailure
 from .timing.exclusive import grading_phase
 from .oracle import ReferenceOracle, active_oracle
 from .profiling import Profile
-from .results import GRADESCOPE_VISIBILITY, SCORE_DECIMALS, CheckResult, GradeReport, StatementNote, round_points
+from .results import GRADESCOPE_VISIBILITY, SCORE_DECIMALS, CheckResult, Finding, GradeReport, StatementNote, round_points
 from .sandbox.client import WorkerProcess, sandbox_notes
 from .redefinitions import redefinition_notes
 from .sandbox.session import StudentSession
@@ -52,13 +52,14 @@ def run_check(ctx: CheckContext) -> CheckResult:
         with active_oracle(ctx.oracle if ctx.oracle is not None else ReferenceOracle(ctx.assignment)):
             outcome = get_check(spec.function)(ctx)
     except StudentFailure as failure:
-        outcome = Outcome(0, 1, [failure.message + ("\n" + failure.traceback if failure.traceback else "")], [failure.code, *failure.extra_codes])
+        earned = (failure.code, *failure.extra_codes)
+        outcome = Outcome(0, 1, [failure.message + ("\n" + failure.traceback if failure.traceback else "")], list(earned), case_codes={0: earned})
     codes = resolve_codes(outcome.diagnoses)
     if outcome.passed < outcome.total and not outcome.messages:
         outcome.messages.append("Some cases failed.")
     passed = outcome.fraction >= 1.0
     score = round_points(spec.points * outcome.fraction)
-    if not passed:  # a failed case never rounds up to full points
+    if not passed and spec.points > 0:  # a failed case never rounds up to full points (a 0-point check stays at 0)
         score = min(score, round_points(spec.points - 10.0**-SCORE_DECIMALS))
     return CheckResult(
         name=spec.name,
@@ -71,7 +72,13 @@ def run_check(ctx: CheckContext) -> CheckResult:
         description=describe(spec.description, ctx.convention),
         details=outcome.details,
         cases=(outcome.passed, outcome.total),
+        findings=_findings(outcome) if score < spec.points or codes else (),
     )
+
+
+def _findings(outcome: Outcome) -> tuple[Finding, ...]:
+    """Where each message starts in the check's output, with the codes its case earned."""
+    return tuple(Finding(message.count("\n") + 1, tuple(outcome.case_codes.get(i, ()))) for i, message in enumerate(outcome.messages))
 
 
 def run_checks(session: Any, assignment: Assignment, checks: list[tuple[int, CheckSpec]], seed: int, device: str, deadline: Deadline, oracle: Any = None) -> list[CheckResult]:

@@ -3,14 +3,16 @@
 `InputError`: the user gave us something we cannot grade (not a notebook, no code); the CLI
 prints its one-sentence message and exits 2. `StudentFailure`: the student's code failed a
 request (raised, hung, crashed, is missing); a check catches it and scores zero with its
-diagnosis. Anything else is a bug in the grader and is allowed to crash loudly.
+diagnosis. `GraderFailure`: the grader could not do its own part (the sandbox could not start a
+worker, twice): one sentence, exit status 2, a grader error in a batch, never the student's.
+Anything else is a bug in the grader and is allowed to crash loudly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["InputError", "StudentFailure", "GraderBug"]
+__all__ = ["InputError", "StudentFailure", "GraderBug", "GraderFailure"]
 
 
 class InputError(Exception):
@@ -19,6 +21,11 @@ class InputError(Exception):
 
 class GraderBug(RuntimeError):
     """An internal inconsistency: never blamed on the student."""
+
+
+class GraderFailure(RuntimeError):
+    """The grader's own machinery failed (a sandbox that could not be set up); the message is
+    one sentence with the reason, and no check is scored on it."""
 
 
 @dataclass

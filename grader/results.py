@@ -7,7 +7,7 @@ from typing import Any
 
 from .safetext import utf8_safe
 
-__all__ = ["CheckResult", "StatementNote", "GradeReport", "GRADESCOPE_VISIBILITY", "points", "round_points", "SCORE_DECIMALS"]
+__all__ = ["CheckResult", "Finding", "StatementNote", "GradeReport", "GRADESCOPE_VISIBILITY", "points", "round_points", "SCORE_DECIMALS"]
 
 GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
 
@@ -37,6 +37,16 @@ def points(value: float) -> str:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One failed case's part of a check's `output`, so a report can fold cases with one cause."""
+
+    lines: int
+    """How many lines of `output` the case's message spans (the findings follow each other from the first line)."""
+    codes: tuple[str, ...] = ()
+    """Mistake codes this case alone earned (empty when the check did not record them)."""
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """The result of one check of the rubric."""
 
@@ -60,6 +70,8 @@ class CheckResult:
     """Extra data for rich reports (plots); JSON-compatible."""
     cases: tuple[int, ...] = ()
     """(passed, total): the cases behind a partial score, so reports can say "5 of 7 cases"."""
+    findings: tuple[Finding, ...] = ()
+    """How `output` splits into the failed cases' messages, with each case's codes (the text view folds repeats)."""
 
     def __post_init__(self) -> None:
         _utf8_fields(self)

@@ -11,15 +11,17 @@ sandbox worker.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
 from .safetext import terminal_safe
 
-__all__ = ["Cell", "Submission", "read_submission", "strip_ipython"]
+__all__ = ["Cell", "Submission", "read_submission", "strip_ipython", "drop_self_check"]
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 MAX_CELLS = 10_000
@@ -27,6 +29,23 @@ MAX_CELLS = 10_000
 _NAME_CHARS = re.compile(r"[\w.]+")
 _ASSIGN_TARGETS = re.compile(r"[\w, ]+")
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+_LITERAL = r"""(?:None|[rRuU]?(?:"[^"\\\n]*"|'[^'\\\n]*'))"""
+_CHECK_ARG = rf"(?:(?:bundle|assignment)[ \t]*=[ \t]*)?{_LITERAL}"
+_CHECK_ARGS = rf"\([ \t]*(?:{_CHECK_ARG}(?:[ \t]*,[ \t]*{_CHECK_ARG})*(?:[ \t]*,)?[ \t]*)?\)"
+# [ \t], never two optional runs of blanks side by side: a hostile line of blanks costs linear time.
+_OWN_STATEMENT = {
+    "from": r"from[ \t]+grader[ \t]+import[ \t]+check",
+    "import": r"import[ \t]+grader",
+    "call": rf"check{_CHECK_ARGS}",
+    "module_call": rf"grader[ \t]*\.[ \t]*check{_CHECK_ARGS}",
+}
+_ANY_OWN = f"(?:{'|'.join(_OWN_STATEMENT.values())})"
+_OWN_LINE = re.compile(rf"(?P<statements>{_ANY_OWN}(?:[ \t]*;[ \t]*{_ANY_OWN})*)(?:[ \t]*;)?[ \t]*(?:#.*)?")
+_ONE_OWN = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _OWN_STATEMENT.items()))
+_MAYBE_OWN = re.compile(r"^(?:from[ \t]+grader|import[ \t]+grader|grader[ \t]*\.|check\()", re.MULTILINE)
+"""A cheap first look: only a cell with a line starting like this is tokenized."""
+MAX_SELF_CHECK_CELL = 256 * 1024
+"""Larger cells are never searched for the grader's own lines (the released cell is two lines)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,51 @@ def _is_ipython(body: str) -> bool:
     return bool(equals) and value.lstrip().startswith(("!", "%")) and _ASSIGN_TARGETS.fullmatch(target) is not None
 
 
+def _own_lines(source: str) -> dict[int, set[str]]:
+    """Top-level one-line logical lines of `source` made only of the grader's own statements:
+    {line index: kinds}. Tokenized, so text inside strings or brackets is never a candidate."""
+    found: dict[int, set[str]] = {}
+    lines = source.split("\n")  # as tokenize reads them
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return found  # a cell that does not tokenize is left as it is: its syntax error is reported
+    start: tuple[int, int] | None = None
+    for token in tokens:
+        if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING):
+            continue
+        if start is None:
+            start = token.start
+        if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            row, col = start
+            if col == 0 and token.start[0] == row and 0 < row <= len(lines) and (match := _OWN_LINE.fullmatch(lines[row - 1].rstrip())):
+                found[row - 1] = {str(one.lastgroup) for one in _ONE_OWN.finditer(match.group("statements"))}
+            start = None
+    return found
+
+
+def drop_self_check(sources: list[str]) -> list[str]:
+    """The cells with the grader's own `check()` lines replaced by `pass` (line numbers kept).
+
+    A student who keeps the released notebook's last cell (`from grader import check;
+    check()`, or `import grader; grader.check(bundle="...")`) hands in a call of the grader
+    itself; in the sandbox it can only fail. Only whole top-level lines made of these
+    statements go, and a call only when the submission imports it from the grader; any
+    other code on the line (or any argument but a string literal) keeps the line as it is.
+    """
+    if not any("grader" in src for src in sources):
+        return list(sources)
+    candidates = {i: _own_lines(src) for i, src in enumerate(sources) if len(src) <= MAX_SELF_CHECK_CELL and _MAYBE_OWN.search(src)}
+    kinds = {kind for lines in candidates.values() for found in lines.values() for kind in found}
+    allowed = {"from", "import"} | ({"call"} if "from" in kinds else set()) | ({"module_call"} if "import" in kinds else set())
+    out = list(sources)
+    for i, lines in candidates.items():
+        drop = {row for row, found in lines.items() if found <= allowed}
+        if drop:
+            out[i] = "\n".join("pass" if row in drop else line for row, line in enumerate(sources[i].split("\n")))
+    return out
+
+
 def _source_text(cell: dict) -> str:
     source = cell.get("source", cell.get("input", ""))
     if isinstance(source, list) and all(isinstance(part, str) for part in source):
@@ -146,6 +210,9 @@ def read_submission(path: str | Path) -> Submission:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{path.name} is not UTF-8 text; expected a Jupyter notebook (.ipynb) or a Python file (.py).") from None
+    if not text.strip():
+        saved = "your file" if path.suffix == ".py" else "your notebook in Jupyter"
+        raise InputError(f"{path.name}: the file is empty; save {saved} and hand in the saved file again.")
     if path.suffix == ".py":
         sources = [(1, text)]
     elif path.suffix == ".ipynb" or text.lstrip().startswith("{"):
@@ -160,9 +227,10 @@ def read_submission(path: str | Path) -> Submission:
         sources = _notebook_code_cells(data, path)
     else:
         raise InputError(f"{path.name} is neither a Jupyter notebook (.ipynb) nor a Python file (.py).")
+    stripped = drop_self_check([strip_ipython(src) for _, src in sources])
     cells = tuple(
-        Cell(index=i, source=strip_ipython(src), label=f"cell {position}, code cell {i}" if path.suffix != ".py" else terminal_safe(path.name, newlines=False))
-        for i, (position, src) in enumerate(sources, start=1)
+        Cell(index=i, source=src, label=f"cell {position}, code cell {i}" if path.suffix != ".py" else terminal_safe(path.name, newlines=False))
+        for i, ((position, _), src) in enumerate(zip(sources, stripped), start=1)
     )
     if not any(c.source.strip() for c in cells):
         raise InputError(f"{path.name} contains no code; expected the assignment notebook with your solution.")

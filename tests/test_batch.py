@@ -111,7 +111,8 @@ def test_per_student_json_matches_single_grade(graded_class: tuple[Path, Path, s
     assert single.returncode == 0, single.stderr
     expected = json.loads(single.stdout)
     batch = json.loads((results / "carol.json").read_text())
-    assert set(batch) == set(expected) | {"grading_fingerprint"}  # what a resumed batch compares
+    assert set(batch) == set(expected) | {"grading_fingerprint", "student"}  # what a resumed batch compares
+    assert batch["student"] == "carol"  # whose record the stem holds
     for key in ("score", "max_score", "diagnoses", "seed", "sha256", "submission"):
         assert batch[key] == expected[key], key
     assert [(t["name"], t["score"]) for t in batch["tests"]] == [(t["name"], t["score"]) for t in expected["tests"]]

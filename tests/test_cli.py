@@ -86,3 +86,28 @@ def test_check_subcommand_runs_public_checks_only(reference_notebook: Path) -> N
 def test_check_subcommand_exit_1_on_failure() -> None:
     result = run_grade("check", str(SUBMISSIONS / "forward_missing_bias.ipynb"), "--assignment", "dense_layer")
     assert result.returncode == 1
+
+
+@pytest.mark.parametrize("content", [pytest.param("", id="zero-bytes"), pytest.param("\n  \n", id="blank")])
+def test_an_empty_file_is_called_empty_and_still_gets_a_feedback_page(tmp_path: Path, content: str) -> None:
+    path, page = tmp_path / "dense_layer.ipynb", tmp_path / "feedback.html"
+    path.write_text(content)
+    result = run_grade(str(path), "--html", str(page))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("grade: ")]
+    assert errors == ["grade: dense_layer.ipynb: the file is empty; save your notebook in Jupyter and hand in the saved file again."], result.stderr
+    assert "not valid JSON" not in result.stderr
+    text = page.read_text()
+    assert "could not be graded" in text and "the file is empty" in text and "<script" not in text
+    assert f"Wrote feedback page: {page}" in result.stderr
+
+
+def test_files_written_are_announced_on_stderr_and_stdout_stays_the_report(reference_notebook: Path, tmp_path: Path) -> None:
+    page, report = tmp_path / "feedback.html", tmp_path / "report.json"
+    result = run_grade(str(reference_notebook), "--format", "json", "--html", str(page), "--output", str(report))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == json.loads(report.read_text())
+    assert result.stderr.splitlines() == [f"Wrote report: {report}", f"Wrote feedback page: {page}"]
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    text = run_grade(str(reference_notebook), "--html", str(page))
+    assert text.stderr.splitlines() == [f"Wrote feedback page: {page}"] and "points (100%)" in text.stdout.splitlines()[-1]

@@ -8,6 +8,7 @@ headless Chromium (screenshot kept in test-artifacts/class.png), like the studen
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -36,6 +37,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         text = (SUBMISSIONS / source).read_text().replace('"cells": [', f'"cells": [{{"cell_type": "markdown", "metadata": {{}}, "source": "{student}"}}, ', 1)
         (folder / f"{student}.ipynb").write_text(text)  # unique content, same code
     (folder / "eve.ipynb").write_text("{this is not json")
+    (folder / "fay.ipynb").write_text("")
     result = run_grade("batch", str(folder), "--out", str(base / "results"), "--jobs", "2", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return base / "results", result.stdout
@@ -52,7 +54,22 @@ def test_dashboard_is_self_contained_and_lists_every_student(batch: tuple[Path, 
     assert '<a href="ada.html">ada</a>' in row and '<a href="bob.html">bob</a>' in row and "sum over the batch" in row
     assert "forward-missing-bias" in page and "dee" in page
     assert "eve" in page and "not valid JSON" in page
-    assert "4 of 5 submissions graded" in page
+    assert "4 of 6 submissions graded" in page
+
+
+def test_the_roster_lists_every_student_in_id_order_with_score_status_and_page(batch: tuple[Path, str]) -> None:
+    results, _ = batch
+    page = (results / "class.html").read_text()
+    table = re.search(r'<table class="summary roster">(.*?)</table>', page, re.S).group(1)
+    rows = re.findall(r"<tr><td>([^<]*)</td><td class=\"num\">([^<]*)</td><td class=\"(\w+)\">([^<]*)</td><td>(.*?)</td></tr>", table)
+    assert [r[0] for r in rows] == ["ada", "bob", "cyd", "dee", "eve", "fay"], table
+    by_id = {r[0]: r[1:] for r in rows}
+    assert by_id["cyd"][:3] == ("23 / 23", "passed", "full marks") and by_id["cyd"][3] == '<a href="cyd.html">page</a>'
+    assert by_id["ada"][0] == "17.76 / 23" and by_id["ada"][2].endswith("checks failed")
+    assert by_id["eve"][:3] == ("—", "failed", "not graded (input)")
+    for student in ("eve", "fay"):  # a file that cannot be graded still gets a page that says why
+        assert by_id[student][3] == f'<a href="{student}.html">page</a>'
+    assert "the file is empty" in (results / "fay.html").read_text() and "not valid JSON" in (results / "eve.html").read_text()
 
 
 def test_terminal_summary_has_per_check_statistics(batch: tuple[Path, str]) -> None:
@@ -67,6 +84,46 @@ def test_terminal_summary_has_per_check_statistics(batch: tuple[Path, str]) -> N
 
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def _widths(page: Path, window: int) -> tuple[int, int]:
+    """(document width, window width) of `page` in headless Chromium: a copy of the page with a
+    script that writes them into the DOM (the page itself has no script)."""
+    probe = page.with_name(f"probe-{page.name}")
+    probe.write_text(page.read_text().replace("</body>", "<script>document.body.dataset.widths = "
+                     "document.documentElement.scrollWidth + ' ' + window.innerWidth;</script></body>"))
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+                              f"--user-data-dir={profile}", f"--window-size={window},900", "--dump-dom", probe.as_uri()],
+                             capture_output=True, text=True, timeout=90).stdout
+    probe.unlink()
+    found = re.search(r'data-widths="(\d+) (\d+)"', dom)
+    assert found, dom[:2000]
+    return int(found.group(1)), int(found.group(2))
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_a_large_class_page_is_not_wider_than_a_1280_px_window(batch: tuple[Path, str], tmp_path: Path) -> None:
+    """Sixty students with long ids share a mistake: their links wrap in the "who" cell."""
+    from grader.assignment import load_assignment
+    from grader.batch.store import ResultsDir
+    from grader.report.class_stats import class_stats
+    from grader.report.dashboard import render_dashboard, student_pages
+
+    results, _ = batch
+    record = json.loads((results / "ada.json").read_text())
+    store = ResultsDir(tmp_path)
+    rows = [(f"student-{i:02d}-with-a-long-learning-platform-id", record) for i in range(60)]
+    for student, _ in rows:
+        shutil.copy(results / "ada.html", store.html_path(student))
+    assignment = load_assignment("dense_layer")
+    page = tmp_path / "class.html"
+    pages = student_pages([s for s, _ in rows], store.html_path, page)
+    page.write_text(render_dashboard(class_stats(rows, [c.name for c in assignment.checks], assignment.max_score), assignment.title, pages))
+    assert len(pages) == 60 and page.read_text().count(f'href="{rows[0][0]}.html"') >= 2
+    for shown in (page, results / "class.html"):
+        document, window = _widths(shown, 1280)
+        assert window == 1280 and document <= window, (shown.name, document, window)
 
 
 @pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (apt-get install -y chromium)")

@@ -214,14 +214,19 @@ def test_forged_replies_are_student_failures(tmp_path: Path) -> None:
     assert forward["score"] == 0 and {"exception", "crash"} & set(forward["diagnoses"])
 
 
-def test_a_3000_level_home_tree_is_removed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("use_forkserver", [pytest.param(True, id="private-tmpfs"), pytest.param(False, id="folder-on-disk")])
+def test_a_3000_level_home_tree_is_removed(use_forkserver: bool) -> None:
+    """With a private tmpfs the tree never reaches the grader's disk and goes with the worker;
+    in a working folder on disk (no mount namespace) the grader's clean-up removes it."""
     from grader.sandbox.client import SandboxConfig, WorkerProcess
 
-    worker = WorkerProcess(SandboxConfig())
+    worker = WorkerProcess(SandboxConfig(), use_forkserver=use_forkserver)
     try:
         reply, _ = worker.request({"op": "exec_cell", "label": "deep", "source": _attack_source("deep_home_tree"), "timeout": 20.0}, timeout=30.0)
         assert all(s["status"] == "ok" for s in reply["statements"]), reply  # ok statements travel only to say what they defined
-        assert (Path(worker.workdir) / "deep-hostile" / "d" / "d").is_dir()
+        on_disk = (Path(worker.workdir) / "deep-hostile" / "d" / "d").is_dir()
+        private = any(layer.startswith("disk: the working folder") for layer in worker.layers)
+        assert on_disk != private, (on_disk, worker.layers)
     finally:
         worker.close()
     assert not os.path.lexists(worker.workdir)

@@ -117,11 +117,14 @@ def test_a_redefined_loss_gradient_does_not_fool_the_check(assignment: Assignmen
     np.testing.assert_allclose(after, np.eye(3)[[0]] - softmax)  # the student's own definition is back
 
 
-def test_a_slow_network_is_judged_on_the_steps_it_managed(assignment: Assignment) -> None:
+def test_a_run_the_time_budget_stops_does_not_pass(assignment: Assignment) -> None:
+    """Its steps were right, but the steps it did not take and its held-out accuracy are unjudged: no pass on them."""
     result = learn(SUBMISSIONS / "reference.ipynb", assignment, time_budget=0.0, steps_per_request=10)
-    assert result.score == result.max_score
+    assert result.score == 0 and result.diagnoses == ("timeout",), result.output
     assert result.details["learning"]["steps_done"] == 2  # the first request (first_steps), then the budget was spent
-    assert result.details["learning"]["accuracy"] is None
+    assert result.details["learning"]["accuracy"] is None and result.details["learning"]["stopped"] == "time-budget"
+    assert re.search(r"Training ran 2 of 90 steps; stopped because the time budget of 0 s( of CPU)? was spent\. "
+                     r"The steps taken were checked \(they were right\)", result.output), result.output
 
 
 def test_the_mean_version_trains_with_its_own_loss_gradient(assignment: Assignment, tmp_path: Path) -> None:

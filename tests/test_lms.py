@@ -53,7 +53,7 @@ def test_moodle_blackboard_github_and_gradescope_layouts(tmp_path: Path) -> None
     moodle = tmp_path / "moodle"
     _place(moodle, "Mary Major_34567_assignsubmission_file_/dense_layer.ipynb")
     _place(moodle, "Richard Roe_34568_assignsubmission_file_/work/solution.ipynb")
-    assert _ids(moodle, tmp_path)[0] == {"Mary_Major_34567": "dense_layer.ipynb", "Richard_Roe_34568": "solution.ipynb"}
+    assert _ids(moodle, tmp_path)[0] == {"Mary Major_34567": "dense_layer.ipynb", "Richard Roe_34568": "solution.ipynb"}  # ids as Moodle wrote them
 
     blackboard = tmp_path / "blackboard"
     _place(blackboard, "Dense Layer_jdoe_attempt_2026-11-20-10-00-00_dense_layer.ipynb")

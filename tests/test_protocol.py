@@ -116,13 +116,13 @@ def test_the_graders_reader_gets_small_in_place_and_chunked_arrays_whole_and_wri
     import threading
     import time
 
-    from grader.sandbox.client import IN_PLACE_MAX, _DeadlineReader
+    from grader.sandbox.pipes import IN_PLACE_MAX, DeadlineReader
 
     arrays = [np.arange(7.0), np.arange(200_000.0), np.arange(IN_PLACE_MAX // 8 + 1000, dtype=np.float64)]
     r, w = os.pipe()
     writer = threading.Thread(target=lambda: (protocol.write_message(w, {"x": 1}, arrays), os.close(w)))
     writer.start()
-    reader = _DeadlineReader(r)
+    reader = DeadlineReader(r)
     reader.deadline = time.monotonic() + 30
     header, back = protocol.read_message(reader)
     writer.join()

@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from _unprivileged import unprivileged_python
 from grader.sandbox import forkserver, resources
 from grader.sandbox.client import SandboxConfig, WorkerFailure, WorkerProcess
 
@@ -171,31 +174,21 @@ print(worker.student_output())
 
 
 @pytest.fixture(scope="module")
-def nobody_python(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An interpreter `nobody` may run, seeing this checkout's packages (a .pth file)."""
+def nobody_python(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """An interpreter `nobody` may run, with readable copies of this checkout's sources (and of
+    numpy where nobody cannot read it): the checkout itself may live in a private folder."""
     if not IS_ROOT:
         pytest.skip("already unprivileged: the other tests are the unprivileged variant")
-    base = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
-    if not base.exists():
-        pytest.skip(f"no system {base} for the unprivileged user")
-    folder = tmp_path_factory.mktemp("nobody")
-    os.chmod(folder, 0o755)
-    for parent in folder.parents:
-        if parent == Path("/tmp") or parent == Path("/"):
-            break
-        os.chmod(parent, os.stat(parent).st_mode | 0o005)
-    subprocess.run([str(base), "-m", "venv", "--without-pip", str(folder / "venv")], check=True, timeout=60)
-    import numpy
-
-    site = Path(numpy.__file__).resolve().parent.parent
-    [purelib] = list((folder / "venv" / "lib").glob("python*/site-packages"))
-    (purelib / "checkout.pth").write_text(f"{site}\n")
-    return str(folder / "venv" / "bin" / "python")
+    made = unprivileged_python(tmp_path_factory.mktemp("nobody"))
+    if isinstance(made, str):
+        pytest.skip(made)
+    return made
 
 
-def test_unprivileged_worker_gets_the_same_isolation(nobody_python: str) -> None:
+def test_unprivileged_worker_gets_the_same_isolation(nobody_python: tuple[str, Path]) -> None:
     source = PROBE.replace("__PATHS__", ", ".join(repr(p) for p in SECRETS))
-    done = subprocess.run([nobody_python, "-I", "-c", UNPRIVILEGED, str(ROOT), source], capture_output=True, text=True, timeout=60,
+    python, sources = nobody_python
+    done = subprocess.run([python, "-I", "-c", UNPRIVILEGED, str(sources), source], capture_output=True, text=True, timeout=60,
                           user=65534, group=65534, extra_groups=[], cwd="/", env={"PATH": "/usr/bin:/bin", "TMPDIR": "/tmp"})
     assert done.returncode == 0, done.stderr[-2000:]
     layers = json.loads([x for x in done.stdout.splitlines() if x.startswith("LAYERS ")][0][len("LAYERS "):])
@@ -323,3 +316,29 @@ def test_a_worker_killed_from_two_threads_while_its_cpu_count_is_read_fails_nowh
             thread.join(timeout=30.0)
         worker.close()
         assert not errors, errors
+
+
+def test_suite_runs_from_a_private_folder(tmp_path: Path) -> None:
+    """A clone other users cannot read (under /root, in a mode-700 home): the unprivileged and
+    the uid-dropping isolation tests pass from there, run with the clone's own code."""
+    if not IS_ROOT:
+        pytest.skip("other users (nobody, the workers' uids) exist for this test only when it runs as root")
+    if not (ROOT / ".git").exists() or not shutil.which("git"):
+        pytest.skip("not a git checkout: nothing to clone")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    clone = private / "dense-grader"
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(clone)], check=True, timeout=120, capture_output=True)
+    os.chmod(private, 0o700)
+    probe = "import grader, sys; print(grader.__file__)"
+    env = dict(os.environ, PYTHONPATH=str(clone), PYTHONDONTWRITEBYTECODE="1")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=clone).stdout.startswith(str(clone))
+    tests = ["test_unprivileged_worker_gets_the_same_isolation", "test_worker_sees_only_itself_and_the_allow_list"]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "inner"), "-rs",
+                           "tests/test_sandbox_isolation.py", "-k", " or ".join(tests)],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=clone)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    if "skipped" in done.stdout:  # e.g. no user namespaces for unprivileged users on this machine
+        pytest.skip("the clone's run skipped: " + " | ".join(x for x in done.stdout.splitlines() if x.startswith("SKIPPED")))
+    assert "2 passed" in done.stdout, done.stdout[-3000:]
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o700, "the test opened the private folder up"

@@ -14,7 +14,9 @@ import pytest
 
 from conftest import SUBMISSIONS, run_grade
 from grader.assignment import load_assignment
-from grader.student.release import release
+from grader.results import points
+from grader.student.release import CHECK_CELL, install_line, release
+from grader.student.wheel import wheel_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "assignments" / "dense_layer" / "sample_submission.ipynb"
@@ -29,7 +31,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_release_is_byte_identical(bundle: Path, tmp_path: Path) -> None:
     again = release(str(ROOT / "assignments" / "dense_layer"), tmp_path)
-    assert [p.name for p in again] == ["dense_layer.ipynb", "public_checks.json", "dense_layer.zip"]
+    assert [p.name for p in again] == ["README.md", wheel_name(), "dense_layer.ipynb", "public_checks.json", "dense_layer.zip"]
     for path in again:
         assert path.read_bytes() == (bundle / path.name).read_bytes(), path.name
 
@@ -68,7 +70,20 @@ def test_bundle_option_and_exit_status(bundle: Path) -> None:
     failing = run_grade("check", str(SUBMISSIONS / "grad_weights_mean.ipynb"), "--bundle", str(bundle), "--format", "json")
     assert failing.returncode == 1, failing.stderr
     report = json.loads(failing.stdout)
-    assert "grad-weights-mean" in report["diagnoses"] and "hidden cases" in report["not_checked"]
+    hidden = [c for c in load_assignment("dense_layer").checks if c.visibility == "hidden"]
+    assert "grad-weights-mean" in report["diagnoses"] and "graded after the deadline" in report["not_checked"]
+    assert all(f"{c.name} ({points(c.points)} points)" in report["not_checked"] for c in hidden), report["not_checked"]
+
+
+def test_released_notebook_says_how_to_check(bundle: Path) -> None:
+    """The note on checking comes right after the title, with the one install line; the last cell is check()."""
+    notebook = json.loads((bundle / "dense_layer.ipynb").read_text())
+    cells = notebook["cells"]
+    note = "".join(cells[1]["source"])
+    assert cells[1]["cell_type"] == "markdown" and install_line() in note and "check()" in note
+    assert cells[-1]["cell_type"] == "code" and "".join(cells[-1]["source"]) == CHECK_CELL
+    readme = (bundle / "README.md").read_text()
+    assert f"    {install_line()}\n" in readme and "grade check dense_layer.ipynb" in readme
 
 
 def _kernel_notebook(cells: list[str]) -> dict:
@@ -81,8 +96,11 @@ def _kernel_notebook(cells: list[str]) -> dict:
 
 
 def test_check_in_a_real_kernel_matches_grade_check(bundle: Path, tmp_path: Path) -> None:
-    """nbclient runs the sample notebook's cells, then `check()`: the HTML report is displayed
-    inline, with the same scores and codes as `grade check` on the saved notebook."""
+    """nbclient runs the sample notebook's cells, then `check()`, and the notebook is saved: the
+    stored output, read back from the .ipynb, holds plain HTML (no iframe, no script, nothing a
+    reopened untrusted notebook hides) and a readable text/plain copy, with the same scores and
+    codes as `grade check` on the saved notebook."""
+    import nbformat
     from nbclient import NotebookClient
 
     source = json.loads(SAMPLE.read_text())
@@ -91,15 +109,35 @@ def test_check_in_a_real_kernel_matches_grade_check(bundle: Path, tmp_path: Path
     notebook = _kernel_notebook(cells)
     (tmp_path / "public_checks.json").write_bytes((bundle / "public_checks.json").read_bytes())
     NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = notebook.cells[-1].outputs
-    assert [o.output_type for o in outputs] == ["display_data"], outputs  # shown once, no stray repr
-    page, text = outputs[0].data["text/html"], outputs[0].data["text/plain"]
-    assert page.startswith("<iframe") and "grad-weights-mean" in page and "Well done" not in page
-    assert "Not checked here: public checks:" in text and "grad-weights-mean" in text
+    nbformat.write(notebook, str(tmp_path / "executed.ipynb"))
+    stored = json.loads((tmp_path / "executed.ipynb").read_text())
+    outputs = stored["cells"][-1]["outputs"]
+    assert [o["output_type"] for o in outputs] == ["display_data"], outputs  # shown once, no stray repr
+    page, text = "".join(outputs[0]["data"]["text/html"]), "".join(outputs[0]["data"]["text/plain"])
+    lowered = page.lower()
+    assert "<iframe" not in lowered and "<script" not in lowered and "<style" not in lowered and not re.search(r"\son\w+=", lowered), page[:300]
+    assert page.startswith("<div>") and "<table>" in page and "grad-weights-mean" in page and "Well done" not in page
+    assert "Not checked here: dense-update-weights (2 points)" in text and "grad-weights-mean" in text
     saved = run_grade("check", str(SAMPLE), "--bundle", str(bundle))
     assert saved.returncode == 1
     public = [c for c in load_assignment("dense_layer").checks if c.visibility == "public"]
     assert _rows(text) == _rows(saved.stdout) and len(_rows(text)) == len(public)
+    assert text.strip().splitlines()[-1].split(": ", 1)[1].rsplit(",", 1)[0] == saved.stdout.strip().splitlines()[-1].split(": ", 1)[1].rsplit(",", 1)[0]
+
+
+def test_check_speaks_the_notebooks_language(tmp_path: Path) -> None:
+    """`help(check)` shows the real parameters; without a bundle, check() names the keyword
+    argument, not the command line's flag."""
+    import inspect
+
+    import grader
+
+    assert list(inspect.signature(grader.check).parameters) == ["bundle", "assignment"]
+    assert "check(bundle=" in (grader.check.__doc__ or "")
+    script = tmp_path / "lonely.py"
+    script.write_text("from grader import check\ncheck()\n")
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and 'check(bundle="path/to/public_checks.json")' in result.stderr and "--bundle" not in result.stderr, result.stderr
 
 
 def _rows(report: str) -> list[str]:
@@ -115,8 +153,8 @@ def test_check_outside_jupyter_prints_text(bundle: Path, tmp_path: Path) -> None
     script.write_text(code + "\nfrom grader import check\ncheck()\n")
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=dict(os.environ, COLUMNS="120"))
     assert result.returncode == 0, result.stderr
-    assert "Not checked here: public checks:" in result.stdout and "FAILED" not in result.stdout
-    assert re.search(r"\b(\d+) / \1 points \(100%\)", result.stdout) and ", 0 failed" in result.stdout
+    assert "Not checked here: dense-update-weights (2 points)" in result.stdout and "FAILED" not in result.stdout
+    assert re.search(r"\b(\d+) / \1 public points: ", result.stdout) and ", 0 failed" in result.stdout and "%" not in result.stdout.splitlines()[-1]
     assert "<iframe" not in result.stdout
 
 

@@ -75,7 +75,8 @@ def test_python_file_is_one_cell(tmp_path: Path) -> None:
         pytest.param("a.ipynb", "[1, 2]", "not a Jupyter notebook", id="json-not-notebook"),
         pytest.param("a.ipynb", '{"cells": [], "nbformat": 4}', "contains no code", id="empty-notebook"),
         pytest.param("a.txt", "hello", "neither a Jupyter notebook", id="not-a-notebook"),
-        pytest.param("a.py", "", "contains no code", id="empty-py"),
+        pytest.param("a.py", "", "the file is empty; save your file and hand", id="empty-py"),
+        pytest.param("a.ipynb", " \n", "the file is empty; save your notebook in Jupyter", id="blank-ipynb"),
     ],
 )
 def test_bad_input_is_one_sentence(tmp_path: Path, name: str, content: str, message: str) -> None:

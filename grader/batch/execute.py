@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import GraderFailure, InputError
+from ..extras import INSTRUCTOR_INSTALL
 from ..sandbox.heap import keep_freed_memory
 from ..sandbox.limits import name_process
 from ..sandbox.resources import process_state
@@ -127,7 +128,12 @@ def _error(job: Job, options: Options, kind: str, message: str, elapsed: float) 
     except InputError:
         max_score = 0.0
     record = error_record(job.student, job.path, job.sha256, _assignment_name(options), max_score, options.seed, __version__, kind, message, elapsed)
-    return TaskResult(job.student, job.name, record, None)
+    html = None
+    if options.html and kind == "input":  # the student's file is the cause: their page says why
+        from ..report.html import render_error_html
+
+        html = render_error_html(job.path, message)
+    return TaskResult(job.student, job.name, record, html)
 
 
 def _assignment_name(options: Options) -> str:
@@ -163,6 +169,8 @@ def grade_task(job: Job, options: Options) -> TaskResult:
                     signal.setitimer(signal.ITIMER_REAL, 0)
         except InputError as exc:
             return _error(job, options, "input", str(exc), time.perf_counter() - started)
+        except GraderFailure as exc:  # the grader's own set-up (the sandbox) failed: its sentence, no traceback
+            return _error(job, options, "grader", str(exc), time.perf_counter() - started)
         except _Overtime:
             return _error(job, options, "timeout", f"grading took longer than {options.timeout:g} s, so it was stopped; grade it alone with `grade` to see where it hangs.", time.perf_counter() - started)
         except Exception as exc:  # a grader bug: recorded loudly, but the class goes on
@@ -326,7 +334,7 @@ def run_dask(address: str, jobs: list[Job], options: Options, on_result: Callabl
     try:
         from distributed import Client, as_completed
     except ImportError:
-        raise InputError("--scheduler needs Dask, which is not installed: pip install 'dense-grader[dask]'.") from None
+        raise InputError(f"--scheduler needs Dask, which is not installed: {INSTRUCTOR_INSTALL}.") from None
     try:
         client = Client(address, timeout="20s")
     except (OSError, TimeoutError, ValueError) as exc:

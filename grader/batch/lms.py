@@ -4,190 +4,111 @@ An export names each file after the student and the upload (Canvas:
 `smithjohn_late_12345_678902_dense_layer-1.ipynb`), or gives one folder per student
 (Moodle: `Mary Major_34567_assignsubmission_file_/`; GitHub Classroom: `dense-layer-alice/`;
 Gradescope: `submission_123/` named in `submission_metadata.yml`). Used verbatim as ids, a
-resubmission becomes a second row and the gradebook cannot be imported back. Here each
-entry found by `batch_inputs.discover` gets an `Identity` (the id used for the per-student
-files and the gradebook's id column, the name and the id the LMS knows the student by);
-several uploads of one student keep the latest and say which were superseded.
+resubmission becomes a second row and the gradebook cannot be imported back.
+
+Names are partly written by students (the uploaded file's name, a username), so a layout is
+read only from the parts the LMS writes, anchored where the LMS puts them, and decided for
+the whole class (grader/batch/layouts.py): a name that does not fit the layout most of the
+class fits keeps its own id, and the batch says so. Uploads that the LMS marks as one
+student's keep the latest by the LMS's own order (attempt time, upload number); when that
+order cannot tell them apart, every one is kept under its own id, and the batch says so.
+No entry is ever dropped for another student's.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import Sequence
 
-__all__ = ["Identity", "recognise", "LAYOUTS"]
+from .inputs import Entry
+from .layouts import LAYOUTS, SIGNS, Identity
+from .names import AMBIGUOUS, unique_ids
 
-
-@dataclass(frozen=True)
-class Identity:
-    """Who an entry belongs to, as the LMS that exported it knows them."""
-
-    student: str
-    """Stable id: names RESULTS/<id>.json and .html and fills the gradebook's id column."""
-    layout: str
-    """The export layout recognised: canvas, moodle, blackboard, gradescope, github-classroom or generic."""
-    name: str = ""
-    """The student's name as the export gives it (Canvas: "smithjohn"; Moodle: "Mary Major")."""
-    lms_id: str = ""
-    """The id the LMS imports grades by (Canvas user id, Moodle participant number, Gradescope SID)."""
-    order: tuple = ()
-    """Sort key among one student's uploads: the largest is the latest."""
+__all__ = ["Identity", "recognise", "identify", "LAYOUTS"]
 
 
-Matcher = Callable[[str], "Identity | None"]
-
-_CANVAS = re.compile(r"^(?P<name>[a-z0-9]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<upload>\d+)_(?P<file>.+?)(?:-(?P<copy>\d+))?(?P<ext>\.[A-Za-z0-9]+)?$")
-_MOODLE = re.compile(r"^(?P<name>.+)_(?P<pid>\d+)_assignsubmission_(?:file|onlinetext)_?$")
-_BLACKBOARD = re.compile(r"^(?P<assignment>.+?)_(?P<user>[^_]+)_attempt_(?P<stamp>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>.+))?$")
-
-
-def _canvas(name: str) -> Identity | None:
-    match = _CANVAS.match(name)
-    if not match:
-        return None
-    return Identity(f"{match['name']}_{match['uid']}", "canvas", match["name"], match["uid"],
-                    (int(match["upload"]), int(match["copy"] or 0)))
-
-
-def _moodle(name: str) -> Identity | None:
-    match = _MOODLE.match(name)
-    if not match:
-        return None
-    return Identity(_slug(f"{match['name']}_{match['pid']}"), "moodle", match["name"], match["pid"])
-
-
-def _blackboard(name: str) -> Identity | None:
-    match = _BLACKBOARD.match(name)
-    if not match:
-        return None
-    return Identity(match["user"], "blackboard", match["user"], match["user"], (match["stamp"],))
+def identify(entries: Sequence[Entry], notes: list[str]) -> list[Identity]:
+    """An identity for each entry, in order: from the one layout most of the class fits, else generic."""
+    best, fitted = "", [None] * len(entries)
+    for layout, parse in LAYOUTS.items():
+        found = parse(entries)
+        if sum(i is not None for i in found) > sum(i is not None for i in fitted):
+            best, fitted = layout, found
+    count = sum(i is not None for i in fitted)
+    if count and 2 * count <= len(entries):
+        notes.append(f"{AMBIGUOUS}{count} of {len(entries)} submission(s) look like a {best} export, the others do not: "
+                     "no layout is used; every submission is listed under its own file or folder name")
+        fitted = [None] * len(entries)
+    elif not count:
+        marked = {layout: [e.origin for e in entries if sign.search(e.origin)] for layout, sign in SIGNS.items()}
+        for layout, names in marked.items():
+            if names:
+                notes.append(f"{AMBIGUOUS}{len(names)} submission(s) carry the marks of a {layout} export, but the export's layout "
+                             f"could not be settled; each is kept under its own name: {', '.join(sorted(names)[:5])}{' ...' if len(names) > 5 else ''}")
+    else:
+        notes.append(f"recognised the {best} export layout: student ids come from the LMS's names")
+        strays = [e.origin or e.path.name for e, i in zip(entries, fitted) if i is None]
+        if strays:
+            notes.append(f"{AMBIGUOUS}{len(strays)} submission(s) do not fit the {best} layout of this export, each kept under "
+                         f"its own name: {', '.join(sorted(strays)[:5])}{' ...' if len(strays) > 5 else ''}")
+    return [found or Identity(e.student, "generic", e.student, "") for e, found in zip(entries, fitted)]
 
 
-LAYOUTS: dict[str, Matcher] = {"canvas": _canvas, "moodle": _moodle, "blackboard": _blackboard}
-"""Layouts recognised from one name (a file or a student's folder); extend by registering."""
+def recognise(entries: Sequence[Entry], notes: list[str]) -> tuple[list[Entry], dict[str, Identity]]:
+    """Entries with stable, distinct ids (older uploads of one student superseded) and each id's identity.
 
-
-def _own_name(entry_student: str, path: Path) -> str:
-    """The name the export gave: the student's folder for folder entries, else the file name."""
-    return entry_student if path.stem != entry_student else path.name
-
-
-def _gradescope_metadata(folders: Iterable[Path]) -> dict[str, Identity]:
-    """submission_<id> -> Identity from Gradescope's `submission_metadata.yml` (read without YAML)."""
-    identities: dict[str, Identity] = {}
-    for parent in {f.parent for f in folders}:
-        meta = parent / "submission_metadata.yml"
-        if not meta.is_file() or meta.stat().st_size > 16 * 2**20:
-            continue
-        current, fields, submitted = "", {}, ""
-        for line in meta.read_text(encoding="utf-8", errors="replace").splitlines() + ["end:"]:
-            top = re.match(r"^(\S[^:]*):\s*$", line)
-            if top:
-                if current and (fields.get("sid") or fields.get("email") or fields.get("name")):
-                    key = fields.get("sid") or fields.get("email") or fields["name"]
-                    identities[current] = Identity(_slug(key), "gradescope", fields.get("name", ""), key, (submitted,))
-                current, fields, submitted = top.group(1).strip(), {}, ""
-                continue
-            field = re.match(r"^\s*-?\s*:?(name|sid|email|created_at):\s*(.*?)\s*$", line)
-            if field and current:
-                value = field.group(2).strip("'\"")
-                if field.group(1) == "created_at":
-                    submitted = submitted or value
-                elif value and field.group(1) not in fields:  # the first submitter of a group
-                    fields[field.group(1)] = value
-    return identities
-
-
-def _slug(text: str) -> str:
-    """A file-name-safe id (the same rule as RESULTS/<id>.json), so gradebook ids match file names."""
-    from .inputs import safe_name
-
-    return safe_name(text)
-
-
-def _github_prefix(names: Sequence[str]) -> str:
-    """GitHub Classroom names each repository `<assignment>-<username>`: the shared prefix."""
-    if len(names) < 2:
-        return ""
-    prefix = names[0]
-    for name in names[1:]:
-        while not name.startswith(prefix):
-            prefix = prefix[:-1]
-    prefix = prefix[: prefix.rfind("-") + 1]
-    return prefix if len(prefix) >= 4 and all(len(n) > len(prefix) for n in names) else ""
-
-
-def identify(entries: Sequence[tuple[str, Path, bool]]) -> list[Identity]:
-    """An identity for each (entry id, path, is a student folder), in order."""
-    folders = {student: _folder_of(student, path) for student, path, is_folder in entries if is_folder}
-    gradescope = _gradescope_metadata([f for f in folders.values() if f is not None])
-    prefix = _github_prefix([s for s, _, is_folder in entries if is_folder]) if all(f for _, _, f in entries) else ""
-    identities = []
-    for student, path, is_folder in entries:
-        identity = None
-        if is_folder and student in gradescope:
-            identity = gradescope[student]
-        for matcher in LAYOUTS.values():
-            identity = identity or matcher(_own_name(student, path) if not is_folder else student)
-        if identity is None and prefix:
-            user = student[len(prefix):]
-            identity = Identity(user, "github-classroom", user, user)
-        identities.append(replace(identity, student=_slug(identity.student)) if identity else Identity(student, "generic", student, ""))
-    return identities
-
-
-def _is_folder_entry(student: str, path: Path) -> bool:
-    """One folder per student: the entry's id is the name of a folder above its notebook."""
-    return path.is_dir() or (path.stem != student and any(p.name == student for p in path.parents))
-
-
-def _folder_of(student: str, path: Path) -> Path | None:
-    for parent in [path, *path.parents]:
-        if parent.name == student:
-            return parent
-    return None
-
-
-def recognise(entries: Sequence[object], notes: list[str]) -> tuple[list[object], dict[str, Identity]]:
-    """Entries with stable ids (the latest upload per student kept) and each id's identity.
-
-    `entries` are `batch_inputs.Entry` objects (student, path, error); a note names every
-    superseded upload and says which layout was recognised.
+    `entries` come from `inputs.discover`; a note names every superseded upload and every
+    ambiguity (those start with `names.AMBIGUOUS`, so the batch repeats them in its summary).
     """
-    triples = [(e.student, e.path, _is_folder_entry(e.student, e.path)) for e in entries]  # type: ignore[attr-defined]
-    identities = identify(triples)
-    chosen: dict[str, tuple[object, Identity]] = {}
-    superseded: dict[str, list[str]] = {}
-    for entry, identity in zip(entries, identities):
-        key = identity.student
-        if key in chosen:
-            kept_entry, kept = chosen[key]
-            older, newer = ((entry, identity), (kept_entry, kept)) if _older(identity, entry, kept, kept_entry) else ((kept_entry, kept), (entry, identity))
-            chosen[key] = newer
-            superseded.setdefault(key, []).append(older[0].path.name)  # type: ignore[attr-defined]
-        else:
-            chosen[key] = (entry, identity)
-    layouts = sorted({i.layout for i in identities if i.layout != "generic"})
-    if layouts:
-        notes.append(f"recognised the {' and '.join(layouts)} export layout: student ids come from the LMS's names")
-    for key, files in sorted(superseded.items()):
-        kept = chosen[key][0].path.name  # type: ignore[attr-defined]
-        notes.append(f"{key}: graded the latest upload {kept}; superseded: {', '.join(sorted(files))}")
-    result = [replace(entry, student=identity.student) for entry, identity in chosen.values()]  # type: ignore[type-var]
-    return result, {identity.student: identity for _, identity in chosen.values()}
+    identities = identify(entries, notes)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index, identity in enumerate(identities):
+        key = (identity.layout, identity.lms_id) if identity.layout != "generic" else ("", str(index))
+        groups.setdefault(key, []).append(index)
+    kept: list[int] = []
+    for members in groups.values():
+        kept += _choose(members, entries, identities, notes)
+    kept.sort(key=lambda i: (identities[i].layout == "generic", identities[i].student, str(entries[i].path)))
+    wanted = [identities[i].student for i in kept]
+    fallbacks = [entries[i].origin if identities[i].layout == "generic" else "" for i in kept]
+    students = unique_ids(wanted, fallbacks)
+    result: list[Entry] = []
+    chosen: dict[str, Identity] = {}
+    for index, student in zip(kept, students):
+        if student != identities[index].student:
+            notes.append(f"{AMBIGUOUS}two submissions claim the id {identities[index].student}: "
+                         f"{entries[index].origin or entries[index].path.name} is listed as {student}")
+        result.append(replace(entries[index], student=student))
+        chosen[student] = replace(identities[index], student=student)
+    result.sort(key=lambda e: (e.student, str(e.path)))
+    return result, chosen
 
 
-def _older(identity: Identity, entry: object, kept: Identity, kept_entry: object) -> bool:
-    """Is `entry` older than `kept_entry`? By the LMS's order, then by modification time."""
-    if identity.order and kept.order and identity.order != kept.order:
-        return identity.order < kept.order
-    return _mtime(entry) < _mtime(kept_entry)
-
-
-def _mtime(entry: object) -> float:
-    try:
-        return entry.path.stat().st_mtime  # type: ignore[attr-defined]
-    except OSError:
-        return 0.0
+def _choose(members: list[int], entries: Sequence[Entry], identities: Sequence[Identity], notes: list[str]) -> list[int]:
+    """Which of one student's uploads to grade: the latest by the LMS's order, notebooks before
+    .py files; an upload with nothing to grade never replaces one with a notebook; uploads the
+    LMS's order cannot tell apart are all kept."""
+    if len(members) == 1:
+        return members
+    name = identities[members[0]].student
+    label = {i: entries[i].origin or entries[i].path.name for i in members}
+    gradeable = [i for i in members if not entries[i].error]
+    if not gradeable:
+        keep = min(members, key=lambda i: str(entries[i].path))
+        notes.append(f"{name}: none of {len(members)} uploads holds a notebook; listed once, as {label[keep]}")
+        return [keep]
+    latest = max(identities[i].order for i in gradeable)
+    top = [i for i in gradeable if identities[i].order == latest]
+    notebooks = [i for i in top if entries[i].path.suffix.lower() == ".ipynb"] or top
+    superseded = [i for i in gradeable if identities[i].order != latest]
+    older = sorted(label[i] for i in superseded)
+    aside = sorted(label[i] for i in members if i not in notebooks and i not in superseded)
+    shown = ", ".join(sorted(label[i] for i in notebooks))
+    if older:
+        notes.append(f"{name}: graded the latest upload {shown}; superseded: {', '.join(older)}")
+    if aside:
+        notes.append(f"{name}: graded {shown}; not graded (no notebook in it, or a .py beside a notebook): {', '.join(aside)}")
+    if len(notebooks) > 1:
+        notes.append(f"{AMBIGUOUS}{len(notebooks)} uploads for {name} that the export does not order: "
+                     f"each is graded under its own id ({shown})")
+    return notebooks

@@ -3,9 +3,15 @@
 Why this shape: a batch may be killed at any instant (Ctrl-C, SIGKILL, power loss), so every
 file is written to a temporary name, flushed to disk and renamed over the old one
 (`os.replace` is atomic), and a rerun decides what is left to do from the files alone: a
-student is done when RESULTS/<id>.json parses and records the same content hash, seed,
+student is done when RESULTS/<stem>.json parses and records the same student, content hash, seed,
 assignment and grader version. An exclusive `flock` on RESULTS/.batch.lock keeps a second
 batch out; the kernel drops it when the holder dies, so a killed batch never leaves a stale lock.
+
+One folder holds both the students' files (<stem>.json, <stem>.html; stems from
+grader/batch/names.py) and the batch's own (gradebook.csv, class.html, gradebook-<lms>.csv).
+They cannot collide: a batch file is named through `ResultsDir.batch_path`, which accepts
+only a name whose stem no student can get (names.RESERVED_STEMS) or whose suffix no student
+file has.
 """
 
 from __future__ import annotations
@@ -20,10 +26,15 @@ from typing import Any, Iterable
 
 from ..errors import InputError
 from ..safetext import utf8_safe
+from .names import STUDENT_SUFFIXES, is_reserved
 
-__all__ = ["ResultsDir", "atomic_write", "error_record", "is_current", "grading_fingerprint"]
+__all__ = ["ResultsDir", "atomic_write", "error_record", "is_current", "grading_fingerprint", "GRADEBOOK", "DASHBOARD"]
 
 LOCK_NAME = ".batch.lock"
+GRADEBOOK = "gradebook.csv"
+"""The batch's gradebook: one row per submission."""
+DASHBOARD = "class.html"
+"""The class dashboard; `class` is a reserved stem, so no student's page is named class.html."""
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -102,16 +113,20 @@ def grading_fingerprint(assignment: Any, version: str) -> str:
     return f"{version}:{_digest(roots)}"
 
 
-def is_current(record: dict[str, Any] | None, sha256: str, seed: int, assignment: str, version: str, rubric: tuple[str, ...], max_score: float, retry_errors: bool, fingerprint: str | None = None) -> bool:
+def is_current(record: dict[str, Any] | None, sha256: str, seed: int, assignment: str, version: str, rubric: tuple[str, ...], max_score: float, retry_errors: bool, fingerprint: str | None = None, student: str | None = None) -> bool:
     """True when `record` is the result of grading this very content with these settings.
 
     The rubric is compared through the record itself (its check names and max score) and,
     when given, through `fingerprint` (grading_fingerprint: the assignment folder, the
     reference and the grader), so moved points or a changed tolerance regrade everyone.
+    When `student` is given the record must be that student's (a stem that passed to
+    another id, in a class whose names changed, is regraded, even for identical files).
     """
     if not record:
         return False
     if fingerprint is not None and record.get("grading_fingerprint") != fingerprint:
+        return False
+    if student is not None and record.get("student") != student:
         return False
     if record.get("status") == "error":
         if retry_errors or record.get("error_kind") == "crashed-worker":
@@ -167,11 +182,24 @@ class ResultsDir:
         """Where zips are extracted, so paths in the reports stay stable across reruns."""
         return self.root / ".extracted"
 
+    def batch_path(self, name: str) -> Path:
+        """Where the batch's own file `name` goes; refuses a name a student's file could have."""
+        path = self.root / name
+        if path.suffix.lower() in STUDENT_SUFFIXES and not is_reserved(path.stem):
+            raise ValueError(f"{name} could be a student's file; name batch outputs with a stem in names.RESERVED_STEMS")
+        return path
+
     def json_path(self, name: str) -> Path:
-        return self.root / f"{name}.json"
+        return self._student_path(name, ".json")
 
     def html_path(self, name: str) -> Path:
-        return self.root / f"{name}.html"
+        return self._student_path(name, ".html")
+
+    def _student_path(self, name: str, suffix: str) -> Path:
+        """RESULTS/<name><suffix> for a student's stem (names.allocate_stems never gives a reserved one)."""
+        if is_reserved(name) or "/" in name or name.startswith("."):
+            raise ValueError(f"{name!r} is not a student's stem; allocate stems with names.allocate_stems")
+        return self.root / f"{name}{suffix}"
 
     def load(self, name: str) -> dict[str, Any] | None:
         """The stored record, or None when missing or unreadable (then the student is regraded)."""

@@ -65,6 +65,8 @@ class Outcome:
     """Mistake codes that explain the failures (MISTAKES.md)."""
     details: dict[str, Any] = field(default_factory=dict)
     """Data for rich reports (e.g. arrays for a heatmap), JSON-compatible."""
+    case_codes: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """The codes each failed case earned, by the index of its message (set by `Recorder`)."""
 
     @property
     def fraction(self) -> float:
@@ -357,11 +359,13 @@ class Recorder:
         if not codes and generic:
             codes.append(generic)
         self.outcome.diagnoses += codes
+        self.outcome.case_codes[len(self.outcome.messages)] = tuple(codes)
         self.outcome.messages.append(result.message)
         return result
 
     def fail(self, message: str, *codes: str) -> None:
         self.outcome.total += 1
+        self.outcome.case_codes[len(self.outcome.messages)] = codes
         self.outcome.messages.append(message)
         self.outcome.diagnoses += list(codes)
 

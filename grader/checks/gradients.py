@@ -19,6 +19,7 @@ from ..errors import StudentFailure
 from . import register
 from .base import CheckContext, DenseCase, Outcome, Recorder, make_dense
 from .batched import backward_in_order, forwards_at
+from .gradient_mutants import MUTANT_WORDS, name_gradient_mistake
 
 STEP = 0.5
 RTOL = 1e-4
@@ -72,7 +73,9 @@ def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -
     for name, shift in shifted.items():
         grad = analytic[name]
         if not isinstance(grad, np.ndarray) or grad.shape != shapes[name]:
-            rec.fail(f"[{case.label}] {name}: backward gave shape {getattr(grad, 'shape', None)}, expected {shapes[name]}, so it cannot match the derivative of forward.")
+            code = name_gradient_mistake(ctx, layer, case, name, grad, scale, base_rtol, STEP)
+            named = f" It equals {MUTANT_WORDS[code]}." if code else ""
+            rec.fail(f"[{case.label}] {name}: backward gave shape {getattr(grad, 'shape', None)}, expected {shapes[name]}, so it cannot match the derivative of forward.{named}", *([code] if code else []))
             continue
         directions = _directions(ctx.rng, shapes[name], count, full)
         losses = _losses(ctx, layer, case, [shift(sign * STEP * d) for d in directions for sign in (1, -1)])
@@ -89,10 +92,12 @@ def _check_case(ctx: CheckContext, rec: Recorder, case: DenseCase, full: bool) -
             continue
         worst = int(np.argmax(np.abs(predicted - numeric)))
         where = f"entry {tuple(int(i) for i in np.unravel_index(worst, shapes[name]))}" if full else f"direction {worst}"
+        code = name_gradient_mistake(ctx, layer, case, name, grad, scale, rtol, STEP)
         rec.fail(
             f"[{case.label}] the {name} gradient from backward disagrees with finite differences of your forward "
             f"(relative error {error:.3g} > {rtol:g}); worst at {where}: backward gives {predicted[worst]:.6g}{' (its step × N)' if scale != 1 and name != 'grad_input' else ''}, forward's slope is {numeric[worst]:.6g}"
-            + _next_step(ctx.convention, name, case.X.shape[0], predicted, numeric, rtol)
+            + (f": your gradient equals {MUTANT_WORDS[code]}." if code else _next_step(ctx.convention, name, case.X.shape[0], predicted, numeric, rtol)),
+            *([code] if code else []),
         )
 
 

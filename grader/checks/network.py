@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 
 from ..compare import relative_error
+from ..convention import detect_notebook_convention
 from ..errors import StudentFailure
 from ..oracle import ref
 from ..sandbox.batching import BatchRef, CallBatch
 from . import register
 from .base import CheckContext, Outcome, Recorder, require_class, require_function
 from .batched import DenseBatch, Sent, each_run
+from .learning.student import DRIVER_LABEL
 
 RTOL = 1e-6
 NETWORK_RTOL = 1e-5
@@ -145,12 +147,26 @@ def check_network_forward(ctx: CheckContext) -> Outcome:
     return rec.outcome
 
 
-def _loss_grad(ctx: CheckContext, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The loss gradient the assignment gives the student, from the reference, never from the
-    submission (a submission that redefines it to return zeros must not make a no-op `train`
-    look right): divided by the batch size in the "sum" assignment, not in the older "mean" one."""
+def given_version(ctx: CheckContext) -> str:
+    """The version whose given loss gradient `train` is judged with: the notebook's own, as its
+    gradient (run in the sandbox) shows, divided by the batch size ("sum") or not ("mean"); the
+    rubric's where that gradient is absent, raises or is neither (edited given code)."""
+    if "notebook_convention" not in ctx.cache:
+        try:
+            ctx.cache["notebook_convention"] = detect_notebook_convention(ctx.session, ctx.seed)
+        except StudentFailure:
+            ctx.cache["notebook_convention"] = None
+    return ctx.cache["notebook_convention"] or ctx.convention
+
+
+def _loss_grad(version: str, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The given loss gradient of that version, from the reference, never from the submission
+    (a submission that redefines it to return zeros must not make a no-op `train` look right)."""
     grad = ref.grad_softmax_crossentropy_with_logits(logits, y)
-    return grad * logits.shape[0] if ctx.convention == "mean" else grad
+    return grad * logits.shape[0] if version == "mean" else grad
+
+
+_VERSION_WORDS = {"sum": "divided by the batch size", "mean": "not divided by the batch size"}
 
 
 def _comparable(actual: Any, desired: np.ndarray) -> bool:
@@ -168,7 +184,12 @@ def _unchanged(actual: Any, start: np.ndarray) -> bool:
 
 @register("train.step")
 def check_train_step(ctx: CheckContext) -> Outcome:
-    """One train(network, X, y) call updates every layer as a correct backward loop would."""
+    """One train(network, X, y) call updates every layer as a correct backward loop would.
+
+    Only train's own logic is graded: it runs with the notebook's *given* loss and loss gradient
+    of the notebook's own version (both versions are legitimate given code), put in its namespace
+    by the learning driver for the call, and the expected step uses the same gradient. An edit to
+    the given functions is neither rewarded nor charged here (network-learns runs them as given too)."""
     rec = Recorder()
     width = ctx.param("width", 4)
     n = ctx.param("batch", 9)
@@ -182,11 +203,13 @@ def check_train_step(ctx: CheckContext) -> Outcome:
         for twin in twins:
             current = twin.forward(current)
             activations.append(current)
-        grad = _loss_grad(ctx, activations[-1], y)
+        version = given_version(ctx)
+        grad = _loss_grad(version, activations[-1], y)
         inputs = [X] + activations
         for i in range(len(twins))[::-1]:
             grad = twins[i].backward(inputs[i], grad)
-        trained = batch.call("train", network, X, y, what="train(network, X, y)")
+        ctx.session.install("learning_driver", DRIVER_LABEL)
+        trained = batch.call("_grader_train_given", network, X, y, version == "sum", what="train(network, X, y)")
         params = {i: batch.get(remote, "weights", "biases") for i, (remote, twin) in enumerate(zip(remotes, twins)) if twin.affine}
         sent = Sent(*batch.run_partial())
         sent[trained]  # train's failure, if any, is raised before any layer is read
@@ -200,12 +223,21 @@ def check_train_step(ctx: CheckContext) -> Outcome:
                 rec.fail(f"train(network, X, y) never updated layer {i}: the backward loop must reach every layer, including layer 0.", "train-skips-layer")
             else:
                 error = f" (relative error {relative_error(W, twin.weights):.3g})" if _comparable(W, twin.weights) else ""
-                rec.fail(f"After train(network, X, y), the parameters of layer {i} differ from one correct training step{error}; the loss and its gradient are the given ones, whatever the notebook redefines.", "train-wrong")
+                given = "your notebook's given loss gradient" if ctx.cache["notebook_convention"] else \
+                    "the assignment's given loss gradient (your notebook's own is missing or edited)"
+                rec.fail(f"After train(network, X, y), the parameters of layer {i} differ from one correct training step{error}, "
+                         f"with {given}, {_VERSION_WORDS[version]}; pass that gradient to the last layer's backward and each "
+                         f"backward's result to the layer below it.", "train-wrong")
     except StudentFailure as failure:
-        if failure.code == "exception" and _network_forward_broken(ctx, width, n):
-            failure = StudentFailure("network-forward-wrong", failure.message + " Your train calls forward(network, X), which does not return one activation per layer, so the backward loop runs out of inputs.", failure.traceback)
-        rec.student_failure(failure)
+        rec.student_failure(_train_failure(ctx, failure, width, n))
     return rec.outcome
+
+
+def _train_failure(ctx: CheckContext, failure: StudentFailure, width: int, n: int) -> StudentFailure:
+    """train's failure, named network-forward-wrong when the student's forward caused it."""
+    if failure.code == "exception" and _network_forward_broken(ctx, width, n):
+        return StudentFailure("network-forward-wrong", failure.message + " Your train calls forward(network, X), which does not return one activation per layer, so the backward loop runs out of inputs.", failure.traceback)
+    return failure
 
 
 def _network_forward_broken(ctx: CheckContext, width: int, n: int) -> bool:
@@ -221,3 +253,39 @@ def _network_forward_broken(ctx: CheckContext, width: int, n: int) -> bool:
     except StudentFailure:
         return False
     return not isinstance(got, list) or len(got) != len(remotes)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite real number: a Python or numpy scalar, or an array holding one value."""
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return bool(np.isfinite(value))
+    return isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf" and bool(np.isfinite(value).all())
+
+
+@register("train.runs")
+def check_train_runs(ctx: CheckContext) -> Outcome:
+    """train(network, X, y) runs on a small network and returns the mean loss, a number.
+
+    Public and reference-free: its values (train-step, network-learns) are graded after the
+    deadline, but a placeholder, a `pass` or a wrong kind of result is named here."""
+    rec = Recorder()
+    width, n = ctx.param("width", 4), ctx.param("batch", 6)
+    X = ctx.rng.standard_normal((n, width))
+    y = ctx.rng.integers(0, width, n)
+    try:
+        require_function(ctx, "train")
+        batch, network, _, _ = _probe_network(ctx, width, ctx.param("depth", 3))
+        call = batch.call("train", network, X, y, what="train(network, X, y)")
+        got = batch.run()[call]
+    except StudentFailure as failure:
+        rec.student_failure(_train_failure(ctx, failure, width, n))
+        return rec.outcome
+    if _is_number(got):
+        rec.ok()
+    elif got is None:
+        rec.fail("train(network, X, y) returned None; it should return the batch's mean loss (a number): is the `return` missing, or is `pass` still there?", "not-implemented")
+    else:
+        rec.fail(f"train(network, X, y) returned {_kind(got)}; it should return the batch's mean loss, one finite number.", "train-wrong")
+    return rec.outcome

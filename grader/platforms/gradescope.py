@@ -6,8 +6,10 @@ built; `run_autograder` (copied to /autograder/) runs per submission, finds the 
 files in /autograder/submission/ and writes /autograder/results/results.json.
 
 The zip carries this package's source (pyproject, `grader/`, the reference) and the
-instructor's assignment folder under `dense-grader/`; setup.sh installs them into a virtual
-environment and run_autograder grades with `--assignment` pointing at the packed folder.
+instructor's assignment folder under `dense-grader/`; setup.sh installs them (with the
+instructor extra, every package pinned to the version of the environment that built the zip:
+grader/platforms/pins.py) into a virtual environment, and run_autograder grades with
+`--assignment` pointing at the packed folder.
 Whatever happens, results.json is valid: a submission that cannot be read gets score 0 and
 a sentence Gradescope shows the student, and if the grader itself fails, run_autograder
 writes a results file that says so. `AUTOGRADER_ROOT` (default /autograder) and
@@ -26,11 +28,16 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import InputError
+from .pins import Pins, pinned_requirements
 
 __all__ = ["build_autograder", "run_in_autograder", "run_gradescope_cli", "PACKED"]
 
 PACKED = "dense-grader"
 """Folder of the zip (and of /autograder/source/) that holds the package and the assignment."""
+EXTRAS = ("instructor",)
+"""The grader's extras the autograder installs: the full grader (the learning check's data set, plots)."""
+CONSTRAINTS = "constraints.txt"
+"""The pins in PACKED/: this environment's versions of everything the grader installs (grader/platforms/pins.py)."""
 _PROJECT = Path(__file__).resolve().parents[2]
 _SOURCES = ("pyproject.toml", "README.md", "grader", "reference")
 _SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
@@ -40,12 +47,17 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 SRC="$ROOT/source/%(packed)s"
-if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
+# Debian's python3-venv is ensurepip: without it the venv module loads but cannot create a venv.
+if ! command -v python3 >/dev/null || ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
     apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-pip
 fi
+if ! python3 -c "import sys; sys.exit(sys.version_info < (%(major)d, %(minor)d))"; then
+    echo "setup.sh: the pinned packages need Python %(major)d.%(minor)d or newer, this image has $(python3 --version 2>&1); choose a newer base image." >&2
+    exit 1
+fi
 python3 -m venv "$ROOT/venv"
-"$ROOT/venv/bin/pip" install --upgrade pip
-"$ROOT/venv/bin/pip" install -e "$SRC"
+# The grader with its instructor extra, every package at the version it was built and tested with.
+"$ROOT/venv/bin/pip" install -c "$SRC/%(constraints)s" -e "$SRC[%(extras)s]"
 # Compile once now, not per submission.
 "$ROOT/venv/bin/python" -c "import grader.cli, grader.engine"
 """
@@ -86,8 +98,8 @@ def _script(zf: zipfile.ZipFile, name: str, text: str) -> None:
     zf.writestr(info, text)
 
 
-def build_autograder(out: Path, assignment_path: str) -> Path:
-    """Write the autograder zip to `out`; the assignment folder is packed under assignments/."""
+def build_autograder(out: Path, assignment_path: str) -> tuple[Path, Pins]:
+    """Write the autograder zip to `out` (the assignment folder packed under assignments/); return it and its pins."""
     from ..assignment import load_assignment
 
     assignment = load_assignment(assignment_path)
@@ -97,16 +109,19 @@ def build_autograder(out: Path, assignment_path: str) -> Path:
     missing = [name for name in _SOURCES if not (_PROJECT / name).exists()]
     if missing:
         raise InputError(f"this installation of the grader has no {', '.join(missing)} to pack; run `grade gradescope` from a source checkout.")
+    pins = pinned_requirements(_PROJECT / "pyproject.toml", EXTRAS)
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        values = {"packed": PACKED, "assignment": folder.name}
+        values = {"packed": PACKED, "assignment": folder.name, "constraints": CONSTRAINTS, "extras": ",".join(EXTRAS),
+                  "major": pins.python[0], "minor": pins.python[1]}
         _script(zf, "setup.sh", SETUP_SH % values)
         _script(zf, "run_autograder", RUN_AUTOGRADER % values)
+        zf.writestr(f"{PACKED}/{CONSTRAINTS}", pins.constraints())
         for name in _SOURCES:
             _add(zf, _PROJECT / name, f"{PACKED}/{name}")
         _add(zf, folder, f"{PACKED}/assignments/{folder.name}")
     tmp.replace(out)
-    return out
+    return out, pins
 
 
 def _submission_file(folder: Path, preferred: str) -> Path:
@@ -151,8 +166,10 @@ def run_gradescope_cli(argv: list[str]) -> int:
     parser.add_argument("--assignment", default="dense_layer", help="assignment folder name or path to pack (default: dense_layer)")
     parser.add_argument("--version", action="version", version=f"grade gradescope {__version__}")
     args = parser.parse_args(argv)
-    out = build_autograder(Path(args.out), args.assignment)
-    print(f"Wrote {out}: upload it as the autograder of the Gradescope assignment (base image: Ubuntu with Python 3.10 or newer).")
+    out, pins = build_autograder(Path(args.out), args.assignment)
+    python = f"{pins.python[0]}.{pins.python[1]}"
+    print(f"Wrote {out}: upload it as the autograder of the Gradescope assignment (base image: Ubuntu with Python {python} or newer;"
+          f" {len(pins.lines)} packages pinned to this environment's versions).")
     return 0
 
 

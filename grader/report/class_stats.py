@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-__all__ = ["CheckStats", "ClassStats", "class_stats"]
+__all__ = ["CheckStats", "ClassStats", "RosterRow", "class_stats"]
 
 Row = tuple[str, "dict[str, Any] | None"]
 
@@ -37,6 +37,18 @@ class CheckStats:
 
 
 @dataclass(frozen=True)
+class RosterRow:
+    """One student of the class, graded or not."""
+
+    student: str
+    """The id, as in the gradebook."""
+    score: float | None
+    """Total points; None when the submission could not be graded."""
+    status: str
+    """"full marks", "N of M checks failed", or "not graded (KIND)"."""
+
+
+@dataclass(frozen=True)
 class ClassStats:
     """Everything an instructor reads after a batch."""
 
@@ -51,6 +63,8 @@ class ClassStats:
     """(student, seconds), slowest first."""
     failed: tuple[tuple[str, str, str], ...]
     """(student, error kind, one-line reason) of submissions that could not be graded."""
+    roster: tuple[RosterRow, ...] = ()
+    """Every student, in id order."""
 
     @property
     def graded(self) -> int:
@@ -80,16 +94,21 @@ def class_stats(rows: Iterable[Row], rubric: Sequence[str], max_score: float, sl
     makers: dict[str, list[str]] = {}
     times: list[tuple[str, float]] = []
     failed: list[tuple[str, str, str]] = []
+    roster: list[RosterRow] = []
     for student, record in rows:
         if not record or record.get("status") == "error":
             reason = str((record or {}).get("error") or "no result: run the batch again").splitlines()[0]
             failed.append((student, str((record or {}).get("error_kind") or "missing"), reason))
+            roster.append(RosterRow(student, None, f"not graded ({failed[-1][1]})"))
             continue
         scores.append(float(record.get("score", 0.0)))
         times.append((student, float(record.get("execution_time") or 0.0)))
-        for test in record.get("tests") or []:
+        tests = record.get("tests") or []
+        for test in tests:
             per_check.setdefault(str(test.get("name")), []).append(
                 (float(test.get("score", 0.0)), float(test.get("max_score", 0.0)), test.get("status") == "passed"))
+        lost = sum(1 for test in tests if test.get("status") != "passed")
+        roster.append(RosterRow(student, scores[-1], f"{lost} of {len(tests)} checks failed" if lost or not tests else "full marks"))
         for code in dict.fromkeys(record.get("diagnoses") or []):
             makers.setdefault(str(code), []).append(student)
     checks = tuple(
@@ -98,4 +117,5 @@ def class_stats(rows: Iterable[Row], rubric: Sequence[str], max_score: float, sl
         for name, results in per_check.items()
     )
     mistakes = tuple((code, tuple(students)) for code, students in sorted(makers.items(), key=lambda item: (-len(item[1]), item[0])))
-    return ClassStats(max_score, tuple(scores), checks, mistakes, tuple(sorted(times, key=lambda t: -t[1])[:slowest]), tuple(failed))
+    return ClassStats(max_score, tuple(scores), checks, mistakes, tuple(sorted(times, key=lambda t: -t[1])[:slowest]), tuple(failed),
+                      tuple(sorted(roster, key=lambda row: row.student)))

@@ -1,6 +1,6 @@
 """The class gradebook: one CSV row per student, built from the per-student JSON records.
 
-Columns: id (the caller passes the name of the student's RESULTS/<id>.json and .html),
+Columns: id (the student id as the LMS export or the file name gives it; `grade batch` stores the files under a safe stem of it),
 total, max, one column per check (points earned), diagnoses (codes joined by ";"), status ("ok", or "error" when the submission could not be graded), error (the one
 sentence why). Text cells that a spreadsheet would run as a formula (=, +, -, @) are
 prefixed with a quote, because student ids come from file names that students choose.

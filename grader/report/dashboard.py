@@ -4,27 +4,35 @@ Like the student page (grader/report/html.py, whose element builder and style it
 inline CSS, no script, no external URL; every student id and message is escaped. The
 histogram is inline SVG drawn here (a few hundred bytes, no matplotlib: the dashboard must
 not slow the batch), pass rates are CSS bars. Every mistake lists every student who made
-it, each linked to their feedback page when there is one.
+it, each linked to their feedback page when there is one, and the roster lists every
+student (id order) with score, status and page. Lists of links wrap inside their cell: the
+page is never wider than the window. Link targets come from the caller (`student_pages`,
+from the results folder's own `html_path`), never from a file-name pattern here.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Mapping
+from urllib.parse import quote
 
 from ..diagnose import advice
 from ..results import points
 from .class_stats import ClassStats
 from .html import CSS, Content, Markup, el as _el
 
-__all__ = ["render_dashboard", "svg_histogram", "linked_students"]
+__all__ = ["render_dashboard", "svg_histogram", "student_pages"]
 
 DASHBOARD_CSS = """
 .stat { color: #555c6b; margin: 4px 0 0; }
 .rate { display: inline-block; width: 160px; height: 10px; background: #e3e6eb; border-radius: 5px; overflow: hidden; vertical-align: middle; margin-right: 8px; }
 .rate > span { display: block; height: 100%; background: #2e9d5b; }
 .rate.low > span { background: #c0392b; }
-.students a, .students span { margin-right: 8px; white-space: nowrap; }
+td.students { min-width: 12em; }
+.students a, .students span { display: inline-block; margin: 0 10px 2px 0; overflow-wrap: anywhere; }
+table.roster td { overflow-wrap: anywhere; }
+td.partial { color: #8a6100; }
 svg.histogram { width: 100%; max-width: 760px; height: auto; background: #fff; }
 table.summary td.num, table.summary th.num { text-align: right; white-space: nowrap; }
 code.tag { white-space: nowrap; }
@@ -55,17 +63,17 @@ def svg_histogram(counts: list[int], max_score: float) -> Markup:
                aria_label="histogram of the class's scores")
 
 
-def _student(student: str, linked: set[str]) -> Markup:
-    return _el("a", student, href=f"{student}.html") if student in linked else _el("span", student)
+def _student(student: str, pages: Mapping[str, str]) -> Markup:
+    return _el("a", student, href=pages[student]) if student in pages else _el("span", student)
 
 
 def _section(title: str, *body: Content) -> Markup:
     return _el("section", _el("h2", title), body, class_="check")
 
 
-def render_dashboard(stats: ClassStats, title: str, linked: Iterable[str] = (), convention: str = "sum") -> str:
-    """The page; `linked` are the students whose <id>.html exists beside it."""
-    linked = set(linked)
+def render_dashboard(stats: ClassStats, title: str, pages: Mapping[str, str] | None = None, convention: str = "sum") -> str:
+    """The page; `pages` maps a student to the link of their feedback page (`student_pages`)."""
+    linked = dict(pages or {})
     total = stats.graded + len(stats.failed)
     header = _el(
         "header",
@@ -91,11 +99,22 @@ def render_dashboard(stats: ClassStats, title: str, linked: Iterable[str] = (), 
         _el("tr", _el("th", "mistake"), _el("th", "students", class_="num"), _el("th", "fix"), _el("th", "who")),
         [
             _el("tr", _el("td", _el("code", code, class_="tag")), _el("td", str(len(students)), class_="num"), _el("td", advice(code, convention)),
-                _el("td", [_student(s, linked) for s in students], class_="students"))
+                _el("td", [[_student(s, linked), " "] for s in students], class_="students"))
             for code, students in stats.mistakes
         ],
         class_="summary",
     ) if stats.mistakes else _el("p", "No mistakes diagnosed.")
+    roster = _el(
+        "table",
+        _el("tr", _el("th", "student"), _el("th", "score", class_="num"), _el("th", "status"), _el("th", "feedback")),
+        [
+            _el("tr", _el("td", row.student), _el("td", "—" if row.score is None else f"{points(row.score)} / {points(stats.max_score)}", class_="num"),
+                _el("td", row.status, class_="passed" if row.status == "full marks" else "failed" if row.score is None else "partial"),
+                _el("td", _el("a", "page", href=linked[row.student]) if row.student in linked else "none"))
+            for row in stats.roster
+        ],
+        class_="summary roster",
+    )
     slowest = _el(
         "table",
         _el("tr", _el("th", "student"), _el("th", "grading time", class_="num")),
@@ -113,6 +132,7 @@ def render_dashboard(stats: ClassStats, title: str, linked: Iterable[str] = (), 
         _section("Score distribution", svg_histogram(stats.histogram(), stats.max_score)),
         _section("Checks: pass rate and mean score", checks),
         _section(f"Mistakes by frequency ({len(stats.mistakes)} kinds, every student listed)", mistakes),
+        _section(f"Every student ({len(stats.roster)}, in id order)", roster),
         _section(f"Slowest submissions (top {len(stats.slowest)})", slowest),
         _section(f"Submissions that could not be graded ({len(stats.failed)})", failed),
     ]
@@ -126,6 +146,13 @@ def render_dashboard(stats: ClassStats, title: str, linked: Iterable[str] = (), 
     return "<!DOCTYPE html>\n" + page + "\n"
 
 
-def linked_students(folder: Path, students: Iterable[str]) -> set[str]:
-    """Students whose feedback page exists in `folder`."""
-    return {s for s in students if (folder / f"{s}.html").is_file()}
+def student_pages(students: Iterable[str], page_of: Callable[[str], Path], dashboard: Path) -> dict[str, str]:
+    """Each student whose feedback page exists, with its link relative to the dashboard.
+
+    `page_of` is where the results folder keeps a student's page (ResultsDir.html_path)."""
+    pages = {}
+    for student in students:
+        page = page_of(student)
+        if page.is_file():
+            pages[student] = quote(Path(os.path.relpath(page, dashboard.parent)).as_posix())
+    return pages

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 from ..diagnose import ADVICE_PREFIX
 from ..results import CheckResult, GradeReport, points
 
-__all__ = ["CheckDigest", "digest_checks", "result_phrase", "checks_by_mistake", "score_line"]
+__all__ = ["CheckDigest", "digest_checks", "fold_tracebacks", "body_lines", "result_phrase", "checks_by_mistake", "score_line"]
 
 TRACEBACK_HEAD = "Traceback (student code"
 
@@ -52,7 +52,8 @@ def _key(block: list[str]) -> tuple[str, ...]:
     return (*[line for line in block[1:] if line.startswith(" ")], last)
 
 
-def _body(output: str) -> list[str]:
+def body_lines(output: str) -> list[str]:
+    """A check's output without its fix line (the summary prints each fix once)."""
     # Split on "\n" only: str.splitlines() also breaks at "\r" and other separators a student's
     # message may carry, and a line of its own is how a forged "[9 of 9] carol: 21 of 21" starts.
     lines = [line for line in output.split("\n") if not line.startswith(ADVICE_PREFIX)]
@@ -63,35 +64,41 @@ def _body(output: str) -> list[str]:
 
 def digest_checks(tests: Sequence[CheckResult]) -> list[CheckDigest]:
     """Failed checks (and passed ones with output) in order, each traceback shown once."""
-    shown = [t for t in tests if t.output and (t.status != "passed" or _body(t.output))]
-    bodies = {t.name: _body(t.output) for t in shown}
+    shown = [t for t in tests if t.output and (t.status != "passed" or body_lines(t.output))]
+    folded = fold_tracebacks([(t.name, body_lines(t.output)) for t in shown])
+    return [CheckDigest(test, lines) for test, lines in zip(shown, folded)]
+
+
+def fold_tracebacks(units: Sequence[tuple[str, Sequence[str]]]) -> list[tuple[str, ...]]:
+    """Each (name, lines) unit's lines with every traceback after its first showing folded
+    into "(the same traceback as ...)"; the first says how many cases it stands for."""
     counts: dict[tuple[str, ...], int] = {}
-    for test in shown:
-        for is_tb, block in _blocks(bodies[test.name]):
+    for _, lines in units:
+        for is_tb, block in _blocks(lines):
             if is_tb:
                 counts[_key(block)] = counts.get(_key(block), 0) + 1
     first_seen: dict[tuple[str, ...], str] = {}
-    digests = []
-    for test in shown:
+    folded = []
+    for name, lines in units:
         out: list[str] = []
-        for is_tb, block in _blocks(bodies[test.name]):
+        for is_tb, block in _blocks(lines):
             if not is_tb:
                 out += block
                 continue
             key = _key(block)
             if key in first_seen:
-                where = "above" if first_seen[key] == test.name else f"under {first_seen[key]} above"
+                where = "above" if first_seen[key] == name else f"under {first_seen[key]} above"
                 out.append(f"(the same traceback as {where})")
                 continue
-            first_seen[key] = test.name
+            first_seen[key] = name
             n = counts[key]
             head = block[0]
             if n > 1 and head.endswith("):"):
                 head = head[:-2] + f"; the same for {n} cases):"
             out.append(head)
             out += block[1:]
-        digests.append(CheckDigest(test, tuple(out)))
-    return digests
+        folded.append(tuple(out))
+    return folded
 
 
 def result_phrase(test: CheckResult) -> str:
@@ -126,8 +133,9 @@ def checks_by_mistake(report: GradeReport) -> dict[str, list[str]]:
 
 
 def score_line(report: GradeReport) -> str:
-    """The last line of the report: score, percentage, checks passed and failed."""
+    """The last line of the report: score, percentage, checks passed and failed. A public-check
+    report (`not_checked` set) shows public points and no percentage, which would read as the grade."""
     failed = sum(1 for t in report.tests if t.status != "passed")
     percent = 100 * report.score / report.max_score if report.max_score else 0.0
-    return (f"{points(report.score)} / {points(report.max_score)} points ({percent:.0f}%): "
-            f"{len(report.tests) - failed} checks passed, {failed} failed")
+    scored = f"{points(report.score)} / {points(report.max_score)} public points" if report.not_checked else f"{points(report.score)} / {points(report.max_score)} points ({percent:.0f}%)"
+    return f"{scored}: {len(report.tests) - failed} checks passed, {failed} failed"

@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from .. import __version__
 from ..diagnose import advice
 from ..results import CheckResult, GradeReport, points, round_points
 from .digest import checks_by_mistake, digest_checks, result_phrase
 from .markup import Content, Markup, el
 from .plots import Plot, plots_for
 
-__all__ = ["render_html", "write_html", "public_view", "el", "Markup", "CSS", "FEEDBACK"]
+__all__ = ["render_html", "render_error_html", "write_html", "public_view", "el", "Markup", "CSS", "FEEDBACK"]
 
 FEEDBACK = ("full", "public")
 """What a student's page shows: everything (after the deadline) or the public checks only (before)."""
@@ -152,11 +153,26 @@ def render_html(report: GradeReport, feedback: str = "full") -> str:
     if report.student_output:
         parts.append(_el("section", _el("h2", "What your notebook printed (first lines; not graded)"), _el("pre", report.student_output), class_="check"))
     parts.append(_el("footer", f"seed {report.seed} · grader {report.grader_version} · {report.execution_time:.2f} s · sha256 {report.sha256[:12]}"))
+    return _page(Path(report.submission).name, parts, feedback)
+
+
+def render_error_html(submission: str, message: str) -> str:
+    """The page of a submission that could not be graded: the sentence that says why and what to do."""
+    name = Path(submission).name
+    parts: list[Content] = [
+        _el("header", _el("h1", "Feedback for ", _el("code", name)), _el("div", "Not graded", class_="score")),
+        _el("div", _el("strong", "Your submission could not be graded: "), message, class_="mistakes"),
+        _el("footer", f"grader {__version__}"),
+    ]
+    return _page(name, parts, "full")
+
+
+def _page(name: str, parts: list[Content], feedback: str) -> str:
     page = _el(
         "html",
         _el("head", _el("meta", charset="utf-8"), _el("meta", name="viewport", content="width=device-width, initial-scale=1"),
             _el("meta", name="feedback", content=feedback),
-            _el("title", "Feedback: ", Path(report.submission).name), _el("style", Markup(CSS))),
+            _el("title", "Feedback: ", name), _el("style", Markup(CSS))),
         _el("body", _el("main", parts)),
         lang="en",
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..results import GradeReport
+from ..diagnose import advice
+from ..results import GRADESCOPE_VISIBILITY, GradeReport
+from .digest import checks_by_mistake
 
 __all__ = ["to_json", "to_gradescope", "gradescope_error"]
 
@@ -20,7 +22,7 @@ def to_gradescope(report: GradeReport) -> str:
     data = {
         "score": report.score,
         "execution_time": report.execution_time,
-        "output": "Mistakes found: " + ", ".join(report.diagnoses) if report.diagnoses else "No mistakes found.",
+        "output": _mistakes_and_fixes(report),
         "visibility": "visible",
         "tests": [
             {
@@ -35,6 +37,20 @@ def to_gradescope(report: GradeReport) -> str:
         ],
     }
     return json.dumps(data, indent=2)
+
+
+def _mistakes_and_fixes(report: GradeReport) -> str:
+    """Gradescope's top-level text: each mistake once with its fix, and the visible checks that found it."""
+    if not report.diagnoses:
+        return "No mistakes found."
+    visible = {t.name for t in report.tests if t.visibility == GRADESCOPE_VISIBILITY["public"]}
+    where = checks_by_mistake(report)
+    lines = ["Mistakes found, each with its fix:"]
+    for code in report.diagnoses:
+        checks = [name for name in where.get(code, []) if name in visible]
+        fix = advice(code, report.batch_convention)
+        lines.append(f"- {code}{' (' + ', '.join(checks) + ')' if checks else ''}{': ' + fix if fix else ''}")
+    return "\n".join(lines)
 
 
 def gradescope_error(message: str) -> str:

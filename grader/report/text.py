@@ -2,8 +2,9 @@
 
 In a 50-line terminal the last screen is what stays visible, so it holds what a student
 acts on: the table of checks, each mistake once with its fix, and the score as the very
-last line. Above it: each failed check's explanation (tracebacks shared by several cases
-shown once) and the notebook statements that did not run. Colour only on a terminal (rich
+last line. Above it: each failed check's explanation, condensed (grader/report/condense.py:
+a cause shared by several checks or cases said once, each traceback once) and the notebook
+statements that failed (those the slicing left out as one line; --verbose lists them). Colour only on a terminal (rich
 decides); on a terminal long lines wrap with an indent, piped output is never hard-wrapped.
 Every line goes through `_Writer.line`: control characters (ANSI/OSC sequences from a
 student's exception message) made visible with `safetext.terminal_safe`, one logical line
@@ -20,7 +21,9 @@ from typing import TextIO
 from ..diagnose import advice
 from ..results import GradeReport, points
 from ..safetext import terminal_safe
-from .digest import checks_by_mistake, digest_checks, result_phrase, score_line
+from ..sandbox.slicing import NOT_RUN
+from .condense import condensed_sections
+from .digest import checks_by_mistake, result_phrase, score_line
 
 __all__ = ["render_text", "text_report"]
 
@@ -73,26 +76,36 @@ def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool
     out.line(f"{report.submission}: grading with {len(report.tests)} checks (seed {report.seed})", "dim")
     for note in ([report.version_note] if report.version_note else []) + list(report.redefinitions):
         out.line("Note: " + note, "bold magenta", hang="      ")
-    for digest in digest_checks(report.tests):
-        test = digest.test
-        out.rule(f"{test.name}: {points(test.score)} of {points(test.max_score)} points", "_", "bold red" if test.status != "passed" else "bold")
-        if test.description:
-            out.line(test.description, "dim")
-        for line in digest.lines:
+    for section in condensed_sections(report.tests):
+        out.rule(section.title, "_", "bold red" if section.failed else "bold")
+        if section.description:
+            out.line(section.description, "dim")
+        for line in section.lines:
             out.line(line, hang="    " + " " * (len(line) - len(line.lstrip())))
-        if test.diagnoses:
-            out.line("Mistake: " + ", ".join(test.diagnoses) + " (the fix is in the summary below)", "cyan")
-    skipped = [s for s in report.statements if s.status != "ok"]
-    if skipped:
-        out.rule("statements of your notebook that did not run (the rest was graded)", "_")
-        for s in skipped:
-            line = f", line {s.line}" if s.line else ""
-            out.line(f"{s.cell}{line}: {s.status}: {s.message}", indent="  ")
+        if section.mistakes:
+            out.line("Mistake: " + ", ".join(section.mistakes) + " (the fix is in the summary below)", "cyan")
+    _statements(out, report, verbose)
     if verbose:
         for note in report.notes:
             out.line(note, "dim")
         out.line(f"seed {report.seed}, grader {report.grader_version}, {report.execution_time:.2f} s", "dim")
     _summary(out, report)
+
+
+def _statements(out: _Writer, report: GradeReport, verbose: bool) -> None:
+    """Statements that failed, each on its line; those the slicing left out, one line (listed with --verbose)."""
+    left_out = [s for s in report.statements if s.status == NOT_RUN]
+    failed = [s for s in report.statements if s.status not in ("ok", NOT_RUN)]
+    listed = failed + left_out if verbose else failed
+    if listed:
+        out.rule("statements of your notebook that did not run (the rest was graded)", "_")
+        for s in listed:
+            line = f", line {s.line}" if s.line else ""
+            out.line(f"{s.cell}{line}: {s.status}: {s.message}", indent="  ")
+    if left_out and not verbose:
+        cells = ", ".join(dict.fromkeys(s.cell.split(",")[0] for s in left_out))
+        count = f"{len(left_out)} statement{'s' * (len(left_out) > 1)}"
+        out.line(f"Not run, as grading does not need them: {count} ({cells}); --verbose lists them.", "dim", hang="    ")
 
 
 def _summary(out: _Writer, report: GradeReport) -> None:

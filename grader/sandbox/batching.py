@@ -239,7 +239,7 @@ class CallBatch:
         if not reply.get("ok"):
             failed = reply.get("pre_failed")
             if is_index(failed) and 0 <= failed < len(deferred):
-                raise _Lost(failure_from_error(reply.get("error"), deferred[failed], out))
+                raise _Lost(failure_from_error(reply.get("error"), deferred[failed], out, self.session.config.disk_limit_bytes))
             raise self._malformed(self._subs[0].what)
         return reply, out
 
@@ -309,7 +309,7 @@ class CallBatch:
         if reply.get("timeout") is True:
             self._kill()
             return results, self._worker_failure(WorkerFailure("timeout", "overdue"), sub.what, self.session.deadline.cap(self.timeout))
-        return results, failure_from_error(reply.get("error"), sub.what, out)
+        return results, failure_from_error(reply.get("error"), sub.what, out, self.session.config.disk_limit_bytes)
 
     def _result(self, sub: _Sub, sub_reply: Any, out: list[np.ndarray]) -> Any:
         session = self.session

@@ -3,20 +3,19 @@
 Every worker runs in its own session (process group); `close()` kills the whole group,
 so nothing a submission starts outlives grading. Replies are read with a deadline; a
 worker that misses it, dies, or sends garbage is killed and the request fails with a
-`WorkerFailure` saying which (timeout, crash, output-flood, protocol). The student's
-stdout/stderr are drained by a thread that keeps only the first kilobytes.
+`WorkerFailure` saying which (timeout, crash, output-flood, protocol, disk-limit). The
+student's stdout/stderr are drained by a thread that keeps only the first kilobytes
+(pipes.py). A worker that dies before it is ready never ran student code: its sandbox could
+not be set up, so it is started once more, then `GraderFailure` carries its own reason.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
-import select
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import GraderFailure
 from . import forkserver, limits, protocol
 from .cleanup import remove_tree
+from .disk import DiskWatch
+from .pipes import DeadlineReader, OutputDrain, widen_pipe
 from .resources import process_state
 
 __all__ = ["SandboxConfig", "WorkerFailure", "WorkerProcess", "WORKER_SCRIPT", "sandbox_notes"]
@@ -36,11 +38,12 @@ MAX_PROGRESS_MESSAGES = 100_000
 _LAST_LAYERS: tuple[str, ...] = ()
 
 
-def _fallback_layers() -> tuple[str, ...]:
+def _fallback_layers(disk_bytes: int | None = None) -> tuple[str, ...]:
     """Layers of a worker started as a fresh interpreter (no fork server)."""
     notes = ["process isolation: own session, process group killed after every run", "safe protocol: numeric .npy and JSON only, size-capped, never unpickled"]
     if os.name == "posix":
         notes.append("rlimits: memory, cpu, fsize, nofile, core")
+    notes.append(limits.disk_fallback_note(SandboxConfig.disk_limit_bytes if disk_bytes is None else disk_bytes))
     if not limits.IS_LINUX:
         notes.append(limits.PLATFORM_NOTE)
     return tuple(notes)
@@ -69,6 +72,9 @@ class SandboxConfig:
     """Printing more than this kills the worker (output-flood)."""
     memory_limit_bytes: int = 2 * 1024**3
     """Address-space/data limit of the worker (applied by the limits layer)."""
+    disk_limit_bytes: int = 64 * 1024**2
+    """Bytes the worker may write in all (working folder, HOME, /tmp, /var/tmp, /dev/shm): its
+    private tmpfs's size, also each file's RLIMIT_FSIZE; past it writes fail (ENOSPC, EFBIG)."""
     cpu_limit_seconds: int = 120
     """CPU seconds the worker may use in total (RLIMIT_CPU)."""
     env: dict[str, str] = field(default_factory=dict)
@@ -80,8 +86,23 @@ class SandboxConfig:
     downloads are left out, grader/sandbox/ops_plan.py); false runs every statement."""
 
 
+SETUP_TRIES = 2
+"""A worker whose sandbox cannot be set up is started once more before grading gives up."""
+
+
+def _setup_sentence(reason: str) -> str:
+    """The one sentence a user reads when no worker could be started."""
+    return (f"the sandbox for the student's code could not be set up, also on a second try ({reason}); "
+            "this is a problem of the grading machine or its settings, not of the submission: grade it again once it is fixed.")
+
+
+class _SetupFailed(Exception):
+    """The worker died or went silent before it was ready: the sandbox, not the student."""
+
+
 class WorkerFailure(Exception):
-    """The worker did not give a valid reply: `kind` is timeout, crash, output-flood or protocol."""
+    """The worker did not give a valid reply: `kind` is timeout, crash, output-flood, protocol or
+    disk-limit (killed for writing past its bound where it has no private tmpfs)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -112,107 +133,6 @@ def worker_environment(config: SandboxConfig, home: str) -> dict[str, str]:
     return env
 
 
-class _OutputDrain(threading.Thread):
-    """Reads the worker's stdout/stderr so it never blocks; keeps the head, counts the rest."""
-
-    def __init__(self, fd: int, keep: int, limit: int, on_flood: Any) -> None:
-        super().__init__(daemon=True)
-        self.fd, self.keep, self.limit, self.on_flood = fd, keep, limit, on_flood
-        self.head = bytearray()
-        self.total = 0
-        self.flooded = False
-
-    def run(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            if len(self.head) < self.keep:
-                self.head += chunk[: self.keep - len(self.head)]
-            self.total += len(chunk)
-            if self.total > self.limit and not self.flooded:
-                self.flooded = True
-                self.on_flood()
-        os.close(self.fd)
-
-    def text(self) -> str:
-        text = self.head.decode("utf-8", "replace")
-        if self.total > len(self.head):
-            text += f"\n... [{self.total - len(self.head)} more bytes of output cut]"
-        return text
-
-
-IN_PLACE_MIN, IN_PLACE_MAX = 1 << 16, 16 << 20
-"""Reads of this many bytes are filled in place. Above the maximum the buffer grows with the data
-that arrives: a forged size (up to the protocol's caps) must not make the grader touch that
-much memory before a byte of it was sent."""
-
-
-class _DeadlineReader:
-    """A file-like `read(n)` over a pipe that raises TimeoutError past a deadline.
-
-    Returns a fresh bytearray of its own per read: a large read (an array of a reply) is
-    filled in place from the pipe, not appended to a buffer and copied out twice, and the
-    protocol can wrap it in a writeable array without another copy."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.buffer = bytearray()
-        self.deadline = 0.0
-
-    def _wait(self) -> None:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
-            raise TimeoutError
-
-    def read(self, n: int) -> bytearray:
-        if IN_PLACE_MIN <= n - len(self.buffer) and n <= IN_PLACE_MAX:
-            return self._read_large(n)
-        while len(self.buffer) < n:
-            self._wait()
-            chunk = os.read(self.fd, max(65536, min(n - len(self.buffer), IN_PLACE_MAX)))
-            if not chunk:
-                break
-            self.buffer += chunk
-        data = self.buffer[:n]
-        del self.buffer[:n]
-        return data
-
-    def _read_large(self, n: int) -> bytearray:
-        data = bytearray(n)
-        view = memoryview(data)
-        filled = len(self.buffer)
-        view[:filled] = self.buffer
-        self.buffer.clear()
-        while filled < n:
-            self._wait()
-            got = os.readv(self.fd, [view[filled:]])
-            if not got:
-                return data[:filled]  # closed mid-message: the caller sees a short read
-            filled += got
-        return data
-
-
-PIPE_BYTES = 1 << 20
-"""Requested size of the request and reply pipes. With the default 64 KiB a 1.5 MiB reply
-(the learning check's parameters) is 24 writes, each a sleep and a wake-up of both
-processes, and wake-ups are what a virtual machine charges most for."""
-
-
-def _widen_pipe(fd: int) -> None:
-    """Grow a pipe's buffer to PIPE_BYTES where Linux allows it (capped by
-    /proc/sys/fs/pipe-max-size for unprivileged users; a refusal leaves the default)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
-    except OSError:
-        pass
-
-
 EXIT_GRACE_S = 0.05
 
 
@@ -229,11 +149,24 @@ class WorkerProcess:
     def __init__(self, config: SandboxConfig, use_forkserver: bool = True) -> None:
         self.config = config
         self.use_forkserver = use_forkserver
-        self.workdir = tempfile.mkdtemp(prefix="grade-")
+        try:
+            self.workdir = tempfile.mkdtemp(prefix="grade-")
+        except OSError as exc:
+            raise GraderFailure(_setup_sentence(f"no folder for the worker in {tempfile.gettempdir()}: {exc.strerror or exc}")) from None
         self.process: subprocess.Popen[bytes] | forkserver.ForkedProcess | None = None
         self.flooded = False
         self.layers: tuple[str, ...] = ()
-        self._start()
+        self.disk_watch: DiskWatch | None = None
+        reason = ""
+        for _ in range(SETUP_TRIES):
+            try:
+                self._start()
+                return
+            except _SetupFailed as failed:
+                self.close(keep_workdir=True)
+                reason = str(failed)
+        remove_tree(self.workdir)
+        raise GraderFailure(_setup_sentence(reason))
 
     def _spawn_command(self, request_fd: int, reply_fd: int) -> list[str]:
         return [sys.executable, "-I", str(WORKER_SCRIPT), str(request_fd), str(reply_fd)]
@@ -243,10 +176,11 @@ class WorkerProcess:
         os.set_blocking(self.request_w, False)  # every write has a deadline (a stopped worker reads nothing)
         self.reply_r, reply_w = os.pipe()
         for fd in (self.request_w, reply_w):
-            _widen_pipe(fd)
+            widen_pipe(fd)
         output_r, output_w = os.pipe()
         env = worker_environment(self.config, self.workdir)
         server = forkserver.shared_server() if self.use_forkserver else None
+        self.process = None
         try:
             if server is not None:
                 self.process = server.spawn(self._plan(), env, (request_r, reply_w, output_w))
@@ -262,29 +196,45 @@ class WorkerProcess:
                     start_new_session=True,
                     preexec_fn=self._preexec,
                 )
+        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:  # no fork, no uid lease, no interpreter
+            os.close(output_r)
+            raise _SetupFailed(str(exc) or type(exc).__name__) from None
         finally:
             for fd in (request_r, reply_w, output_w):
                 os.close(fd)
-        self.reader = _DeadlineReader(self.reply_r)
-        self.output = _OutputDrain(output_r, self.config.output_keep_bytes, self.config.output_limit_bytes, self._on_flood)
+        self.reader = DeadlineReader(self.reply_r)
+        self.output = OutputDrain(output_r, self.config.output_keep_bytes, self.config.output_limit_bytes, self._on_flood)
         self.output.start()
-        header, _ = self._read_reply(self.config.startup_timeout)
-        if "sandbox_layers" in header:  # sent by the confined child before any student code runs
-            self.layers = tuple(str(layer) for layer in header["sandbox_layers"])
+        try:  # no student code runs before "ready": whatever fails here is the sandbox's set-up
             header, _ = self._read_reply(self.config.startup_timeout)
-        else:
-            self.layers = _fallback_layers()
+            if "sandbox_layers" in header:  # sent by the confined child before any student code runs
+                self.layers = tuple(str(layer) for layer in header["sandbox_layers"])
+                header, _ = self._read_reply(self.config.startup_timeout)
+            else:
+                self.layers = _fallback_layers(self.config.disk_limit_bytes)
+        except WorkerFailure as failure:
+            raise _SetupFailed(self._setup_reason(failure)) from None
         global _LAST_LAYERS
         _LAST_LAYERS = self.layers
         if not header.get("ready"):
-            self.close()
-            raise WorkerFailure("protocol", "the worker did not start")
+            raise _SetupFailed("the worker's first message was not the one it sends when ready")
+        if any(layer.startswith(limits.DISK_WATCHED) for layer in self.layers):
+            self.disk_watch = DiskWatch(self.workdir, self.config.disk_limit_bytes, self.kill)
+            self.disk_watch.start()
+
+    def _setup_reason(self, failure: WorkerFailure) -> str:
+        """What the worker said on its way out (its last line on stderr), else how it ended."""
+        self.output.join(timeout=1.0)
+        said = [line.strip() for line in self.output.text().splitlines() if line.strip()]
+        return (said[-1] if said else str(failure))[:300].rstrip(".")
 
     def _plan(self) -> limits.SandboxPlan:
         return limits.SandboxPlan(
             workdir=self.workdir,
             memory_bytes=self.config.memory_limit_bytes,
             cpu_seconds=self.config.cpu_limit_seconds,
+            file_size_bytes=self.config.disk_limit_bytes,
+            disk_bytes=self.config.disk_limit_bytes,
             role=self.config.role,
         )
 
@@ -309,6 +259,8 @@ class WorkerProcess:
             if isinstance(exc, EOFError) and not self.flooded:
                 _await_exit(self.process.pid, EXIT_GRACE_S)
             self.kill()
+            if self.disk_watch is not None and self.disk_watch.over:
+                raise WorkerFailure("disk-limit", f"{self.config.disk_limit_bytes // 2**20} MB") from None
             if self.flooded:
                 raise WorkerFailure("output-flood", f"printed more than {self.config.output_limit_bytes // 2**20} MiB") from None
             if isinstance(exc, protocol.ProtocolError):
@@ -401,8 +353,10 @@ class WorkerProcess:
         if isinstance(self.process, forkserver.ForkedProcess):
             self.process.kill_tree()  # orphans that left the group (setsid, daemons) too
 
-    def close(self) -> None:
+    def close(self, keep_workdir: bool = False) -> None:
         """Kill the group, reap the worker, close pipes and remove its working directory."""
+        if self.disk_watch is not None:
+            self.disk_watch.stop()
         self.kill()
         if self.process is not None:
             try:
@@ -414,7 +368,8 @@ class WorkerProcess:
                 os.close(fd)
             except OSError:
                 pass
-        remove_tree(self.workdir)
+        if not keep_workdir:
+            remove_tree(self.workdir)
 
     def student_output(self) -> str:
         return self.output.text()

@@ -269,6 +269,8 @@ class _Server:
         self.sock = sock
         self.workers: dict[int, dict[str, Any]] = {}
         self.me = os.getpid()
+        self.token = os.urandom(4).hex()
+        """In this server's cgroup names: another server with the same pid (another PID namespace) gets others."""
         self.root = os.geteuid() == 0
         import platform  # noqa: F401  (rootfs uses it in every child: import it once here)
         import resource  # noqa: F401  (limits sets rlimits in every child)
@@ -297,7 +299,7 @@ class _Server:
         if self.root:
             lease = self.resources.lease_uid(plan.role)
             plan.uid = lease.uid
-            cgroups = self.resources.Cgroups(f"grader-{self.me}-{ident}", plan.memory_bytes + 256 * 1024**2, plan.nproc)
+            cgroups = self.resources.Cgroups(self.resources.cgroup_name(self.me, ident, self.token), plan.memory_bytes + 256 * 1024**2, plan.nproc)
             plan.cgroups = list(cgroups.paths)
         try:
             self.rootfs.allowed(tuple(plan.keep))  # computed once, inherited by every child

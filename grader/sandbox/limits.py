@@ -48,7 +48,10 @@ class SandboxPlan:
     """RLIMIT_AS on CPU-only machines; RLIMIT_DATA where a GPU driver is present (CUDA maps huge address ranges)."""
     cpu_seconds: int = 120
     file_size_bytes: int = 64 * 1024**2
-    """RLIMIT_FSIZE: a submission cannot fill the disk."""
+    """RLIMIT_FSIZE: no one file grows past this (capped by disk_bytes); a write past it fails with EFBIG."""
+    disk_bytes: int = 64 * 1024**2
+    """What the worker may write in all (working folder, HOME, /tmp, /var/tmp, /dev/shm): the
+    size of its one private tmpfs; without a mount namespace the grader measures its folder."""
     open_files: int = 256
     nproc: int = 64
     """RLIMIT_NPROC and cgroup pids.max; only meaningful once the worker has its own uid."""
@@ -102,7 +105,7 @@ def apply_rlimits(plan: SandboxPlan) -> list[str]:
     limits = [
         ("memory", memory, plan.memory_bytes),
         ("cpu", resource.RLIMIT_CPU, plan.cpu_seconds),
-        ("fsize", resource.RLIMIT_FSIZE, plan.file_size_bytes),
+        ("fsize", resource.RLIMIT_FSIZE, min(plan.file_size_bytes, plan.disk_bytes)),
         ("nofile", resource.RLIMIT_NOFILE, plan.open_files),
         ("core", resource.RLIMIT_CORE, 0),
     ]
@@ -163,6 +166,15 @@ def _unshare() -> tuple[list[str], bool, bool]:
     return notes, bool(flags & CLONE_NEWNS), bool(flags & CLONE_NEWPID)
 
 
+DISK_WATCHED = "disk: no private tmpfs here"
+
+
+def disk_fallback_note(disk_bytes: int) -> str:
+    """Said in --verbose where the writable places cannot be a private tmpfs (no mount namespace)."""
+    mb = disk_bytes // 2**20
+    return f"{DISK_WATCHED}: each file at most {mb} MB (RLIMIT_FSIZE), the working folder measured and the worker killed past {mb} MB; /tmp and /dev/shm are the machine's"
+
+
 class SandboxError(RuntimeError):
     """A layer that must hold could not be applied: the worker does not start."""
 
@@ -170,11 +182,11 @@ class SandboxError(RuntimeError):
 def _file_system(plan: SandboxPlan, mount_ns: bool, new_pid: bool) -> list[str]:
     """The allow-listed root (rootfs.py) when we have a mount namespace."""
     if not mount_ns:
-        return ["file system: not isolated (no mount namespace here)"]
+        return ["file system: not isolated (no mount namespace here)", disk_fallback_note(plan.disk_bytes)]
     import rootfs
 
     try:
-        return rootfs.build_root(_libc(), plan.keep, plan.workdir, new_pid, plan.hide)
+        return rootfs.build_root(_libc(), plan.keep, plan.workdir, new_pid, plan.hide, plan.disk_bytes)
     except OSError as exc:  # half-built: never run student code over a root in an unknown state
         raise SandboxError(f"file system isolation failed: {exc}") from None
 

@@ -9,6 +9,9 @@ and runs ~70 lines statement by statement (~3 ms of every submission's CPU).
 
 Op: learning_driver  define the driver's functions in the student's namespace
 
+`_grader_train_given` serves `train.step` (grader/checks/network.py): one `train` call with the
+given loss functions of the notebook's own version.
+
 Functions are only ever added at the end of DRIVER_SOURCE: the line numbers of the others are
 part of the messages students see (a traceback through the driver).
 
@@ -59,11 +62,11 @@ def _grader_learning_steps(first, last):
     """train() on batches first..last-1; the losses it reported and the parameters after every step."""
     run = _grader_learning
     network, X, y, order, bounds = run["network"], run["X"], run["y"], run["order"], run["bounds"]
-    space = globals()
-    given = {"softmax_crossentropy_with_logits": _grader_softmax_crossentropy_with_logits,
-             "grad_softmax_crossentropy_with_logits": _grader_grad_softmax_crossentropy_with_logits}
-    saved = {name: space[name] for name in given if name in space}
-    space.update(given)
+    # The run uses the notebook's given loss and loss gradient (of the version _grader_learning_start
+    # set), whatever the notebook redefined: a student is graded on the step train makes, not on a
+    # changed loss. _grader_given_out gives the student's own definitions back, whatever happens.
+    # (Five lines, as before: the line numbers below are in the tracebacks students read.)
+    saved = _grader_given_in()
     losses, reported = _grader_np.full(last - first, _grader_np.nan), _grader_np.zeros(last - first, dtype=_grader_np.int8)
     snapshots, low = [], False
     try:
@@ -81,11 +84,11 @@ def _grader_learning_steps(first, last):
                 raise ValueError(f"the Dense layers' parameters changed size during training (step {step + 1})")
             snapshots.append(row)
     finally:
-        for name in given:
-            if name in saved:
-                space[name] = saved[name]
-            else:
-                space.pop(name, None)
+        _grader_given_out(saved)
+        # What this request ran, for _grader_learning_partial when train raised: the grader still
+        # compares the steps before the one that raised, and names that step.
+        run["partial"] = [losses, reported, snapshots, low]
+        # (six lines, as before: the functions below keep their line numbers in tracebacks)
     return [losses, reported, _grader_np.stack(snapshots), low]
 
 
@@ -98,6 +101,48 @@ def _grader_learning_predict():
 def _grader_learning_start_coded(network, dense, table, X_codes, y, order, bounds, X_val_codes, divides):
     """_grader_learning_start with the inputs as codes into a table of their distinct values: the same arrays, ~8x fewer bytes."""
     _grader_learning_start(network, dense, table[X_codes], y, order, bounds, table[X_val_codes], divides)
+
+
+_grader_absent = object()
+
+
+def _grader_given_in():
+    """Put the given loss and loss gradient under their notebook names; returns what they replaced."""
+    space = globals()
+    given = {"softmax_crossentropy_with_logits": _grader_softmax_crossentropy_with_logits,
+             "grad_softmax_crossentropy_with_logits": _grader_grad_softmax_crossentropy_with_logits}
+    saved = {name: space.get(name, _grader_absent) for name in given}
+    space.update(given)
+    return saved
+
+
+def _grader_given_out(saved):
+    """Give the notebook its own loss and loss gradient back (or none, where it had none)."""
+    space = globals()
+    for name, value in saved.items():
+        if value is _grader_absent:
+            space.pop(name, None)
+        else:
+            space[name] = value
+
+
+def _grader_train_given(network, X, y, divides):
+    """One train(network, X, y) with the given loss, its gradient divided by N or not as the notebook's own is (train-step)."""
+    flag = _grader_learning_divides[0]
+    _grader_learning_divides[0] = bool(divides)
+    saved = _grader_given_in()
+    try:
+        return train(network, X, y)
+    finally:
+        _grader_given_out(saved)
+        _grader_learning_divides[0] = flag
+
+
+def _grader_learning_partial():
+    """The steps the last _grader_learning_steps request took before train raised (parameters: (0, 0) if none)."""
+    losses, reported, snapshots, low = _grader_learning.get("partial") or (_grader_np.zeros(0), _grader_np.zeros(0, dtype=_grader_np.int8), [], False)
+    done = len(snapshots)
+    return [losses[:done], reported[:done], _grader_np.stack(snapshots) if done else _grader_np.zeros((0, 0)), low]
 '''
 DRIVER_CODE = compile(DRIVER_SOURCE, DRIVER_FILENAME, "exec")
 

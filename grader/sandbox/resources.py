@@ -26,7 +26,7 @@ import signal
 import time
 from typing import Callable
 
-__all__ = ["UidLease", "lease_uid", "Cgroups", "Tree", "sweep_stale", "live_uids", "children", "tree", "settled_tasks", "process_state"]
+__all__ = ["UidLease", "lease_uid", "Cgroups", "Tree", "cgroup_name", "sweep_stale", "live_uids", "children", "tree", "settled_tasks", "process_state"]
 
 UID_RANGES = {"student": (200_000, 50_000), "reference": (300_000, 10_000)}
 UID_DIR = "/run/dense-grader-uids"
@@ -119,6 +119,9 @@ class Cgroups:
             path = os.path.join(parent, name)
             try:
                 os.mkdir(path)  # never an existing one: a used cgroup may be full (SysV shm, page cache)
+            except OSError:
+                continue  # and never remove one we did not make: it may be another grader's
+            try:
                 for key, value in values.items():
                     with open(os.path.join(path, key), "w") as handle:
                         handle.write(str(value))
@@ -167,9 +170,22 @@ class Cgroups:
         return self.paths
 
 
+STALE_AFTER_S = 60.0
+"""Age before an empty cgroup of a server this machine's /proc does not show is swept: a server
+in another PID namespace (a container sharing the cgroup tree) is invisible, and its fresh
+cgroup is empty for the moment between its mkdir and its worker joining."""
+
+
+def cgroup_name(server_pid: int, ident: int, token: str) -> str:
+    """grader-SERVERPID-N-TOKEN: the token (random, one per server) keeps servers whose pids
+    coincide (one per PID namespace) from sharing, or removing, each other's cgroups."""
+    return f"grader-{server_pid}-{ident}-{token}"
+
+
 def sweep_stale(prefix: str = "grader-") -> int:
     """Remove empty worker cgroups whose fork server is gone (it was killed before it could
-    clean up: names are grader-SERVERPID-N). Run by every fork server when it starts."""
+    clean up: names are grader-SERVERPID-N[-TOKEN]) and which are older than STALE_AFTER_S.
+    Run by every fork server when it starts."""
     removed = 0
     for controller in CONTROLLERS:
         parent = _own_cgroup(controller)
@@ -179,12 +195,19 @@ def sweep_stale(prefix: str = "grader-") -> int:
             continue
         for name in names:
             parts = name.split("-")
-            if not name.startswith(prefix) or len(parts) != 3 or not parts[1].isdigit() or os.path.exists(f"/proc/{parts[1]}"):
+            if not name.startswith(prefix) or len(parts) not in (3, 4) or not parts[1].isdigit() or os.path.exists(f"/proc/{parts[1]}"):
                 continue
             path = os.path.join(parent, name)
-            if os.path.isdir(path) and _rmdir(path):
+            if os.path.isdir(path) and _age(path) > STALE_AFTER_S and _rmdir(path):
                 removed += 1
     return removed
+
+
+def _age(path: str) -> float:
+    try:
+        return time.time() - os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def _rmdir(path: str) -> bool:

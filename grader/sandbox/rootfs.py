@@ -10,6 +10,11 @@ code), a few `/dev` nodes and `/etc` files. Writable places are fresh tmpfs (`/t
 its own processes). Then `pivot_root` (or `chroot` where the old root is no mount point) and
 the old root is detached: nothing else of the machine is reachable.
 
+Every writable place, the working directory included, is a folder of ONE size-capped tmpfs
+(`scratch_bytes`): whatever a student writes anywhere counts against one bound (writes past
+it fail with ENOSPC), lives in the worker's memory cgroup (tmpfs pages are charged to the
+process that writes them), never touches the grader's disk, and is gone with the worker.
+
 Runs in the confined child before student code, as root or inside a user namespace;
 standard library only (imported beside `limits.py` by the fork server).
 """
@@ -28,7 +33,9 @@ MNT_DETACH = 2
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217}
 
 WRITABLE = ("/tmp", "/var/tmp", "/run/lock", "/var/lock", "/dev/shm")
-"""Each a fresh, private tmpfs: whatever a student leaves there vanishes with the worker."""
+"""Each a folder of the worker's one private tmpfs: whatever a student leaves there vanishes with the worker."""
+SCRATCH_INODES = 65536
+"""Files and folders the scratch tmpfs may hold (each inode costs kernel memory the size cap does not count)."""
 DEV_NODES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf")
 SYSTEM_LIBS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/cuda")
@@ -72,11 +79,12 @@ def allowed(allow: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     return _allowed([*allow, *SYSTEM_LIBS, *ETC_FILES, *DEV_NODES, *_nvidia_nodes()])
 
 
-def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool, hide: list[str] = ()) -> list[str]:
+def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool, hide: list[str] = (), scratch_bytes: int = 64 * 1024**2) -> list[str]:
     """Make the allow-listed root and enter it; return notes. Raises OSError on failure.
 
     `hide`: folders inside allowed ones that must stay out of sight all the same (the
-    reference package when the grader is installed into the same site-packages)."""
+    reference package when the grader is installed into the same site-packages).
+    `scratch_bytes`: what the worker may write in all, every writable place together."""
     def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
         if libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags, data.encode() if data else None) != 0:
             import ctypes
@@ -86,16 +94,16 @@ def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool, hide: 
 
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     paths, links = allowed(tuple(allow))
-    # Open every source before covering anything: /tmp (and the workdir in it) is covered next.
-    fds = {p: os.open(p, os.O_PATH) for p in paths}
-    work_fd = os.open(workdir, os.O_PATH | os.O_DIRECTORY)
+    # Open every source before covering anything: /tmp is covered next.
+    fds = _open_sources(paths)
     root = "/tmp"
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
     inside: Callable[[str], str] = lambda p: root + p  # noqa: E731
+    scratch = _scratch(mount, inside("/.scratch"), scratch_bytes)
     for link, target in links.items():
         os.makedirs(inside(os.path.dirname(link)), exist_ok=True)
         os.symlink(target, inside(link))
-    targets = sorted({*paths, *WRITABLE, "/proc", workdir}, key=lambda p: (p.count("/"), p))
+    targets = sorted({*fds, *WRITABLE, "/proc", workdir}, key=lambda p: (p.count("/"), p))
     proc_note = "/proc: empty"
     for path in targets:
         at = inside(path)
@@ -110,28 +118,56 @@ def build_root(libc: Any, allow: list[str], workdir: str, new_proc: bool, hide: 
                 open(at, "w").close()
             mount(source, at, None, MS_BIND | MS_REC)
             mount("none", at, None, _remount_flags(at))
-        elif path in WRITABLE:
+        elif path in WRITABLE or path == workdir:
             os.makedirs(at, exist_ok=True)
-            mount("tmpfs", at, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
-        elif path == workdir:
-            os.makedirs(at, exist_ok=True)
-            mount(f"/proc/self/fd/{work_fd}", at, None, MS_BIND)
+            mount(scratch(path, 0o700 if path == workdir else 0o1777), at, None, MS_BIND)
         else:  # /proc, before the pivot: in a user namespace a new proc needs a visible one beside it
             os.makedirs(at, exist_ok=True)
             proc_note = _proc(mount, new_proc, at)
-    for fd in [*fds.values(), work_fd]:
+    for fd in fds.values():
         os.close(fd)
+    libc.umount2(inside("/.scratch").encode(), MNT_DETACH)  # its folders stay bound where they are used
+    os.rmdir(inside("/.scratch"))
     for path in hide:
         if os.path.isdir(inside(path)):
             mount("tmpfs", inside(path), "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         if not os.path.lexists(inside(f"/dev/{name}")):
             os.symlink(target, inside(f"/dev/{name}"))
-    notes = ["file system: allow-list (Python install, system libraries, grader/sandbox read-only; private /tmp, /var/tmp, /run/lock, /var/lock, /dev/shm; nothing else)"]
+    notes = ["file system: allow-list (Python install, system libraries, grader/sandbox read-only; private /tmp, /var/tmp, /run/lock, /var/lock, /dev/shm; nothing else)",
+             f"disk: the working folder, HOME, /tmp, /var/tmp, /dev/shm share one private tmpfs of {scratch_bytes // 2**20} MB (its pages count in the worker's memory cgroup where it has one; gone with the worker)"]
     notes.append(_pivot(libc, mount, root))
     notes.append(proc_note)
     mount("none", "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     return notes
+
+
+def _open_sources(paths: list[str]) -> dict[str, int]:
+    """O_PATH descriptors of the folders and files to bind. The fork server lists them once and
+    keeps the list: one removed since (a package uninstalled from a shared install while a
+    batch runs) has nothing left to show and is skipped, not a reason to refuse every worker."""
+    fds: dict[str, int] = {}
+    for path in paths:
+        try:
+            fds[path] = os.open(path, os.O_PATH)
+        except FileNotFoundError:
+            continue
+    return fds
+
+
+def _scratch(mount: Callable[..., None], at: str, size: int) -> Callable[[str, int], str]:
+    """Mount the worker's one writable tmpfs at `at`; returns a function giving a fresh
+    folder of it (with the given mode) for each writable place."""
+    os.makedirs(at, exist_ok=True)
+    mount("tmpfs", at, "tmpfs", MS_NOSUID | MS_NODEV, f"size={max(size, 4096)},nr_inodes={SCRATCH_INODES},mode=755")
+
+    def folder(path: str, mode: int) -> str:
+        made = os.path.join(at, path.strip("/").replace("/", "-") or "root")
+        os.mkdir(made)
+        os.chmod(made, mode)  # mkdir's mode passes through the umask
+        return made
+
+    return folder
 
 
 def _pivot(libc: Any, mount: Callable[..., None], root: str) -> str:

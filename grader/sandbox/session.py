@@ -43,7 +43,12 @@ FAILURE_TEXT = {
     "crash": "crashed the Python process: {detail}",
     "output-flood": "printed so much output that it was stopped ({detail})",
     "protocol": "sent an answer the grader cannot read ({detail})",
+    "disk-limit": "was stopped: it wrote more than {detail} of files, the sandbox's limit (a dense layer needs no files)",
 }
+FAILURE_CODES = {"protocol": "crash", "disk-limit": "crash"}
+"""Diagnosis codes of the worker failures that have none of their own (MISTAKES.md)."""
+DISK_FULL = ("[Errno 28]", "[Errno 27]", "[Errno 122]")
+"""ENOSPC, EFBIG, EDQUOT: the worker's writes went past its private tmpfs or RLIMIT_FSIZE."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +79,13 @@ def _is_placeholder(error: dict[str, Any]) -> bool:
     return error.get("type") == "NotImplementedError"
 
 
-def failure_from_error(error: Any, what: str, arrays: list[np.ndarray] = ()) -> StudentFailure:
+def failure_from_error(error: Any, what: str, arrays: list[np.ndarray] = (), disk_bytes: int = SandboxConfig.disk_limit_bytes) -> StudentFailure:
     """Turn the worker's error record into a StudentFailure with the right code (`crash`
     for a record the worker cannot have written: only student code forges replies)."""
     if not isinstance(error, dict) or not isinstance(error.get("type"), str):
         return StudentFailure("crash", f"{what} got a malformed error reply from the student's process (replies are forged only by hostile code).")
     error = error_fields(error)
-    failure = _failure_from_error(error, what)
+    failure = _failure_from_error(error, what, disk_bytes)
     failure.error_type = str(error.get("type", ""))
     for name, encoded in error.get("locals", {}).items():
         try:
@@ -92,10 +97,12 @@ def failure_from_error(error: Any, what: str, arrays: list[np.ndarray] = ()) -> 
     return failure
 
 
-def _failure_from_error(error: dict[str, Any], what: str) -> StudentFailure:
+def _failure_from_error(error: dict[str, Any], what: str, disk_bytes: int) -> StudentFailure:
     where = f" ({error.get('where', '?')}, line {error['line']})" if error.get("line") else ""
     if error.get("type") == "MemoryError":
         return StudentFailure("memory-limit", f"{what} ran out of memory{where}: it allocates far more than a dense layer needs.", error.get("traceback", ""))
+    if error.get("type") in ("OSError", "IOError") and str(error.get("message", "")).startswith(DISK_FULL):
+        return StudentFailure("exception", f"{what} wrote more than {disk_bytes // 2**20} MB of files{where}, the sandbox's limit: a dense layer needs no files, so write none.", error.get("traceback", ""))
     if _is_placeholder(error):
         return StudentFailure("not-implemented", f"{what} still raises NotImplementedError{where}: replace the placeholder with your code.", error.get("traceback", ""))
     return StudentFailure(
@@ -358,13 +365,13 @@ class StudentSession:
             failed = reply.get("pre_failed")
             if is_index(failed) and 0 <= failed < len(deferred):
                 what = deferred[failed]
-            raise failure_from_error(reply.get("error"), what, out)
+            raise failure_from_error(reply.get("error"), what, out, self.config.disk_limit_bytes)
         return reply, out
 
     def failure_of(self, failure: WorkerFailure, what: str, limit: float) -> StudentFailure:
         """What a failed request means for the student's `what`; a timeout marks it hung."""
         text = FAILURE_TEXT.get(failure.kind, "{detail}").format(limit=limit, detail=failure)
-        code = failure.kind if failure.kind != "protocol" else "crash"
+        code = FAILURE_CODES.get(failure.kind, failure.kind)
         student_failure = StudentFailure(code, f"{what} {text}.")
         self.last_failure_code = code
         if code == "timeout":

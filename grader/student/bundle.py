@@ -6,7 +6,8 @@ the oracle for is recorded) and read back on the student's machine (`read_bundle
 it replaces the reference: the checks are the same functions, the answers come from here.
 It holds the public checks' specs (tolerances, sizes, points), the batch convention, the
 seed of the fixed inputs, the recorded answers, the assignment name and the grader
-version. No code, no hidden check, no hidden data: hidden checks appear only as a total.
+version. No code, no hidden check's data: a hidden check appears only by its name, points
+and description, so the student's report can say what is graded after the deadline.
 """
 
 from __future__ import annotations
@@ -25,12 +26,24 @@ from ..errors import GraderBug, InputError
 from ..oracle import RecordingOracle, StoredOracle, reference_submission
 from ..sandbox.client import SandboxConfig
 
-__all__ = ["Bundle", "BUNDLE_FILE", "PUBLIC_SEED", "build_bundle", "read_bundle", "bundle_from_data", "bundle_json"]
+__all__ = ["Bundle", "HiddenCheck", "BUNDLE_FILE", "PUBLIC_SEED", "build_bundle", "read_bundle", "bundle_from_data", "bundle_json"]
 
 BUNDLE_FILE = "public_checks.json"
 FORMAT = "dense-grader public checks"
 PUBLIC_SEED = 20261122
 """Seed of the public checks' fixed inputs; the instructor's grade uses another (engine.DEFAULT_SEED)."""
+
+
+@dataclass(frozen=True)
+class HiddenCheck:
+    """A check graded after the deadline, as the student's report names it."""
+
+    name: str
+    """The check's name in the rubric (and in the final report)."""
+    points: float
+    """Its points."""
+    description: str
+    """What it checks, in the rubric's words."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,8 @@ class Bundle:
     """Points of the whole assignment, public and hidden."""
     source: str
     """Where the bundle came from (a file, or built from the instructor's assignment)."""
+    hidden: tuple[HiddenCheck, ...] = ()
+    """The checks graded after the deadline."""
 
     @property
     def public_points(self) -> float:
@@ -54,10 +69,16 @@ class Bundle:
 
     @property
     def not_checked(self) -> str:
+        """What the report says is left: the hidden checks by name and points (the report prints
+        it after "Not checked here: ")."""
         from ..results import points
 
-        return (f"public checks: {points(self.public_points)} of {points(self.total_points)} points; "
-                "timing and the hidden cases are graded after the deadline.")
+        if not self.hidden:
+            return ""
+        listed = ", ".join(f"{check.name} ({points(check.points)} points)" for check in self.hidden)
+        held = sum(check.points for check in self.hidden)
+        return (f"{listed}, graded after the deadline: {points(held)} of the assignment's {points(self.total_points)} points; "
+                f"the public checks here are the other {points(self.public_points)}.")
 
 
 def build_bundle(assignment: Assignment, seed: int = PUBLIC_SEED) -> dict[str, Any]:
@@ -86,6 +107,8 @@ def build_bundle(assignment: Assignment, seed: int = PUBLIC_SEED) -> dict[str, A
         "seed": seed,
         "total_points": assignment.max_score,
         "hidden_points": assignment.max_score - sum(spec.points for spec in public),
+        "hidden_checks": [{"name": spec.name, "points": spec.points, "description": spec.description}
+                          for spec in assignment.checks if spec.visibility != "public"],
         "checks": [asdict(spec) for spec in public],
         "answers": [recorder.records[key] for key in sorted(recorder.records)],
         "numpy": np.__version__,
@@ -103,7 +126,7 @@ def bundle_from_data(data: Any, source: str, root: Path) -> Bundle:
         raise InputError(f"{source} is not a dense-grader public-check file.")
     if data.get("grader_version") != __version__:
         raise InputError(f"{source} was made for dense-grader {data.get('grader_version')}, but this is dense-grader {__version__}: "
-                         f"install that version (pip install dense-grader=={data.get('grader_version')}) or ask for a bundle made with {__version__}.")
+                         f"install the grader's wheel released with it (pip install dense_grader-{data.get('grader_version')}-py3-none-any.whl) or ask for a bundle made with {__version__}.")
     try:
         meta = data["assignment"]
         assignment = Assignment(
@@ -116,7 +139,8 @@ def bundle_from_data(data: Any, source: str, root: Path) -> Bundle:
             checks=tuple(CheckSpec(**spec) for spec in data["checks"]),
             sandbox=SandboxConfig(**meta["sandbox"]),
         )
-        return Bundle(assignment, StoredOracle(data["answers"]), int(data["seed"]), float(data["total_points"]), source)
+        hidden = tuple(HiddenCheck(str(c["name"]), float(c["points"]), str(c["description"])) for c in data["hidden_checks"])
+        return Bundle(assignment, StoredOracle(data["answers"]), int(data["seed"]), float(data["total_points"]), source, hidden)
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{source} is damaged ({type(exc).__name__}: {exc}); download it again.") from None
 

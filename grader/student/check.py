@@ -1,7 +1,7 @@
 """The student's self-check: the public checks, run from the bundle, never from the solution.
 
 `grade check NOTEBOOK` and `check()` in the notebook both come here. The bundle is found
-with `--bundle PATH`, else `public_checks.json` next to the notebook. An instructor (who has
+with `--bundle PATH` (`check(bundle=...)`), else `public_checks.json` next to the notebook. An instructor (who has
 the assignment, not a bundle) gets exactly the same run: the bundle is built in memory from
 the assignment (`--assignment`, or an assignment.toml next to the notebook).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ NOTEBOOK_METADATA_KEY = "dense_grader"
 """`grade release` stamps the student notebook's metadata with {"assignment": name}."""
 
 
-def find_bundle(folder: Path, bundle: str | Path | None = None, assignment: str | None = None) -> Bundle:
-    """The public checks for a notebook in `folder` (see the module docstring for the order)."""
+def find_bundle(folder: Path, bundle: str | os.PathLike[str] | None = None, assignment: str | None = None, hint: str = "pass --bundle PATH") -> Bundle:
+    """The public checks for a notebook in `folder` (see the module docstring for the order).
+    `hint`: how the student names the file where they are (a flag, or `check(bundle=...)`)."""
     if bundle is not None:
         path = Path(bundle)
         path = path / BUNDLE_FILE if path.is_dir() else path
@@ -43,7 +45,7 @@ def find_bundle(folder: Path, bundle: str | Path | None = None, assignment: str 
         loaded = load_assignment(assignment)
         data = json.loads(json.dumps(build_bundle(loaded)))  # exactly what a released file holds
         return bundle_from_data(data, f"the public checks of {loaded.root}", loaded.root)
-    raise InputError(f"no public checks found: looked for {beside}; put the {BUNDLE_FILE} that came with the assignment next to your notebook, or pass --bundle PATH.")
+    raise InputError(f"no public checks found: looked for {beside}; put the {BUNDLE_FILE} that came with the assignment next to your notebook, or {hint}.")
 
 
 def _stamped_assignment(path: Path) -> str | None:

@@ -3,41 +3,36 @@
     from grader import check; check()
 
 Same bundle, same checks, same verdicts and codes as `grade check` on the saved notebook
-(grader/student/check.py), run through `KernelSession`. In Jupyter, JupyterLab, VS Code and Colab
-(an IPython kernel) the HTML feedback is displayed in an isolated frame, with the text
-report as the plain-text alternative; anywhere else the text report is printed.
+(grader/student/check.py), run through `KernelSession`. In an IPython kernel (Jupyter,
+JupyterLab, VS Code, Colab) the result is one output holding plain HTML and the text report
+(grader/student/inline.py), readable live, reopened untrusted and in the saved .ipynb;
+anywhere else the text report is printed.
 """
 
 from __future__ import annotations
 
-import html
+import os
 import sys
 from pathlib import Path
 
 from ..errors import InputError
 from ..results import GradeReport
 
-__all__ = ["check"]
+__all__ = ["check", "show", "KEYWORD_HINT"]
 
-FRAME = ('<iframe srcdoc="{page}" title="dense-grader public checks" style="width: 100%; height: 640px; border: 0;" '
-         'onload="this.style.height = (this.contentDocument.body.scrollHeight + 24) + \'px\'"></iframe>')
+KEYWORD_HINT = 'check(bundle="path/to/public_checks.json")'
+"""How the notebook names the bundle's place (the terminal says --bundle PATH)."""
 
 
-def check(bundle: str | Path | None = None, assignment: str | None = None) -> None:
-    """Run the public checks on this kernel's `Dense`, `ReLU`, `forward`, ... and show the report.
-
-    `bundle`: the public_checks.json released with the notebook (default: the one in the
-    working folder, which is the notebook's folder in Jupyter). Returns nothing (so a cell
-    ending in `check()` shows the report once); when no public checks are found the reason
-    is printed in one sentence.
-    """
+def check(bundle: str | os.PathLike[str] | None = None, assignment: str | None = None) -> None:
+    """See `grader.check` (its docstring is the one students read)."""
     import __main__
 
     from .kernel_session import KernelSession
     from .check import find_bundle, run_public_checks
 
     try:
-        found = find_bundle(Path.cwd(), bundle, assignment)
+        found = find_bundle(Path.cwd(), bundle, assignment, hint=KEYWORD_HINT)
     except InputError as exc:
         print(f"check(): {exc}", file=sys.stderr)
         return
@@ -56,14 +51,13 @@ def _in_kernel() -> bool:
 
 
 def show(report: GradeReport) -> None:
-    from ..report.text import render_text, text_report
-
     if not _in_kernel():
+        from ..report.text import render_text
+
         render_text(report)
         return
     from IPython.display import display
 
-    from ..report.html import render_html
+    from .inline import notebook_output
 
-    frame = FRAME.format(page=html.escape(render_html(report), quote=True))
-    display({"text/html": frame, "text/plain": text_report(report)}, raw=True)
+    display(notebook_output(report), raw=True)

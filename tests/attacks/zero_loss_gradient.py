@@ -1,6 +1,7 @@
 # Class 8: the loss gradient is given code, but a submission can redefine it. Returning
 # zeros made the grader's expected training step a no-op, so a `train` that changes
-# nothing scored 2/2 on train-step. The expected step must use the given gradient.
+# nothing scored 2/2 on train-step. train-step judges `train` with the given gradient of the
+# notebook's version (an edited one is replaced), so a `train` that changes nothing fails.
 def grad_softmax_crossentropy_with_logits(logits, reference_answers):
     return np.zeros_like(logits)
 
@@ -15,8 +16,5 @@ def _activations(network, X):
 
 def train(network, X, y):
     activations = _activations(network, X)
-    inputs = [X] + activations
-    grad = grad_softmax_crossentropy_with_logits(activations[-1], y)
-    for i in range(len(network))[::-1]:
-        grad = network[i].backward(inputs[i], grad)
+    grad_softmax_crossentropy_with_logits(activations[-1], y)  # zeros: nothing to step with
     return 0.0

@@ -23,6 +23,12 @@ step count separates rounding from a mistake, which changes a step by O(1) from 
 first occurrence. The independent reference run gives the loss curve and the accuracy
 the rubric's threshold refers to.
 
+A run that stops before its last step (the time budget, code too slow to finish in it, train
+raising, the process dying) never passes: the steps it skipped and the held-out accuracy would be
+unjudged, and a `train` that is right for its first steps, then spends the budget and stops
+learning, must not pass on them. The steps it took are still compared (a mistake there is named
+first), and the report states how many steps ran and why the run stopped ("stop_reason").
+
 Teacher-forced steps do not depend on each other, so `learning_screen` takes them all at
 once (stacked numpy) and clears those within half the tolerance; only the steps it cannot
 clear are taken one by one with the reference solution (`reference_step`), in order, and
@@ -140,6 +146,11 @@ def explain(ctx: CheckContext, plan: Plan, step: int, before: Params, after: Par
         return Parting(step, f"{when}: train returned the loss {loss_off[0]:.6g}, but fresh layers with the same parameters give "
                        f"logits whose loss is {loss_off[1]:.6g}. train should return np.mean(softmax_crossentropy_with_logits(logits, y)) "
                        f"of this step's forward pass.", dense_codes(ctx) or ("train-wrong",))
+    if all(np.array_equal(a[0], p[0]) and np.array_equal(a[1], p[1]) for a, p in zip(after, before)):
+        # No layer moved: not one skipped layer but no step at all (or it stopped learning after right steps).
+        right = f", after {step} right steps" if step else ""
+        return Parting(step, f"{when}: train(network, X, y) changed no layer's parameters at this step{right}; every call of "
+                       f"train must take a training step of every layer.", dense_codes(ctx) or ("train-wrong",))
     dense = plan.dense_positions
     for d in range(len(dense))[::-1]:
         (W_err, b_err), (W0, b0) = errors[d], before[d]
@@ -183,20 +194,30 @@ def check_network_learns(ctx: CheckContext) -> Outcome:
     rec = Recorder()
     try:
         run = run_student(ctx, plan, data, params, inputs)
-    except StudentFailure as failure:
-        rec.student_failure(explain_failure(ctx, plan, data, failure), "learning run")
-        return rec.outcome
+    except StudentFailure as failure:  # before the run or in its first request: no step ran
+        first = (1, 1 if failure.code == "exception" else min(params.first_steps, params.steps_per_request, plan.steps))
+        run = StudentRun(np.zeros(0), np.zeros(0, dtype=np.int8), np.zeros((0, 0)), None, False, failure, "raised", failed_in=first)
     rtol = params.rtol_float32 if run.low_precision or getattr(run.logits, "dtype", None) == np.float32 else params.rtol
-    parting = find_parting(ctx, plan, data, run, rtol, batches)
+    parting = find_parting(ctx, plan, data, run, rtol, batches) if run.done else None
     if parting is not None:
         rec.fail(parting.message, *parting.codes)
-    elif run.failure is None:
-        rec.ok()
+    summary = run.summary(plan, params.time_budget)
+    got = float("nan")
     if run.failure is not None:
-        later = f"after step {run.done} of {plan.steps} (the steps before were right)" if parting is None else "at a later step"
-        rec.student_failure(explain_failure(ctx, plan, data, run.failure), f"learning run, {later}")
-        return rec.outcome
-    got = judge_accuracy(rec, plan, data, run, params.min_accuracy, reference.accuracy)
+        right = "; the steps before were right" if parting is None and run.done else ""
+        rec.student_failure(explain_failure(ctx, plan, data, run.failure), f"learning run: {summary}{right}")
+    elif run.stop:
+        # No condition is skipped for a run that passes: the steps it did not take, and the accuracy, are unjudged.
+        taken = " (they were right)" if parting is None else ""
+        rec.fail(f"Training {summary}. The steps taken were checked{taken}, but a run that stops early cannot show that the "
+                 f"network learns, so it does not pass; make Dense, forward and train fast enough (vectorised numpy, no "
+                 f"busy work) to take all {plan.steps} steps.", *stopped_codes(ctx))
+    else:
+        if parting is None:
+            rec.ok()
+        got = judge_accuracy(rec, plan, data, run, params.min_accuracy, reference.accuracy)
+        if rec.outcome.passed < rec.outcome.total:
+            rec.outcome.messages.append(f"Training {summary}.")
     drift = float("nan")
     if run.done == plan.steps:
         final = unpack(plan, run.snapshots[-1], bool(ctx.cache.get("weights_transposed", False)))
@@ -205,6 +226,9 @@ def check_network_learns(ctx: CheckContext) -> Outcome:
         "dataset": data.name,
         "steps": plan.steps,
         "steps_done": run.done,
+        # why the run stopped: "completed", or "time-budget", "too-slow", "raised" before the last step
+        "stopped": run.stop or "completed",
+        "stop_reason": summary,
         "student_loss": [round(float(v), 6) if r and np.isfinite(v) else None for v, r in zip(run.losses, run.reported)],
         "reference_loss": [round(float(v), 6) if np.isfinite(v) else None for v in reference.losses],
         "accuracy": got if np.isfinite(got) else None,
@@ -231,13 +255,14 @@ def explain_failure(ctx: CheckContext, plan: Plan, data: LearningData, failure: 
     return failure
 
 
+def stopped_codes(ctx: CheckContext) -> tuple[str, ...]:
+    """What explains a run the time budget stopped: python-loop where the timing check found it, else timeout."""
+    found = any("python-loop" in result.diagnoses for result in ctx.cache.get("results", {}).values())
+    return ("python-loop",) if found else ("timeout",)
+
+
 def judge_accuracy(rec: Recorder, plan: Plan, data: LearningData, run: StudentRun, minimum: float, reference: float) -> float:
-    """The held-out accuracy of the student's trained network (not judged when a slow run stopped early)."""
-    if run.logits is None:  # stopped by the time budget
-        rec.ok()
-        rec.outcome.messages.append(f"Training stopped after {run.done} of {plan.steps} steps (the time budget): your layers are slow "
-                                    f"(see dense-timing); the steps taken were checked, the held-out accuracy was not.")
-        return float("nan")
+    """The held-out accuracy of the student's trained network (only ever for a run that took every step)."""
     logits = run.logits
     if not (isinstance(logits, np.ndarray) and logits.shape == (len(data.y_val), data.classes) and np.all(np.isfinite(logits))):
         rec.fail(f"After training, forward(network, X_val)[-1] is not finite logits of shape {(len(data.y_val), data.classes)}.")
