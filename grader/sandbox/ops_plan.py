@@ -44,7 +44,8 @@ import importlib.util
 import sys
 from typing import Any
 
-from plan_effects import TOUCH_LIMIT, Body, Program, scan_statement
+from plan_effects import TOUCH_LIMIT, Program
+from plan_walk import Body, scan_statement
 from plan_marker import EVERYTHING, NOT_NEEDED, Marker, Unit, kinds_of, world_of
 from plan_scopes import FastVisitor, free_names, imported_names, quiet
 from protocol import MAX_STATEMENTS

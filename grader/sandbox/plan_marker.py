@@ -9,7 +9,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from plan_effects import Globals, constant
+from plan_effects import Globals
+from plan_walk import constant
 
 __all__ = ["EVERYTHING", "Marker", "NOT_NEEDED", "Unit", "kinds_of", "world_of"]
 
