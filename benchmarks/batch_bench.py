@@ -15,6 +15,10 @@ subreaper, and the breakdown per phase summed from each report's `profile`.
 
     python benchmarks/batch_bench.py --n 1000            # default: all cores
     python benchmarks/batch_bench.py --n 200 --jobs 2 --keep /tmp/class200
+    python benchmarks/batch_bench.py --n 200 --assignment cs231n_layers   # a class of another form
+
+With --assignment, the class is copies of that form's real-style submissions
+(tests/submissions/<folder>/, FORM_FOLDERS), half correct, half with one mistake each.
 """
 
 from __future__ import annotations
@@ -63,6 +67,24 @@ plt.show()
 """
 SHORT_EPOCHS, LONG_EPOCHS = 300, 50_000
 """About 1 s of training (finishes within the statement limit), and many minutes (does not)."""
+
+
+FORM_FOLDERS = {"cs231n_layers": "cs231n", "dls_step_by_step": "dls"}
+"""Assignments other than the classic one, and the folder of tests/submissions/ holding their submissions."""
+
+
+def build_form_class(target: Path, n: int, assignment: str) -> dict[str, int]:
+    """Write N unique copies of a form's .py submissions into `target` (a comment names the student)."""
+    sources = sorted(p for p in (SUBMISSIONS / FORM_FOLDERS[assignment]).glob("*.py") if p.stem != "build")
+    correct = [p for p in sources if p.stem.startswith("correct")]
+    buggy = [p for p in sources if p not in correct]
+    target.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    for i in range(n):
+        source = correct[i // 2 % len(correct)] if i % 2 == 0 else buggy[i // 2 % len(buggy)]
+        (target / f"student{i:05d}.py").write_text(f"# student {i:05d}, copy of {source.stem}\n" + source.read_text())
+        counts[source.stem] = counts.get(source.stem, 0) + 1
+    return counts
 
 
 def _text(cell: dict) -> str:
@@ -140,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", metavar="DIR", help="build the class and results in DIR and keep them")
     parser.add_argument("--no-html", action="store_true", help="pass --no-html to grade batch")
     parser.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    parser.add_argument("--assignment", choices=sorted(FORM_FOLDERS), help="a class of another form's submissions, graded against that assignment")
     args = parser.parse_args(argv)
 
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="batch-bench-"))
@@ -149,12 +172,13 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(base / "results")
         if (base / "class").exists():
             shutil.rmtree(base / "class")
-        counts = build_class(base / "class", args.n, args.include_slow)
+        counts = build_form_class(base / "class", args.n, args.assignment) if args.assignment else build_class(base / "class", args.n, args.include_slow)
         training = sum(v for k, v in counts.items() if "training" in k)
         print(f"class of {args.n}: {len(counts)} distinct kinds ({sum(v for k, v in counts.items() if k.startswith(('correct', 'reference')))} correct copies, {training} with a training and a plotting cell)")
         command = [sys.executable, "-m", "grader.cli", "batch", str(base / "class"), "--out", str(base / "results")]
         command += ["--jobs", str(args.jobs)] if args.jobs else []
         command += ["--no-html"] if args.no_html else []
+        command += ["--assignment", args.assignment] if args.assignment else []
         load_before = os.getloadavg()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()

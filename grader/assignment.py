@@ -27,6 +27,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import InputError
+from .interfaces.spec import Interface, interface_from_toml
 from .sandbox.client import SandboxConfig
 
 __all__ = ["Assignment", "CheckSpec", "load_assignment", "load_reference", "find_assignment", "assignment_search_path", "ASSIGNMENTS_DIR", "DEFAULT_ASSIGNMENT"]
@@ -79,6 +80,12 @@ class Assignment:
     """Limits for the worker that runs the student's code."""
     reference: Path | None = None
     """The reference solution's file (the rubric's `reference`, relative to its folder); None in a student bundle."""
+    interface: Interface | None = None
+    """How the form's affine layer is called (the `[interface]` table); None: the classic Dense class."""
+    given: tuple[str, ...] = ()
+    """The course's given modules (files in the folder, e.g. dnn_utils.py): importable by the submission."""
+    files: tuple[str, ...] = ()
+    """The graded files inside a folder or zip submission (e.g. cs231n/layers.py), in load order."""
 
     @property
     def max_score(self) -> float:
@@ -170,6 +177,9 @@ def load_assignment(name_or_path: str | Path = DEFAULT_ASSIGNMENT) -> Assignment
         checks=tuple(checks),
         sandbox=_build(SandboxConfig, data.get("sandbox", {}), f"{where} [sandbox]"),
         reference=(path.parent / meta.get("reference", DEFAULT_REFERENCE)).resolve(),
+        interface=interface_from_toml(data["interface"], where) if "interface" in data else None,
+        given=tuple(meta.get("given", [])),
+        files=tuple(meta.get("files", [])),
     )
 
 

@@ -47,7 +47,7 @@ def _grade_parser(prog: str, public_only: bool) -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("text", "json", "gradescope"), default="text", help="report format on stdout (default: text)")
     parser.add_argument("--output", "-o", metavar="FILE", help="also write the report (in --format) to FILE")
     parser.add_argument("--html", metavar="FILE", help="write HTML feedback with plots to FILE")
-    parser.add_argument("--assignment", default=None, help="assignment NAME ($GRADER_ASSIGNMENTS, ./assignments, the checkout) or PATH (default: dense_layer)")
+    parser.add_argument("--assignment", default=None, help="assignment NAME ($GRADER_ASSIGNMENTS, ./assignments, the checkout) or PATH (default: the one whose graded names the submission defines)")
     if public_only:  # the bundle fixes the data; no timing
         parser.add_argument("--bundle", metavar="PATH", help="the public_checks.json released with the notebook, or its folder (default: next to the notebook)")
     else:
@@ -60,8 +60,9 @@ def _grade_parser(prog: str, public_only: bool) -> argparse.ArgumentParser:
 
 
 def _run_grade(argv: list[str], public_only: bool) -> int:
-    from .assignment import DEFAULT_ASSIGNMENT, load_assignment
+    from .assignment import load_assignment
     from .engine import DEFAULT_SEED, grade_file
+    from .recognise import recognise_assignment
 
     args = _grade_parser("grade check" if public_only else "grade", public_only).parse_args(argv)
     if args.timeout <= 0:
@@ -69,7 +70,9 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
     for option, target in (("--output", args.output), ("--html", args.html)):
         if target:
             _check_writable(option, Path(target))
-    assignment = None if public_only else load_assignment(args.assignment or DEFAULT_ASSIGNMENT)  # the instructor's error, not the student's
+    # A named assignment that cannot be loaded is the instructor's error, not the student's;
+    # without --assignment it is recognised from the submission (inside the try: its file is the student's).
+    assignment = load_assignment(args.assignment) if args.assignment and not public_only else None
     if not public_only:
         from .extras import require_instructor_extra
 
@@ -82,7 +85,7 @@ def _run_grade(argv: list[str], public_only: bool) -> int:
         else:
             report = grade_file(
                 args.submission,
-                assignment=assignment,
+                assignment=assignment or recognise_assignment(args.submission),
                 seed=DEFAULT_SEED if args.seed is None else args.seed,
                 device=args.device,
                 timeout=args.timeout,

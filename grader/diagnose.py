@@ -53,6 +53,17 @@ ADVICE_TEMPLATES: dict[str, str] = {
     "network-forward-wrong": "forward(network, X) should return every layer's activation, in order: append each layer's output and feed it to the next layer.",
     "train-skips-layer": "Your training loop misses a layer: loop over every layer in reverse, range(len(network))[::-1] includes layer 0.",
     "train-wrong": "Your training step differs from: forward, loss gradient, then loss_grad = network[i].backward(layer_inputs[i], loss_grad) for every layer in reverse.",
+    "grad-input-flattened": "The input gradient must have the input's own shape (N, d1, ..., dk): reshape it with .reshape(x.shape), and keep the original x in the cache.",
+    "grad-bias-kept-dims": "The bias gradient must have the biases' shape (out,): sum over the batch without keepdims.",
+    "grad-bias-dims-dropped": "The bias gradient must keep the biases' shape (out, 1): sum with keepdims=True.",
+    "relu-in-place": "ReLU changes its input in place (x[x < 0] = 0): compute out = np.maximum(0, x) as a new array, the caller still needs x.",
+    "loss-not-averaged": "The loss is the mean over the N examples: divide the loss and its gradient by N.",
+    "loss-wrong": "The loss should be the mean cross-entropy of the softmax over the N examples, and dx its gradient (probabilities minus one-hot, divided by N).",
+    "sigmoid-backward-every-layer": "Only the output layer is LINEAR->SIGMOID: in the loop over the hidden layers use linear_activation_backward(..., \"relu\").",
+    "grad-keys-shifted": "Keep one numbering of the gradients: grads[\"dA\" + str(l-1)], grads[\"dW\" + str(l)], grads[\"db\" + str(l)] for layer l, and read the next layer's input gradient from the key you stored it under.",
+    "update-skips-last-layer": "Update every layer, the last one included: for l in range(L) updates W{l+1} and b{l+1}.",
+    "activation-swapped": "Use the activation asked for: sigmoid(Z) for \"sigmoid\", relu(Z) for \"relu\".",
+    "regularization-wrong": "The L2 term is 0.5 * reg * (sum of every W squared), so its gradient is reg * W: check the factor 0.5 and the sign.",
     "syntax-error": "Part of your code does not parse: fix the syntax error at the line shown.",
     "not-implemented": "Replace the placeholder (raise NotImplementedError / pass) with your code.",
     "missing-definition": "Define the class or function with exactly the name the assignment gives.",
@@ -107,6 +118,6 @@ def resolve_codes(codes: list[str]) -> list[str]:
 
 def _explains_exception(codes: list[str]) -> bool:
     shape_mistakes = {"forward-transposed-weights", "grad-input-transposed", "grad-weights-transposed", "weights-shape",
-                      "grad-bias-not-summed", "grad-bias-wrong-axis", "not-implemented", "interface-changed", "missing-definition",
+                      "grad-bias-not-summed", "grad-bias-wrong-axis", "grad-bias-kept-dims", "grad-bias-dims-dropped", "grad-input-flattened", "grad-keys-shifted", "not-implemented", "interface-changed", "missing-definition",
                       "timeout", "crash", "memory-limit", "output-flood"}
     return any(c in shape_mistakes for c in codes)

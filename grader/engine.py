@@ -28,7 +28,9 @@ from .sandbox.client import WorkerProcess, sandbox_notes
 from .redefinitions import redefinition_notes
 from .sandbox.session import StudentSession
 from .sandbox.slicing import NOT_RUN
-from .submission import read_submission
+from .interfaces.files import read_for_assignment
+from .interfaces.given import with_given
+from .interfaces.words import assignment_fixes
 
 __all__ = ["grade_file", "grade_session", "DEFAULT_SEED"]
 
@@ -39,7 +41,7 @@ SUBMISSION_WIDE = frozenset({"syntax-error", "timeout", "crash", "output-flood"}
 
 def _check_output(outcome: Outcome, codes: list[str], convention: str) -> str:
     lines = list(outcome.messages)
-    fixes = [text for c in codes if (text := advice(c, convention))]
+    fixes = [text for c in codes if (text := outcome.fixes.get(c) or advice(c, convention))]
     if fixes:
         lines.append(ADVICE_PREFIX + " ".join(dict.fromkeys(fixes)))
     return "\n".join(lines)
@@ -54,6 +56,9 @@ def run_check(ctx: CheckContext) -> CheckResult:
     except StudentFailure as failure:
         earned = (failure.code, *failure.extra_codes)
         outcome = Outcome(0, 1, [failure.message + ("\n" + failure.traceback if failure.traceback else "")], list(earned), case_codes={0: earned})
+    if outcome.total == 0 and "not_applicable" in outcome.details:  # e.g. an optional part not handed in
+        return CheckResult(name=spec.name, score=0.0, max_score=0.0, status="passed", output=str(outcome.details["not_applicable"]),
+                           visibility=GRADESCOPE_VISIBILITY[spec.visibility], description=describe(spec.description, ctx.convention))
     codes = resolve_codes(outcome.diagnoses)
     if outcome.passed < outcome.total and not outcome.messages:
         outcome.messages.append("Some cases failed.")
@@ -127,7 +132,7 @@ def grade_file(
     profile = Profile()
     assignment = assignment or load_assignment()
     with profile.phase("read"):
-        submission = read_submission(path)
+        submission = with_given(read_for_assignment(path, assignment), assignment)
     session = StudentSession(submission, assignment.sandbox, worker_factory=worker_factory, seed=seed, deadline=Deadline(timeout), graded_names=graded_names(assignment))
     return grade_session(session, assignment, str(path), seed, visibility, device, oracle, started, profile)
 
@@ -198,7 +203,14 @@ def grade_session(session: Any, assignment: Assignment, label: str, seed: int, v
         version_note=version_note(notebook_convention, assignment.batch_convention),
         redefinitions=redefinitions,
         profile=profile.to_dict(),
+        fixes=_form_fixes(assignment, [*diagnoses, *(c for r in results for c in r.diagnoses)]),
     )
+
+
+def _form_fixes(assignment: Assignment, codes: list[str]) -> dict[str, str]:
+    """The fixes of the codes found, worded in the assignment's form (none for the classic one)."""
+    worded = assignment_fixes(assignment)
+    return {code: worded[code] for code in dict.fromkeys(codes) if code in worded}
 
 
 def _notebook_convention(session: StudentSession, seed: int) -> str | None:

@@ -145,4 +145,10 @@ def reference_submission(assignment: Any) -> Submission:
     path = assignment.reference
     source = path.read_text()
     digest = hashlib.sha256(source.encode()).hexdigest()
-    return Submission(path, (Cell(1, source, "reference"), Cell(2, NETWORK_ALIASES, "reference aliases")), digest)
+    cells = [Cell(1, source, "reference"), Cell(2, NETWORK_ALIASES, "reference aliases")]
+    interface = getattr(assignment, "interface", None)
+    if interface is not None and interface.form == "functions":  # the timing race's Dense over the form's functions
+        from .interfaces.as_dense import dense_wrapper_source
+
+        cells.append(Cell(3, dense_wrapper_source(interface), "timing wrapper"))
+    return Submission(path, tuple(cells), digest)

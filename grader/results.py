@@ -126,9 +126,20 @@ class GradeReport:
     """What this report did not look at (the student's public self-check); every renderer shows it."""
     profile: dict[str, Any] = field(default_factory=dict)
     """Where the grading time went: {"phases": {name: {"wall", "cpu"}}, "counts": {...}} (grader/profiling.py)."""
+    fixes: dict[str, str] = field(default_factory=dict)
+    """Code -> its fix worded in the assignment's form (grader/interfaces); codes not here use the catalogue's."""
 
     def __post_init__(self) -> None:
         _utf8_fields(self)
 
+    def fix(self, code: str) -> str:
+        """The one-line fix for `code` as this report's assignment words it."""
+        from .diagnose import advice
+
+        return self.fixes.get(code) or advice(code, self.batch_convention)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.fixes:  # the classic form's reports keep their exact shape
+            del data["fixes"]
+        return data

@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, metavar="RESULTS", help="folder for each student's .json and .html (named after the id, made file-safe), gradebook.csv and class.html")
     parser.add_argument("--jobs", "-j", type=int, default=None, help="parallel grading processes (default: one more than cores)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="grade on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs the dask extra)")
-    parser.add_argument("--assignment", default="dense_layer", help="assignment folder name or path (default: dense_layer)")
+    parser.add_argument("--assignment", default=None, help="assignment folder name or path (default: the one the class's files define the graded names of)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random test data (default: the same as `grade`)")
     parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto", help="where the timing benchmark runs (default: auto)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds of work one submission may take in all: checks left without time score 0 with a timeout note (default: {DEFAULT_TIMEOUT:g})")
@@ -136,7 +136,13 @@ def run_batch(args: argparse.Namespace) -> int:
     assignment: Any = None
     previous_term = signal.signal(signal.SIGTERM, _term_as_interrupt)
     try:
-        assignment = load_assignment(args.assignment)
+        if args.assignment:
+            assignment = load_assignment(args.assignment)
+        else:
+            from ..recognise import recognise_class
+
+            assignment = recognise_class(args.submissions)
+            print(f"assignment: {assignment.name} (recognised from the class; --assignment overrides)", flush=True)
         seed = DEFAULT_SEED if args.seed is None else args.seed
         entries, notes = discover(args.submissions, results.extract_dir, preferred_name=assignment.notebook)
         entries, identities = recognise(entries, notes)
@@ -147,7 +153,7 @@ def run_batch(args: argparse.Namespace) -> int:
         jobs, rows_order = _plan(entries, results, seed, assignment, args.retry_errors, fingerprint, args.force, args.only, "" if args.no_html else args.feedback, stems)
         lock_file = os.environ.get(LOCK_ENV) or default_lock_file()
         os.environ[LOCK_ENV] = lock_file
-        options = Options(str(args.assignment), seed, args.device, args.timeout, not args.no_html, None if args.scheduler else lock_file, args.feedback)
+        options = Options(str(args.assignment or assignment.root), seed, args.device, args.timeout, not args.no_html, None if args.scheduler else lock_file, args.feedback)
         n_jobs = args.jobs or default_jobs()
         reused = len(entries) - len(jobs)
         where = f"on the Dask cluster {args.scheduler}" if args.scheduler else f"with {min(n_jobs, max(1, len(jobs)))} process(es)"

@@ -24,6 +24,13 @@ CHECK_MODULES = (
     "grader.checks.network",
     "grader.checks.learning.check",
     "grader.checks.timing",
+    "grader.checks.layer",
+    "grader.checks.layer_props",
+    "grader.checks.activations",
+    "grader.checks.dls",
+    "grader.checks.cs231n_net",
+    "grader.checks.layer_timing",
+    "grader.checks.form_learning",
 )
 
 

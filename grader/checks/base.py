@@ -65,6 +65,8 @@ class Outcome:
     """Mistake codes that explain the failures (MISTAKES.md)."""
     details: dict[str, Any] = field(default_factory=dict)
     """Data for rich reports (e.g. arrays for a heatmap), JSON-compatible."""
+    fixes: dict[str, str] = field(default_factory=dict)
+    """Code -> the fix worded in the assignment's form (grader.interfaces.words); others use the catalogue's."""
     case_codes: dict[int, tuple[str, ...]] = field(default_factory=dict)
     """The codes each failed case earned, by the index of its message (set by `Recorder`)."""
 

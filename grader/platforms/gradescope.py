@@ -145,7 +145,8 @@ def run_in_autograder(root: Path, assignment_path: str) -> int:
     results.parent.mkdir(parents=True, exist_ok=True)
     assignment = load_assignment(assignment_path)
     try:
-        path = _submission_file(root / "submission", assignment.notebook)
+        # A form graded from several files (CS231n's cs231n/...) reads them from the whole upload.
+        path = root / "submission" if assignment.files else _submission_file(root / "submission", assignment.notebook)
         report = grade_file(path, assignment=assignment)
     except InputError as exc:
         results.write_text(gradescope_error(str(exc)), encoding="utf-8")

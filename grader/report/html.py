@@ -58,10 +58,10 @@ footer { color: #7a8090; font-size: 0.8rem; margin-top: 24px; }
 """
 
 
-def _advice_items(where: dict[str, list[str]], convention: str = "sum") -> Markup:
+def _advice_items(where: dict[str, list[str]], convention: str = "sum", fixes: dict[str, str] | None = None) -> Markup:
     """Each mistake once, with its fix (worded for the assignment's batch convention) and the checks that found it."""
     return _el("ul", [
-        _el("li", _el("code", code, class_="tag", id=f"mistake-{code}"), " ", advice(code, convention),
+        _el("li", _el("code", code, class_="tag", id=f"mistake-{code}"), " ", (fixes or {}).get(code) or advice(code, convention),
             _el("span", " (", ", ".join(checks), ")", class_="where") if checks else None)
         for code, checks in where.items()
     ])
@@ -138,7 +138,7 @@ def render_html(report: GradeReport, feedback: str = "full") -> str:
         parts.append(_el("div", _el("strong", "Note: "), note, class_="mistakes note"))
     where = checks_by_mistake(report)
     if where:
-        parts.append(_el("div", _el("strong", "Mistakes found, each with its fix"), _advice_items(where, report.batch_convention), class_="mistakes"))
+        parts.append(_el("div", _el("strong", "Mistakes found, each with its fix"), _advice_items(where, report.batch_convention, report.fixes), class_="mistakes"))
     elif report.score >= report.max_score and not report.not_checked:
         parts.append(_el("div", _el("strong", "Every check passed."), " Well done.", class_="mistakes"))
     if report.not_checked:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..diagnose import advice
 from ..results import GRADESCOPE_VISIBILITY, GradeReport
 from .digest import checks_by_mistake
 
@@ -48,7 +47,7 @@ def _mistakes_and_fixes(report: GradeReport) -> str:
     lines = ["Mistakes found, each with its fix:"]
     for code in report.diagnoses:
         checks = [name for name in where.get(code, []) if name in visible]
-        fix = advice(code, report.batch_convention)
+        fix = report.fix(code)
         lines.append(f"- {code}{' (' + ', '.join(checks) + ')' if checks else ''}{': ' + fix if fix else ''}")
     return "\n".join(lines)
 

@@ -18,7 +18,6 @@ import sys
 import textwrap
 from typing import TextIO
 
-from ..diagnose import advice
 from ..results import GradeReport, points
 from ..safetext import terminal_safe
 from ..sandbox.slicing import NOT_RUN
@@ -73,7 +72,7 @@ def _markup_escape(text: str) -> str:
 
 def render_text(report: GradeReport, stream: TextIO | None = None, verbose: bool = False) -> None:
     out = _Writer(stream or sys.stdout)
-    out.line(f"{report.submission}: grading with {len(report.tests)} checks (seed {report.seed})", "dim")
+    out.line(f"{report.submission}: assignment {report.assignment}, grading with {len(report.tests)} checks (seed {report.seed})", "dim")
     for note in ([report.version_note] if report.version_note else []) + list(report.redefinitions):
         out.line("Note: " + note, "bold magenta", hang="      ")
     for section in condensed_sections(report.tests):
@@ -125,7 +124,7 @@ def _summary(out: _Writer, report: GradeReport) -> None:
         out.line("Mistakes, each with its fix:", "bold")
         for code in where:
             checks = f" [{', '.join(where[code])}]" if where.get(code) else ""
-            out.line(f"{code}{checks}: {advice(code, report.batch_convention)}", "yellow", indent="  ", hang="      ")
+            out.line(f"{code}{checks}: {report.fix(code)}", "yellow", indent="  ", hang="      ")
     elif report.score >= report.max_score:
         out.line("Every public check passed." if report.not_checked else "Every check passed. Well done.", "green")
     if report.not_checked:

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import __version__
 from ..assignment import Assignment, CheckSpec
+from ..interfaces.spec import interface_from_toml
 from ..errors import GraderBug, InputError
 from ..oracle import RecordingOracle, StoredOracle, reference_submission
 from ..sandbox.client import SandboxConfig
@@ -112,7 +113,14 @@ def build_bundle(assignment: Assignment, seed: int = PUBLIC_SEED) -> dict[str, A
         "checks": [asdict(spec) for spec in public],
         "answers": [recorder.records[key] for key in sorted(recorder.records)],
         "numpy": np.__version__,
-    }
+    } | _form(assignment)
+
+
+def _form(assignment: Assignment) -> dict[str, Any]:
+    """What a form other than the classic class adds: its interface, given modules and graded files."""
+    if assignment.interface is None:
+        return {}  # the classic form's bundle keeps its exact bytes
+    return {"interface": asdict(assignment.interface), "given": list(assignment.given), "files": list(assignment.files)}
 
 
 def bundle_json(data: dict[str, Any]) -> str:
@@ -138,6 +146,9 @@ def bundle_from_data(data: Any, source: str, root: Path) -> Bundle:
             graded_names=tuple(meta["graded_names"]),
             checks=tuple(CheckSpec(**spec) for spec in data["checks"]),
             sandbox=SandboxConfig(**meta["sandbox"]),
+            interface=interface_from_toml(data["interface"], source) if "interface" in data else None,
+            given=tuple(data.get("given", ())),
+            files=tuple(data.get("files", ())),
         )
         hidden = tuple(HiddenCheck(str(c["name"]), float(c["points"]), str(c["description"])) for c in data["hidden_checks"])
         return Bundle(assignment, StoredOracle(data["answers"]), int(data["seed"]), float(data["total_points"]), source, hidden)

@@ -74,11 +74,12 @@ def check_file(path: str | Path, bundle: str | Path | None = None, assignment: s
     from ..checks.base import graded_names
     from ..deadline import Deadline
     from ..sandbox.session import StudentSession
-    from ..submission import read_submission
+    from ..interfaces.files import read_for_assignment
+    from ..interfaces.given import with_given
 
     path = Path(path)
-    submission = read_submission(path)
     found = find_bundle(path.resolve().parent, bundle, assignment)
+    submission = with_given(read_for_assignment(path, found.assignment), found.assignment)
     stamped = _stamped_assignment(path)
     if stamped is not None and stamped != found.assignment.name:
         raise InputError(f"{path} is a notebook of assignment {stamped}, but {found.source} holds the public checks of {found.assignment.name}: use the {BUNDLE_FILE} released with your notebook.")

@@ -11,7 +11,6 @@ student text is ever markup.
 
 from __future__ import annotations
 
-from ..diagnose import advice
 from ..report.digest import checks_by_mistake, digest_checks, result_phrase, score_line
 from ..report.markup import Markup, el
 from ..results import GradeReport, points
@@ -37,7 +36,7 @@ def inline_html(report: GradeReport) -> str:
     parts: list[Markup] = [el("h3", score_line(report))]
     if where:
         parts.append(el("p", el("b", "Mistakes, each with its fix:")))
-        parts.append(el("ul", [el("li", el("code", code), f" [{', '.join(checks)}]" if checks else "", ": ", advice(code, report.batch_convention))
+        parts.append(el("ul", [el("li", el("code", code), f" [{', '.join(checks)}]" if checks else "", ": ", report.fix(code))
                                for code, checks in where.items()]))
     elif all(t.status == "passed" for t in report.tests):
         parts.append(el("p", el("b", "Every public check passed.")))

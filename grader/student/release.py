@@ -85,14 +85,17 @@ def release(assignment_name: str | None, out: Path) -> list[Path]:
     from ..assignment import DEFAULT_ASSIGNMENT, load_assignment
 
     assignment = load_assignment(assignment_name or DEFAULT_ASSIGNMENT)
+    starter = assignment.root / assignment.notebook
     with tempfile.TemporaryDirectory() as folder:
         wheel = build_wheel(Path(folder)).read_bytes()
     files = {
-        assignment.notebook: (json.dumps(student_notebook(assignment), indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode(),
+        # A course whose students hand in a .py (CS231n's layers.py) gets its starting file as it is.
+        assignment.notebook: (json.dumps(student_notebook(assignment), indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode() if starter.suffix == ".ipynb" else starter.read_bytes(),
         BUNDLE_FILE: bundle_json(build_bundle(assignment)).encode(),
         wheel_name(): wheel,
         README: _readme(assignment).encode(),
     }
+    files.update({name: (assignment.root / name).read_bytes() for name in assignment.given})  # the course's given modules
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in sorted(files):
