@@ -320,6 +320,20 @@ def test_slicing_never_changes_a_grade_of_a_real_submission(path: Path, both_way
     assert _grades(sliced) == _grades(full)
 
 
+FORMS = [("cs231n_layers", p) for p in sorted((SUBMISSIONS / "cs231n").glob("*.py"))] + [
+    ("dls_step_by_step", p) for p in sorted((SUBMISSIONS / "dls").glob("*")) if p.suffix in (".py", ".ipynb") and p.name != "build.py"
+]
+
+
+@pytest.mark.parametrize("name, path", [pytest.param(n, p, id=f"{n}/{p.name}") for n, p in FORMS])
+def test_slicing_never_changes_a_grade_of_another_form(name: str, path: Path) -> None:
+    """The other forms of the homework (functions with a cache, column-major layers), without their slow checks."""
+    assignment = load_assignment(name)
+    quick = dataclasses.replace(assignment, checks=tuple(c for c in assignment.checks if "timing" not in c.name and "learn" not in c.name))
+    sliced, full = (grade_file(path, assignment=dataclasses.replace(quick, sandbox=dataclasses.replace(quick.sandbox, slicing=on))) for on in (True, False))
+    assert _grades(sliced) == _grades(full)
+
+
 def test_slicing_never_changes_a_grade_when_a_decorator_registers_the_layer(tmp_path: Path, both_ways) -> None:
     """Reported: Dense is `LAYERS['dense']`, filled by `@register('dense')` on a class no
     graded name mentions; leaving that class out lost every Dense check (14/23 of 23/23)."""
