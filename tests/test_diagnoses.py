@@ -164,3 +164,9 @@ def test_text_report_shows_the_sentence_for_each_code() -> None:
     text = text_report(report)
     for code in codes:
         assert code in text and ADVICE[code][:40] in text.replace("\n", " ")
+
+
+def test_every_code_with_advice_is_in_the_documented_catalogue() -> None:
+    catalogue = (Path(__file__).resolve().parent.parent / "docs" / "mistakes.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", catalogue, flags=re.MULTILINE))
+    assert set(ADVICE) <= documented, sorted(set(ADVICE) - documented)

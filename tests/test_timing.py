@@ -10,6 +10,7 @@ import dataclasses
 import importlib.util
 import multiprocessing
 import os
+import re
 import time
 from pathlib import Path
 
@@ -102,6 +103,21 @@ def test_a_kept_twin_skips_its_cold_round_on_data_it_raced_on(timing_only: Assig
     assert first.score == second.score == first.max_score, (first.details, second.details)
 
 
+def test_a_kept_twin_holds_a_bounded_number_of_pools(timing_only: Assignment) -> None:
+    """Each race's pool (~25 MB at the CPU size) stays in the twin for the next grading on the
+    same data; gradings with other seeds must not pile them up past the kept few."""
+    from grader.checks import timing
+    from grader.timing.side import KEPT_STASHES
+
+    timing._close_references()
+    for seed in range(KEPT_STASHES + 2):
+        result = grade_file(CORPUS / "correct_np_dot.ipynb", assignment=timing_only, seed=seed).tests[0]
+        assert result.score == result.max_score, result.details
+    ((twin, _, memo),) = timing._references.values()
+    assert len(memo) == KEPT_STASHES
+    assert twin.worker.healthy()
+
+
 @pytest.mark.parametrize("budgets, rounds", [({"margin": 1.0, "first_margin": 0.0}, 2), ({"margin": 1e6, "first_margin": 1.0}, 1)], ids=["two pairs", "first pair"])
 def test_a_loop_far_beyond_the_no_points_factor_is_cut_once_certain(timing_only: Assignment, budgets: dict[str, float], rounds: int) -> None:
     result = timing_result(CORPUS / "python_loop.ipynb", with_budgets(timing_only, **budgets))  # cut once the fastest pair is past 15x
@@ -134,7 +150,11 @@ def test_patching_every_clock_gains_nothing(timing_only: Assignment) -> None:
 
 
 def test_skipping_work_is_caught_by_the_output_check(timing_only: Assignment) -> None:
-    result = timing_result(ATTACKS / "cached_vectorised.py", timing_only)
+    """A layer that returns what it computed for an array it was handed before. Each step takes
+    another pair of the pool, so a short race never hands one twice (nothing is skipped, and a
+    vectorised layer earns its points); every round run, the pairs come back, and the rounds
+    that skip the work are caught."""
+    result = timing_result(ATTACKS / "cached_vectorised.py", with_budgets(timing_only, margin=1e6, first_margin=1e6))
     assert result.score == 0, result.details
     assert result.details["outputs_verified"] == "failed", result.details
 
@@ -145,6 +165,80 @@ def test_a_loop_that_skips_work_gets_nothing(timing_only: Assignment) -> None:
     result = timing_result(ATTACKS / "cached_loop.py", timing_only)
     assert result.score == 0, result.details
     assert result.details["outputs_verified"] == "failed" or result.details["cut_off"], result.details
+
+
+STAND_INS = ["stand_in_subclass", "stand_in_imitation", "stand_in_lazy", "float32_when_timed", "wrong_shape_when_timed"]
+"""Per-sample loops that, when they believe they are timed, return something else than the plain
+float64 array of the expected shape (tests/timing_submissions/, each on top of _loop.py)."""
+WRONG_VALUES = ["seen_before", "timing_batch_size", "caller_frame", "filled_later"]
+"""Per-sample loops that, when they believe they are timed, return plain arrays of the right
+dtype and shape without computing them (cached, uninitialised, right only where sampled, filled later)."""
+
+
+def on_the_loop(name: str, folder: Path) -> Path:
+    """The honest per-sample loop with one attack's `class Dense(Dense)` on top, as one file."""
+    path = folder / f"{name}.py"
+    path.write_text((ATTACKS / "_loop.py").read_text() + "\n\n" + (ATTACKS / f"{name}.py").read_text())
+    return path
+
+
+def with_curve(assignment: Assignment, **curve: float) -> Assignment:
+    spec = assignment.check("dense-timing")
+    params = dict(spec.params, curve=dict(spec.params.get("curve", {}), **curve))
+    return dataclasses.replace(assignment, checks=(dataclasses.replace(spec, params=params),))
+
+
+def ignoring_speed(assignment: Assignment) -> Assignment:
+    """Full points at any speed, every round run: a zero there is the output check's."""
+    return with_curve(with_budgets(assignment, margin=1e12, first_margin=1e12), full_within=1e9, zero_beyond=2e9)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in STAND_INS + WRONG_VALUES])
+def test_timing_cannot_be_won_without_the_work(name: str, timing_only: Assignment, tmp_path: Path) -> None:
+    """Spotting the timed calls (batch size, an array seen before, the caller's frame) pays
+    nothing: a stand-in stops the race, plain arrays that were not computed fail the full-value
+    check of steps picked afterwards. Under a curve that gives full points at any speed the
+    score is still 0, so the zero is the verification's, not the loop's slowness; the honest
+    loop under that curve keeps its points (its outputs verify against the reference). That
+    race runs every round, so the pool's pairs come back (seen_before's cue)."""
+    path = on_the_loop(name, tmp_path)
+    result = timing_result(path, timing_only)
+    assert result.score == 0, result.details
+    assert bool(result.details.get("stand_in")) == (name in STAND_INS), result.details
+    any_speed = timing_result(path, ignoring_speed(timing_only))
+    assert any_speed.score == 0 and any_speed.details["outputs_verified"] == "failed", any_speed.details
+    if name in STAND_INS:
+        assert any_speed.details["stand_in"] and "plain numpy.ndarray of float64" in any_speed.details["stand_in"], any_speed.details
+        assert re.search(r"In the timed run your (forward|backward) returned .+ instead of a plain numpy\.ndarray of float64 with shape \(8192, (8|16)\), "
+                         r"so no timing points: return the plain array your layer computes", any_speed.output), any_speed.output
+    else:
+        assert not any_speed.details["stand_in"], any_speed.details
+
+
+def test_the_honest_loop_verifies_and_keeps_zero(timing_only: Assignment, tmp_path: Path) -> None:
+    """The loop under every attack: 0 of 2 with `python-loop` on the real curve; full points,
+    verified against the reference, under a curve that ignores speed."""
+    path = tmp_path / "loop.py"
+    path.write_text((ATTACKS / "_loop.py").read_text())
+    result = timing_result(path, timing_only)
+    assert result.score == 0 and "python-loop" in result.diagnoses, result.details
+    any_speed = timing_result(path, ignoring_speed(timing_only))
+    assert any_speed.score == any_speed.max_score and any_speed.details["outputs_verified"] == "reference", any_speed.details
+    assert len(any_speed.details["student_rounds_ms"]) == 5, any_speed.details  # every round ran: pool pairs came back
+
+
+def test_timing_attacks_keep_their_correctness_grades(tmp_path: Path) -> None:
+    """Every attack behaves honestly outside the benchmark: every other check grades it exactly
+    as it grades the loop underneath."""
+    assignment = load_assignment()
+    untimed = dataclasses.replace(assignment, checks=tuple(c for c in assignment.checks if c.name != "dense-timing"))
+    loop = tmp_path / "loop.py"
+    loop.write_text((ATTACKS / "_loop.py").read_text())
+    honest = {t.name: t.score for t in grade_file(loop, assignment=untimed).tests}
+    assert honest["dense-forward"] > 0, honest
+    for name in STAND_INS + WRONG_VALUES:
+        graded = {t.name: t.score for t in grade_file(on_the_loop(name, tmp_path), assignment=untimed).tests}
+        assert graded == honest, (name, graded, honest)
 
 
 def test_wrong_but_vectorised_code_is_timed_on_its_own_outputs(timing_only: Assignment) -> None:
@@ -247,33 +341,45 @@ def test_race_inputs_are_drawn_once_and_the_generator_moves_on_the_same() -> Non
     """Kept race data must be exactly what drawing gives, leave the generator exactly where
     drawing leaves it, and be read-only (it is shared by every grading in the process)."""
     from grader.checks.timing import race_inputs
+    from grader.timing.race import race_orders
 
     first_rng, second_rng, plain = (np.random.default_rng([7, 11]) for _ in range(3))
-    first = race_inputs(first_rng, (64, 5, 3), 4, 1e-4)
-    second = race_inputs(second_rng, (64, 5, 3), 4, 1e-4)
+    first = race_inputs(first_rng, (64, 5, 3), 4, 1e-4, pool=3)
+    second = race_inputs(second_rng, (64, 5, 3), 4, 1e-4, pool=3)
     assert second is first
     X, G = plain.standard_normal((64, 5)), plain.standard_normal((64, 3))
     params = [(plain.standard_normal((5, 3)), plain.standard_normal(3)) for _ in range(6)]
-    np.testing.assert_array_equal(first.X, X)
-    np.testing.assert_array_equal(first.G, G)
+    orders = race_orders(plain, 64, 3)
+    np.testing.assert_array_equal(first.closed_form.X, X)
+    np.testing.assert_array_equal(first.closed_form.G, G)
+    np.testing.assert_array_equal(first.closed_form.orders, orders)
     for (W, b), (W0, b0) in zip(first.params, params):
         np.testing.assert_array_equal(W, W0)
         np.testing.assert_array_equal(b, b0)
     assert second_rng.random() == plain.random()
-    assert not first.X.flags.writeable and not first.params[0][0].flags.writeable
+    assert not first.closed_form.X.flags.writeable and not first.params[0][0].flags.writeable and not first.closed_form.orders.flags.writeable
 
 
-def test_closed_form_summaries_match_the_full_outputs() -> None:
-    from grader.timing.race import ClosedForm, OutputSummary
+@pytest.mark.parametrize("convention", ["sum", "mean"])
+def test_closed_form_matches_stepping_through_the_pool(convention: str) -> None:
+    """Each step of a timed run takes another pool pair; the closed form of any step's outputs
+    must be what stepping the layer through those pairs gives, whole."""
+    from grader.timing.race import ClosedForm, race_orders
 
     rng = np.random.default_rng(5)
     X, G, W, b = rng.standard_normal((50, 4)), rng.standard_normal((50, 3)), rng.standard_normal((4, 3)), rng.standard_normal(3)
-    rows = [3, 17, 49]
-    for convention in ("sum", "mean"):
-        Z, grad_input = expected_outputs(X, W, b, G, 1e-2, 3, convention)
-        z, gi = ClosedForm(X, G, 1e-2).summaries(W, b, 3, convention, rows)
-        assert z.matches(OutputSummary.of(Z, rows), 1e-12) and gi.matches(OutputSummary.of(grad_input, rows), 1e-12)
-        assert z.shape == Z.shape and gi.shape == grad_input.shape
+    orders = race_orders(rng, 50, 4)
+    assert len({tuple(o[0]) for o in orders}) == 4 and all(sorted(o[0]) == list(range(50)) for o in orders)
+    closed_form, order, lr = ClosedForm(X, G, orders, 1e-2), [2, 0, 3, 1, 2], 1e-2
+    n = 50 if convention == "mean" else 1
+    w, c = W, b
+    for step, p in enumerate(order):
+        X_p, G_p = X[orders[p, 0]], G[orders[p, 1]]
+        Z, grad_input = X_p @ w + c, G_p @ w.T
+        want_Z, want_gi = closed_form.outputs(W, b, order[: step + 1], convention)
+        np.testing.assert_allclose(want_Z, Z, rtol=1e-12)
+        np.testing.assert_allclose(want_gi, grad_input, rtol=1e-12)
+        w, c = w - lr * X_p.T @ G_p / n, c - lr * G_p.sum(axis=0) / n
 
 
 @pytest.mark.skipif(not _kernel_counts_worker_cpu(), reason="needs root and a cgroup v1 cpuacct hierarchy")

@@ -25,9 +25,9 @@ from ..errors import StudentFailure
 from ..timing.exclusive import exclusive_phase
 from ..sandbox.session import StudentSession
 from ..oracle import reference_submission
-from ..timing.race import BenchResult, ClosedForm, OutputSummary, Side, TimingSettings, expected_outputs, relative_error, run_benchmark
+from ..timing.race import BenchResult, ClosedForm, Side, TimingSettings, expected_outputs, race_orders, relative_error, run_benchmark
 from . import register
-from .base import CheckContext, DenseCase, Outcome, _weights_transposed, make_dense
+from .base import CheckContext, DenseCase, Outcome, _weights_transposed, call_method, make_dense
 from .batched import DenseBatch
 
 __all__ = ["timing_check", "reference_session"]
@@ -91,10 +91,8 @@ def _gpu_status(ctx: CheckContext, reference: StudentSession) -> tuple[bool, str
 
 @dataclasses.dataclass(frozen=True)
 class RaceInputs:
-    """One race's data: X, G, one (W, b) per round, and the closed form of their outputs."""
+    """One race's data: X, G and the pool's row orders (in the closed form of the outputs), one (W, b) per round."""
 
-    X: np.ndarray
-    G: np.ndarray
     params: list[tuple[np.ndarray, np.ndarray]]
     closed_form: ClosedForm
     state_after: dict[str, Any]
@@ -105,12 +103,12 @@ _race_inputs: dict[str, RaceInputs] = {}
 KEPT_RACE_INPUTS = 4
 
 
-def race_inputs(rng: np.random.Generator, size: tuple[int, int, int], rounds: int, lr: float) -> RaceInputs:
-    """Fresh data of `size` and one (W, b) per round, drawn from `rng`. Every grading with the
+def race_inputs(rng: np.random.Generator, size: tuple[int, int, int], rounds: int, lr: float, pool: int = 8) -> RaceInputs:
+    """Fresh data of `size`, `pool` row orders of it and one (W, b) per round, drawn from `rng`. Every grading with the
     same seed draws the same numbers here, so the draw and its closed form (a few ms of
     matrix products per submission) are kept for the next grading in this process: looked up
     by the generator's state, which is then advanced exactly as drawing would have."""
-    key = repr((rng.bit_generator.state, size, rounds, lr))
+    key = repr((rng.bit_generator.state, size, rounds, lr, pool))
     held = _race_inputs.get(key)
     if held is not None:
         rng.bit_generator.state = held.state_after
@@ -118,40 +116,42 @@ def race_inputs(rng: np.random.Generator, size: tuple[int, int, int], rounds: in
     n, n_in, n_out = size
     X, G = rng.standard_normal((n, n_in)), rng.standard_normal((n, n_out))
     params = [(rng.standard_normal((n_in, n_out)), rng.standard_normal(n_out)) for _ in range(rounds + 2)]
-    for array in (X, G, *(a for pair in params for a in pair)):
+    orders = race_orders(rng, n, pool)
+    for array in (X, G, orders, *(a for pair in params for a in pair)):
         array.flags.writeable = False  # shared between gradings: nothing may change them
-    made = RaceInputs(X, G, params, ClosedForm(X, G, lr), rng.bit_generator.state)
+    made = RaceInputs(params, ClosedForm(X, G, orders, lr), rng.bit_generator.state)
     while len(_race_inputs) >= KEPT_RACE_INPUTS:
         _race_inputs.pop(next(iter(_race_inputs)))
     _race_inputs[key] = made
     return made
 
 
-def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, int], settings: TimingSettings, device: str) -> BenchResult:
+def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, int], settings: TimingSettings, device: str, dtypes: tuple[str, str]) -> BenchResult:
     """The race's data (see race_inputs), then the A/B race."""
-    n, n_in, n_out = size
     lr = settings.learning_rate
-    inputs = race_inputs(ctx.rng, size, settings.rounds, lr)
-    X, G, params = inputs.X, inputs.G, inputs.params
-    student = Side(ctx.session, "your Dense", device, transposed=_weights_transposed(ctx))
+    inputs = race_inputs(ctx.rng, size, settings.rounds, lr, settings.pool)
+    closed_form = inputs.closed_form
+    student = Side(ctx.session, "your Dense", device, transposed=_weights_transposed(ctx), dtypes=dtypes)
     ref = Side(reference, "reference Dense", device, stash_memo=_twin_memo(reference))
 
-    def replay(W: np.ndarray, b: np.ndarray, k: int, rows: list[int]) -> tuple[Any, Any, Any]:
-        """k ordinary steps on the timed batch and, in step with it, on just `rows` (a small
-        batch) and on half of them, whose state (caches, counters) so evolves the same way;
-        before the k-th step the small layers get the parameters the big one then has.
-        Returns (Z, grad_input, (Z rows, grad_input rows)) of the k-th step, or (...,
-        "coupled") when the layer's rows depend on each other anyway, or (..., None) if
-        unverifiable. Two round trips: the first k−1 steps, then the k-th."""
+    def replay(W: np.ndarray, b: np.ndarray, order: list[int], rows: list[int]) -> tuple[Any, Any, Any]:
+        """The steps of `order` as ordinary calls, on the timed batch and, in step with it, on
+        just `rows` (a small batch) and on half of them, whose state (caches, counters) so
+        evolves the same way; before the last step the small layers get the parameters the
+        big one then has. Returns (Z, grad_input, (Z rows, grad_input rows)) of the last step,
+        or (..., "coupled") when the layer's rows depend on each other anyway, or (..., None)
+        if unverifiable. Two round trips: the steps before the last, then the last."""
         half = len(rows) // 2
-        # The timed batch is already in the worker: its handles give each call a fresh copy,
-        # and the big outputs stay there until the k-th step (megabytes per call otherwise).
-        X_in, G_in = student.held_inputs or (X, G)
+        pairs = [closed_form.pair(p) for p in order]
+        # The pool is already in the worker: its handles give each call a fresh copy, and the
+        # big outputs stay there until the last step (megabytes per call otherwise).
+        held = student.held_inputs
+        steps = [((held[p] if p < len(held) else (X, G)), (X[rows], G[rows]), (X[rows[:half]], G[rows[:half]])) for p, (X, G) in zip(order, pairs)]
         first = DenseBatch(ctx)
-        layers = [first.layer(DenseCase(X_i, W, b, G_i), lr) for X_i, G_i in ((X, G), (X[rows], G[rows]), (X[rows[:half]], G[rows[:half]]))]
-        inputs = ((X_in, G_in), (X[rows], G[rows]), (X[rows[:half]], G[rows[:half]]))
+        X0, G0 = pairs[0]
+        layers = [first.layer(DenseCase(X_i, W, b, G_i), lr) for X_i, G_i in ((X0, G0), (X0[rows], G0[rows]), (X0[rows[:half]], G0[rows[:half]]))]
         calls = [first.method(layer, name, *args, keep=True)
-                 for _ in range(k - 1) for layer, (X_i, G_i) in zip(layers, inputs) for name, args in (("forward", (X_i,)), ("backward", (X_i, G_i)))]
+                 for inputs_i in steps[:-1] for layer, (X_i, G_i) in zip(layers, inputs_i) for name, args in (("forward", (X_i,)), ("backward", (X_i, G_i)))]
         stored = first.get(layers[0], "weights", "biases")
         sent = first.run()
         for index in calls:
@@ -163,7 +163,7 @@ def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, in
         last = DenseBatch(ctx)
         for other in made[1:]:
             last.assign(other, weights=W_k, biases=b_k)
-        outputs = [last.method(layer, name, *args) for layer, (X_i, G_i) in zip(made, inputs) for name, args in (("forward", (X_i,)), ("backward", (X_i, G_i)))]
+        outputs = [last.method(layer, name, *args) for layer, (X_i, G_i) in zip(made, steps[-1]) for name, args in (("forward", (X_i,)), ("backward", (X_i, G_i)))]
         sent = last.run()
         Z, grad_input, z_small, gi_small, z_half, _ = (sent[i] for i in outputs)
         if isinstance(z_small, np.ndarray) and relative_error(z_half, z_small[:half]) > settings.rtol:
@@ -171,30 +171,34 @@ def _race(ctx: CheckContext, reference: StudentSession, size: tuple[int, int, in
         return Z, grad_input, (z_small, gi_small)
 
     try:
-        return run_benchmark(student, ref, X, G, params, settings, ctx.rng, ctx.convention, replay, exclusive=lambda: ctx.session.deadline.not_counting_wait(exclusive_phase()),
-                             closed_form=inputs.closed_form)
+        return run_benchmark(student, ref, closed_form, inputs.params, settings, ctx.convention, replay,
+                             exclusive=lambda: ctx.session.deadline.not_counting_wait(exclusive_phase()))
     finally:
         ref.release()
 
 
-def _probe(ctx: CheckContext, settings: TimingSettings) -> bool:
-    """Two steps at a tiny size, checked against the reference: are the results right?
-    (A Python loop is only named when its results are right.) Raises if the code fails."""
+def _probe(ctx: CheckContext, settings: TimingSettings) -> tuple[bool, tuple[str, str]]:
+    """Two steps at a tiny size through ordinary calls, checked against the reference: are the
+    results right (a Python loop is only named when they are), and which dtypes do forward and
+    backward return (every timed call must return the same: float32 code stays float32, code
+    that returns float32 only when timed does not)? Raises if the code fails."""
     case = DenseCase.random(ctx.rng, *PROBE_SIZE)
-    side = Side(ctx.session, "your Dense")
-    side.layers.append((make_dense(ctx, case, settings.learning_rate).handle, case.W, case.b))
-    side.stash(case.X, case.G)
-    rows = list(range(PROBE_SIZE[0]))
-    _, z, gi, _, _ = side.run(2, True, ctx.session.config.request_timeout, rows)
+    layer = make_dense(ctx, case, settings.learning_rate)
+    Z = grad_input = None
+    for _ in range(2):
+        Z = call_method(ctx, layer, "forward", case.X)
+        grad_input = call_method(ctx, layer, "backward", case.X, case.G)
     desired = expected_outputs(case.X, case.W, case.b, case.G, settings.learning_rate, 2, ctx.convention)
-    return z.matches(OutputSummary.of(desired[0], rows), 1e-5) and gi.matches(OutputSummary.of(desired[1], rows), 1e-5)
+    right = relative_error(Z, desired[0]) <= 1e-5 and relative_error(grad_input, desired[1]) <= 1e-5
+    dtypes = tuple(str(a.dtype) if isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64) else "float64" for a in (Z, grad_input))
+    return right, (dtypes[0], dtypes[1])
 
 
 @register("dense.timing")
 def timing_check(ctx: CheckContext) -> Outcome:
     """Score Dense's speed against the reference; name `python-loop` when slow but right."""
     settings = TimingSettings.from_params(ctx.spec.params)
-    right = _probe(ctx, settings)
+    right, dtypes = _probe(ctx, settings)
     reference = reference_session(ctx)
     use_gpu, why_not, info = _gpu_status(ctx, reference)
     notes: list[str] = []
@@ -202,13 +206,16 @@ def timing_check(ctx: CheckContext) -> Outcome:
     device = "cpu"
     if use_gpu:
         try:
-            result, device = _race(ctx, reference, settings.gpu_size, settings, "gpu"), "gpu"
+            result, device = _race(ctx, reference, settings.gpu_size, settings, "gpu", dtypes), "gpu"
         except StudentFailure as failure:
             notes.append(f"Your layer could not run on the GPU ({failure.message.splitlines()[0]}), so it was timed on the CPU.")
+        if result is not None and result.stand_in:  # e.g. numpy arrays from code that does not follow CuPy: the CPU race decides
+            notes.append(f"On the GPU your {result.stand_in}, so it was timed on the CPU.")
+            result, device = None, "cpu"
     elif ctx.device == "gpu":
         notes.append(f"GPU timing was asked for but {why_not}; timed on the CPU.")
     if result is None:
-        result = _race(ctx, reference, settings.size, settings, "cpu")
+        result = _race(ctx, reference, settings.size, settings, "cpu", dtypes)
     size = settings.gpu_size if device == "gpu" else settings.size
     details = dict(result.to_dict(), device=device, size=list(size), **info)
     if device == "gpu" and result.student_rounds:
@@ -228,6 +235,9 @@ def _outcome(result: BenchResult, settings: TimingSettings, right: bool, notes: 
     if result.cut_off:
         outcome.messages.append(f"Your Dense is far slower than the reference ({result.cut_off}); timing stopped, no timing points "
                                 f"(full points within {where} the reference's time).")
+    elif result.stand_in:
+        outcome.messages.append(f"In the timed run your {result.stand_in}, so no timing points: return the plain array your "
+                                "layer computes, the same at every batch size.")
     elif result.outputs_verified == "failed":
         outcome.messages.append("The outputs of the timed runs differ from what your layer returns when called normally, so "
                                 "the benchmark cannot confirm the work was done: no timing points. Make forward/backward "

@@ -1,16 +1,21 @@
 """Timing requests served by the sandbox worker (loaded through worker.EXTRA_OP_MODULES).
 
 The worker only *does the work*; it never reads a clock that matters. The grader reads
-perf_counter in its own process around each `bench` request, so a submission that patches
-`time` in this process changes nothing, and every `bench` reply carries the last outputs so
-the grader can check the work was really done.
+its clock in its own process around each `bench` request, so a submission that patches
+`time` in this process changes nothing. Every timed call must return a plain array, which is
+copied at once into the grader's slots; after the request the grader asks, before it stops
+its clock, for the full outputs of steps it names only then, so no call can tell whether it
+is the one verified.
 
 Ops (each `fn(worker, request, arrays) -> reply`):
-  bench_data   keep X and G (and pristine copies, with handles) in the worker; on "gpu" as CuPy arrays
+  bench_data   keep a pool of distinct (X, G) pairs (and pristine copies, with handles); on "gpu" as CuPy arrays
   bench_layers fresh layers, each with its own W and b, made in one untimed request
   bench_drop   forget a finished benchmark's objects
   bench_gpu_layer  move a held layer to CuPy: its class is rebuilt with `np` bound to `cupy`
-  bench        run forward+backward k times on a held layer; reply with the last outputs
+  bench_ring   make the slots the timed calls' outputs are copied into (untimed)
+  bench        run forward+backward on a held layer, one pool pair per step; copy each output
+  bench_outputs  the full outputs of the steps the grader picked afterwards (inside its clock)
+  bench_inputs whether the layer wrote into the pool's inputs (restored if so)
   bench_device whether CuPy and a CUDA device work here; name and measured float64 peak
 
 Depends on numpy and the standard library; `cupy` is imported only by the GPU ops.
@@ -25,6 +30,10 @@ from typing import Any
 import numpy as np
 
 __all__ = ["OPS"]
+
+_ndarray, _type = np.ndarray, type
+"""Taken when the worker loads, before any student code runs: a submission that rebinds
+`numpy.ndarray` or `builtins.type` later does not change what the timed calls are checked against."""
 
 
 def _cupy() -> Any:
@@ -101,16 +110,22 @@ def _layer_to_gpu(worker: Any, layer: Any, cp: Any) -> None:
 
 # -- ops --------------------------------------------------------------------------------------
 def op_bench_data(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
-    """Keep the benchmark's inputs in the worker, so timed requests carry only handles."""
+    """Keep the benchmark's inputs in the worker, so timed requests carry only handles: a pool
+    of distinct (X, G) pairs, the rows of X and of G each shuffled by the grader's orders, and a
+    pristine copy of each (with handles: an ordinary `call` given one receives a fresh copy,
+    so replaying the timed steps through ordinary calls sends no megabytes)."""
     X, G = worker.decode(req["x"], arrays), worker.decode(req["g"], arrays)
+    orders = worker.decode(req["orders"], arrays)  # (pool, 2, N): row orders of X and of G per pair
+    xp = np
     if req.get("device") == "gpu":
-        cp = _cupy()
-        X, G = cp.asarray(X), cp.asarray(G)
-        _synchronize([X])
-    data = {"X": X, "G": G, "X0": X.copy(), "G0": G.copy()}
-    # Pristine inputs as handles of their own: an ordinary `call` given one receives a fresh
-    # copy (Worker.decode), so replaying the timed steps through ordinary calls sends no megabytes.
-    return {"data": int(worker.handle_of(data)), "x": int(worker.handle_of(data["X0"])), "g": int(worker.handle_of(data["G0"]))}
+        xp = _cupy()
+        X, G, orders = xp.asarray(X), xp.asarray(G), xp.asarray(orders)
+    pool = [(X[orders[p, 0]], G[orders[p, 1]]) for p in range(int(orders.shape[0]))]
+    pristine = [(x.copy(), g.copy()) for x, g in pool]
+    _synchronize([X])
+    data = {"pool": pool, "pristine": pristine, "ring": None, "xp": xp}
+    held = [[int(worker.handle_of(x)), int(worker.handle_of(g))] for x, g in pristine]
+    return {"data": int(worker.handle_of(data)), "held": held}
 
 
 def op_bench_layers(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
@@ -143,45 +158,96 @@ def op_bench_gpu_layer(worker: Any, req: dict[str, Any], arrays: list[np.ndarray
     return {}
 
 
-def _summary(worker: Any, value: Any, rows: list[int], out: list[np.ndarray]) -> dict[str, Any]:
-    """Shape, sum, absolute sum and the grader's chosen rows of one output: enough to check
-    the work without sending megabytes inside the timed request."""
-    try:
-        shape = [int(n) for n in value.shape]
-        picked = value[[r for r in rows if r < shape[0]]]
-        return {"shape": shape, "sum": float(value.sum()), "abs": float(abs(value).sum()), "rows": worker.encode_result(picked, out)}
-    except Exception as exc:  # not an array of the expected kind: the grader reports a mismatch
-        return {"shape": None, "why": f"{type(exc).__name__}: {exc}"[:200]}
+def op_bench_ring(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
+    """Make (untimed) the grader's memory for the outputs of the next timed requests: k slots
+    per output, of the dtype and shape every timed call must return, pages touched now so the
+    copies inside the clock never fault them in."""
+    data = worker.resolve(int(req["data"]))
+    xp = data["xp"]
+    k, shapes, dtypes = int(req["k"]), [tuple(int(n) for n in s) for s in req["shapes"]], [str(d) for d in req["dtypes"]]
+    ring = [xp.empty((k, *shape), dtype) for shape, dtype in zip(shapes, dtypes)]
+    for slots in ring:
+        slots.fill(0)  # written, not calloc'd: no page is first touched inside the clock
+    _synchronize(ring)
+    data["ring"] = {"k": k, "slots": ring, "shapes": shapes, "dtypes": dtypes}
+    return {}
+
+
+def _stand_in(value: Any, plain: type, dtype: str, shape: tuple[int, ...]) -> str:
+    """'' when `value` is exactly the array type of the race with this dtype and shape; else what it is."""
+    if _type(value) is not plain:
+        kind = _type(value)
+        try:
+            return f"a {'' if kind.__module__ == '__main__' else kind.__module__ + '.'}{kind.__qualname__}"[:120]
+        except Exception:  # a metaclass that hides its names
+            return "an object of another type"
+    if value.dtype != dtype:
+        return f"an array of {value.dtype}"
+    if value.shape != shape:
+        return f"an array of shape {tuple(value.shape)}"
+    return ""
 
 
 def op_bench(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
-    """forward(X) then backward(X, G), k times, on one layer; reply with a summary of the last
-    outputs (see `_summary`; the rows are chosen by the grader per request).
+    """forward(X) then backward(X, G) on one layer, once per entry of `order` (the pool pair
+    each step takes). Right after each call the result must be exactly a plain array of the
+    race's type (numpy.ndarray; cupy.ndarray on the GPU) with the expected dtype and shape,
+    and is copied into the grader's slot for that step; a stand-in stops the request. The
+    grader reads the clock around the request; which slots it verifies it decides afterwards.
 
-    copy=False passes the same arrays every step (no copying inside the timed region);
-    the reply says whether the layer wrote into them, and the grader then re-times with
-    copy=True (fresh arrays per call, like every other grading request), for both workers.
+    copy=False passes the pool's arrays themselves (no copying inside the timed region); the
+    grader's `bench_inputs` then says whether the layer wrote into them, and later requests
+    use copy=True (fresh arrays per call, like every other grading request), for both workers.
     """
     layer = worker.resolve(int(req["layer"]))
     data = worker.resolve(int(req["data"]))
-    X, G, copy = data["X"], data["G"], bool(req.get("copy"))
+    ring, pool, copy = data["ring"], data["pool"], bool(req.get("copy"))
+    order = [int(p) for p in req["order"]]
+    if ring is None or len(order) > ring["k"]:
+        raise ValueError("grader bug: bench before bench_ring")
+    plain = _ndarray if data["xp"] is np else data["xp"].ndarray
+    (z_slots, gi_slots), (z_shape, gi_shape), (z_dtype, gi_dtype) = ring["slots"], ring["shapes"], ring["dtypes"]
     forward, backward = layer.forward, layer.backward
-    Z = grad_input = None
-    for _ in range(int(req["k"])):
+    for step, p in enumerate(order):
+        X, G = pool[p]
         if copy:
-            Z = forward(X.copy())
-            grad_input = backward(X.copy(), G.copy())
-        else:
-            Z = forward(X)
-            grad_input = backward(X, G)
-    _synchronize([Z, grad_input, X])
-    mutated = not copy and not (bool((X == data["X0"]).all()) and bool((G == data["G0"]).all()))
-    if mutated:
-        X[...] = data["X0"]
-        G[...] = data["G0"]
+            X, G = X.copy(), G.copy()
+        Z = forward(X)
+        what = _stand_in(Z, plain, z_dtype, z_shape)
+        if what:
+            return {"stand_in": {"output": "forward", "step": step, "what": what}}
+        z_slots[step][...] = Z
+        if copy:
+            X = X.copy()
+        grad_input = backward(X, G)
+        what = _stand_in(grad_input, plain, gi_dtype, gi_shape)
+        if what:
+            return {"stand_in": {"output": "backward", "step": step, "what": what}}
+        gi_slots[step][...] = grad_input
+    _synchronize([z_slots, gi_slots])
+    return {"steps": len(order)}
+
+
+def op_bench_outputs(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
+    """Right after a timed request, inside the grader's clock: the full outputs of the steps the
+    grader picked, from the slots filled at the calls."""
+    slots = worker.resolve(int(req["data"]))["ring"]["slots"]
     out: list[np.ndarray] = []
-    rows = [int(r) for r in req.get("rows", [])]
-    return {"z": _summary(worker, Z, rows, out), "grad_input": _summary(worker, grad_input, rows, out), "mutated": mutated, "_arrays": out}
+    chosen = [[worker.encode_result(outputs[int(j)], out) for outputs in slots] for j in req.get("steps", [])]
+    return {"outputs": chosen, "_arrays": out}
+
+
+def op_bench_inputs(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
+    """(Untimed) whether the layer wrote into the pool pairs it was handed; they are restored
+    from their pristine copies."""
+    data = worker.resolve(int(req["data"]))
+    mutated = False
+    for p in sorted({int(p) for p in req.get("used", [])}):
+        (X, G), (X0, G0) = data["pool"][p], data["pristine"][p]
+        if not (bool((X == X0).all()) and bool((G == G0).all())):
+            mutated = True
+            X[...], G[...] = X0, G0
+    return {"mutated": mutated}
 
 
 def op_bench_device(worker: Any, req: dict[str, Any], arrays: list[np.ndarray]) -> dict[str, Any]:
@@ -220,5 +286,8 @@ OPS = {
     "bench_layers": op_bench_layers,
     "bench_gpu_layer": op_bench_gpu_layer,
     "bench_drop": op_bench_drop,
+    "bench_ring": op_bench_ring,
+    "bench_outputs": op_bench_outputs,
+    "bench_inputs": op_bench_inputs,
     "bench_device": op_bench_device,
 }

@@ -104,7 +104,10 @@ def _failure_from_error(error: dict[str, Any], what: str, disk_bytes: int) -> St
     if error.get("type") in ("OSError", "IOError") and str(error.get("message", "")).startswith(DISK_FULL):
         return StudentFailure("exception", f"{what} wrote more than {disk_bytes // 2**20} MB of files{where}, the sandbox's limit: a dense layer needs no files, so write none.", error.get("traceback", ""))
     if _is_placeholder(error):
-        return StudentFailure("not-implemented", f"{what} still raises NotImplementedError{where}: replace the placeholder with your code.", error.get("traceback", ""))
+        # The sentence names the placeholder's cell and line; its traceback says no more unless
+        # the placeholder sits below another frame of the student's (a helper it calls).
+        trace = error.get("traceback", "")
+        return StudentFailure("not-implemented", f"{what} still raises NotImplementedError{where}: replace the placeholder with your code.", trace if trace.count('  File "') > 1 else "")
     return StudentFailure(
         "exception",
         f"{what} raised {error.get('type')}: {error.get('message')}{where}.",
