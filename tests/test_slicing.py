@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from conftest import SUBMISSIONS, expected_results
+from slicing_notebooks import generated, honest
 from grader.assignment import load_assignment
 from grader.checks.base import graded_names
 from grader.engine import grade_file
@@ -150,6 +152,107 @@ def test_setattr_on_a_graded_name_runs_as_a_change_of_that_name(worker) -> None:
     assert "Dense" in cells[2][0]["why"]
 
 
+PATCH = "def bad(self, input):\n    return input"
+
+
+@pytest.mark.parametrize("setup, statement", [
+    pytest.param("D = Dense", "D.forward = bad", id="alias"),
+    pytest.param("A = Dense\nB = A", "B.forward = bad", id="alias-of-alias"),
+    pytest.param("D, R = Dense, ReLU", "D.forward = bad", id="alias-by-unpacking"),
+    pytest.param("HOLD = [Dense]", "HOLD[0].forward = bad", id="list"),
+    pytest.param("HOLD = {'d': Dense}", "HOLD['d'].forward = bad", id="dict"),
+    pytest.param("HOLD = []\nHOLD.append(Dense)", "HOLD[-1].forward = bad", id="appended"),
+    pytest.param("def tweak(cls):\n    Dense.forward = bad\n    return cls", "@tweak\nclass Unused:\n    pass", id="class-decorator-side-effect"),
+    pytest.param("def tweak(f):\n    Dense.forward = bad\n    return f", "@tweak\ndef unused():\n    pass", id="function-decorator-side-effect"),
+    pytest.param("def patch(cls):\n    cls.forward = bad", "patch(Dense)", id="call-with-the-class"),
+    pytest.param("def patch():\n    Dense.forward = bad", "patch()", id="call-that-names-it"),
+    pytest.param("def patch():\n    global Dense\n    Dense = None", "patch()", id="call-that-rebinds-it"),
+    pytest.param("class P:\n    def apply(self, cls):\n        cls.forward = bad", "P().apply(Dense)", id="method-call"),
+    pytest.param("def patch(cls):\n    cls.forward = bad\nfixes = [patch]", "fixes[0](Dense)", id="computed-callee"),
+    pytest.param("def patch():\n    Dense.forward = bad", "list(map(lambda f: f(), [patch]))", id="callback"),
+    pytest.param("def make():\n    def inner():\n        Dense.forward = bad\n    return inner\ndo = make()", "do()", id="closure"),
+    pytest.param("", "setattr(Dense, 'forward', bad)", id="setattr"),
+    pytest.param("name = 'forward'", "setattr(Dense, name, bad)", id="setattr-computed"),
+    pytest.param("", "Dense.forward.__defaults__ = (1,)", id="function-attribute"),
+    pytest.param("", "Dense.scale = 2.0", id="class-attribute"),
+    pytest.param("", "Dense.scale *= 2", id="augmented-class-attribute"),
+    pytest.param("", "globals()['Dense'].forward = bad", id="globals"),
+    pytest.param("", "vars()['Dense'].forward = bad", id="vars"),
+    pytest.param("", "exec('Dense.forward = bad')", id="exec"),
+    pytest.param("layer = Dense(2, 3)", "type(layer).forward = bad", id="type-of-instance"),
+    pytest.param("layer = Dense(2, 3)", "layer.__class__.forward = bad", id="class-of-instance"),
+    pytest.param("", "import __main__\n__main__.Dense.forward = bad", id="import-main"),
+    pytest.param("", "from __main__ import Dense as Again", id="from-main"),
+    pytest.param("import sys", "sys.modules[__name__].Dense.forward = bad", id="sys-modules"),
+    pytest.param("", "del Dense", id="del"),
+    pytest.param("", "from math import *", id="star-import"),
+    pytest.param("class Meta(type):\n    def __init__(cls, *args):\n        super().__init__(*args)\n        Dense.forward = bad", "class Other(metaclass=Meta):\n    pass", id="metaclass"),
+    pytest.param("class Base:\n    def __init_subclass__(cls):\n        Dense.forward = bad", "class Child(Base):\n    pass", id="init-subclass"),
+    pytest.param("class Desc:\n    def __set_name__(self, owner, name):\n        Dense.forward = bad", "class Holder:\n    field = Desc()", id="set-name"),
+    pytest.param("", "class Wider(Dense):\n    pass", id="subclass"),
+    pytest.param("", "np.seterr(all='raise')", id="module-state"),
+    pytest.param("", "np.maximum = np.minimum", id="module-attribute"),
+])
+def test_a_statement_that_may_change_a_graded_name_runs(worker, setup: str, statement: str) -> None:
+    cells = plan(worker, GIVEN + "\nclass ReLU:\n    pass", PATCH, setup, statement)
+    assert all(ran(cells, 3)), cells[3]
+    assert all(ran(cells, 2)), cells[2]
+
+
+LOOP = "net = [Dense(2, 3)]\nfor epoch in range(10**9):\n    net[0].forward(np.ones((4, 2)))"
+
+
+@pytest.mark.parametrize("dense", [
+    pytest.param(GIVEN.replace("    def forward(self, input):\n", "    seen = []\n\n    def forward(self, input):\n        self.seen.append(1)\n"), id="class-level-list-changed-through-self"),
+    pytest.param(GIVEN.replace("    def forward(self, input):\n", "    def forward(self, input, memo={}):\n        memo[len(memo)] = 1\n"), id="mutable-default"),
+    pytest.param(GIVEN + "\nCALLS = []\nDense.seen = CALLS\nDense.forward = lambda self, input: self.seen.append(1)", id="class-attribute-set-later"),
+    pytest.param(GIVEN + "\n    @property\n    def size(self):\n        COUNT.append(1)\n        return 1\n\nCOUNT = []", id="property"),
+])
+def test_code_that_keeps_state_in_a_graded_class_makes_its_callers_run(worker, dense: str) -> None:
+    """Instances share class attributes and defaults: a training loop left out would leave them as they were."""
+    cells = plan(worker, dense, LOOP if "property" not in dense else "layer = Dense(2, 3)\nprint(layer.size)")
+    assert all(ran(cells, 1)), cells[1]
+
+
+def test_an_in_place_update_of_the_instance_own_weights_is_still_left_out(worker) -> None:
+    inplace = GIVEN + "\n    def backward(self, input, grad_output):\n        self.weights -= 0.1 * input.T @ grad_output\n        return grad_output @ self.weights.T\n"
+    cells = plan(worker, inplace, LOOP.replace("forward(np.ones((4, 2)))", "backward(np.ones((4, 2)), np.ones((4, 3)))"))
+    assert ran(cells, 1) == [False, False], cells[1]
+
+
+def test_what_touches_no_graded_name_is_still_left_out(worker) -> None:
+    """Registries, hooks and helpers that graded code never reaches do not make training run."""
+    cells = plan(
+        worker,
+        GIVEN,
+        "SEEN = []\n\ndef remember(cls):\n    SEEN.append(cls)\n    return cls",
+        "@remember\nclass Unused:\n    pass",
+        "def train(network, X, y):\n    for layer in network[::-1]:\n        layer.forward(X)\n    return 0.0",
+        "net = [Dense(2, 3)]\nlosses = []\nfor epoch in range(10**9):\n    losses.append(train(net, np.ones((4, 2)), [0]))",
+        "print(losses[-1], SEEN)",
+    )
+    assert not any(ran(cells, 1) + ran(cells, 2) + ran(cells, 4) + ran(cells, 5)), cells
+
+
+def test_graded_code_that_reads_files_makes_every_statement_that_calls_anything_run(worker) -> None:
+    """A file the notebook writes may be what a graded name reads: the writer cannot be told apart."""
+    reads = GIVEN.replace("np.random.randn(input_units, output_units) * 0.01", "np.load('w.npy')")
+    cells = plan(worker, reads, "np.save('w.npy', np.ones((2, 3)))", "x = 1")
+    assert ran(cells, 1) == [True] and ran(cells, 2) == [False], cells
+    cells = plan(worker, GIVEN, "np.save('w.npy', np.ones((2, 3)))")
+    assert ran(cells, 1) == [False], cells
+
+
+def test_an_import_of_the_notebooks_own_module_runs_what_may_write_it(worker) -> None:
+    cells = plan(
+        worker,
+        "with open('helpers.py', 'w') as handle:\n    handle.write('SCALE = 1.0')",
+        "from helpers import SCALE",
+        GIVEN.replace("return input @ self.weights + self.biases", "return (input @ self.weights + self.biases) * SCALE"),
+    )
+    assert all(ran(cells, 0) + ran(cells, 1)), cells
+
+
 def test_a_needed_definition_that_reads_names_dynamically_runs_everything(worker) -> None:
     cells = plan(
         worker,
@@ -205,9 +308,62 @@ def both_ways_patient():
     return _quick_assignment(True, 5.0), _quick_assignment(False, 5.0)
 
 
+def _grades(report) -> list:
+    """What must not depend on slicing: every check's score and diagnoses, the total."""
+    return [(t.name, t.score, t.diagnoses) for t in report.tests] + [(report.score, report.diagnoses)]
+
+
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.name) for p, _ in expected_results()])
-def test_every_submission_scores_the_same_with_and_without_slicing(path: Path, both_ways, both_ways_patient) -> None:
+def test_slicing_never_changes_a_grade_of_a_real_submission(path: Path, both_ways, both_ways_patient) -> None:
     rubrics = both_ways_patient if path.stem == "memory_limit" else both_ways
     sliced, full = (grade_file(path, assignment=a) for a in rubrics)
-    assert [(t.name, t.score, t.diagnoses) for t in sliced.tests] == [(t.name, t.score, t.diagnoses) for t in full.tests]
-    assert (sliced.score, sliced.diagnoses) == (full.score, full.diagnoses)
+    assert _grades(sliced) == _grades(full)
+
+
+FORMS = [("cs231n_layers", p) for p in sorted((SUBMISSIONS / "cs231n").glob("*.py"))] + [
+    ("dls_step_by_step", p) for p in sorted((SUBMISSIONS / "dls").glob("*")) if p.suffix in (".py", ".ipynb") and p.name != "build.py"
+]
+
+
+@pytest.mark.parametrize("name, path", [pytest.param(n, p, id=f"{n}/{p.name}") for n, p in FORMS])
+def test_slicing_never_changes_a_grade_of_another_form(name: str, path: Path) -> None:
+    """The other forms of the homework (functions with a cache, column-major layers), without their slow checks."""
+    assignment = load_assignment(name)
+    quick = dataclasses.replace(assignment, checks=tuple(c for c in assignment.checks if "timing" not in c.name and "learn" not in c.name))
+    sliced, full = (grade_file(path, assignment=dataclasses.replace(quick, sandbox=dataclasses.replace(quick.sandbox, slicing=on))) for on in (True, False))
+    assert _grades(sliced) == _grades(full)
+
+
+def test_slicing_never_changes_a_grade_when_a_decorator_registers_the_layer(tmp_path: Path, both_ways) -> None:
+    """Reported: Dense is `LAYERS['dense']`, filled by `@register('dense')` on a class no
+    graded name mentions; leaving that class out lost every Dense check (14/23 of 23/23)."""
+    path = _notebook(tmp_path / "registry.ipynb", *honest(registry=True))
+    sliced, full = (grade_file(path, assignment=a) for a in both_ways)
+    assert full.score == full.max_score
+    assert _grades(sliced) == _grades(full)
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(["D = Dense", "D.forward = forward_without_bias"], id="alias"),
+    pytest.param(["HOLD = {'dense': Dense}", "HOLD['dense'].forward = forward_without_bias"], id="container"),
+    pytest.param(["def patch():\n    Dense.forward = forward_without_bias", "patch()"], id="call"),
+])
+def test_slicing_never_changes_a_grade_when_a_later_cell_changes_dense_through_another_name(change: list[str], tmp_path: Path, both_ways) -> None:
+    """Reported: `D = Dense` then, cells later, `D.forward = ...`: Run All scores less, and so must slicing."""
+    path = _notebook(tmp_path / "alias.ipynb", *honest(), *change)
+    sliced, full = (grade_file(path, assignment=a) for a in both_ways)
+    assert full.score < full.max_score and "forward-missing-bias" in full.diagnoses
+    assert _grades(sliced) == _grades(full)
+
+
+GENERATED = int(os.environ.get("SLICING_NOTEBOOKS", "40"))
+"""How many generated notebooks the property runs (set SLICING_NOTEBOOKS for more), from seed SLICING_FIRST_SEED."""
+FIRST_SEED = int(os.environ.get("SLICING_FIRST_SEED", "0"))
+
+
+@pytest.mark.parametrize("seed", range(FIRST_SEED, FIRST_SEED + GENERATED))
+def test_slicing_never_changes_a_grade_of_a_generated_notebook(seed: int, tmp_path: Path, both_ways) -> None:
+    made = generated(seed)
+    path = _notebook(tmp_path / f"generated_{seed}.ipynb", *made.cells)
+    sliced, full = (grade_file(path, assignment=a) for a in both_ways)
+    assert _grades(sliced) == _grades(full), f"seed {seed}: {', '.join(made.parts)}"

@@ -5,17 +5,19 @@ cells, so it runs here, in the sandbox, never in the grader (hostile input: deep
 huge sources). The op `plan` takes every cell's source and the graded names and answers,
 per cell, whether each top-level statement runs and why.
 
-The analysis: each statement (split exactly as `Worker.statements` splits it) binds
-names (assignments, definitions, imports, loop and `with` targets) and reads names
-(everywhere inside it, function and method bodies, decorators, bases and defaults
-included: an over-approximation, so nothing read is missed). A statement that assigns
-an attribute or item of a name (`Dense.forward = f`, `CONFIG["lr"] = 0.1`), calls a
-method on a name that is not an imported module (`layers.append(...)`) or passes a bare
-name to a call (`patch(Dense)`) may change that name, so it counts as binding it too.
-Starting from the graded names, every statement that binds a needed name is needed, and
-what it reads becomes needed, until nothing changes; function bodies run at call time,
-so a definition placed *after* its user counts as well. Everything else (training loops,
-plots, downloads, prints of results) is not run.
+The invariant: the grade with slicing on equals the grade with slicing off, for every
+notebook. So a statement is left out only when nothing it may do can reach what a graded
+name's behaviour depends on. Each statement (split exactly as `Worker.statements` splits
+it) binds names and reads names (everywhere inside it, function and method bodies,
+decorators, bases and defaults included), and *touches* names: what it binds, what it
+hands to code, and the globals of every student function it may call, transitively
+(grader/sandbox/plan_effects.py). Starting from the graded names, a name is sensitive when
+it is needed or when a statement touches it together with a sensitive one (it may now hold
+or be held by it: `D = Dense`, `LAYERS.append(Dense)`); every statement that touches a
+sensitive name runs, and what it reads becomes needed, until nothing changes
+(grader/sandbox/plan_marker.py); function bodies run at call time, so a definition placed
+*after* its user counts as well. Everything else (training loops, plots, downloads, prints
+of results) is not run.
 
 Where the analysis cannot be sure, the statement runs (reason `fallback: ...`):
 `exec`/`eval`/`compile`/`__import__`, `globals()`/`locals()`/`vars()` (and when such a
@@ -23,8 +25,11 @@ statement is needed, every statement is, since it may read any name), `setattr`/
 on anything but a plain name, star imports, top-level `del`, `global` declarations, an
 assignment to an attribute of an imported module (monkey-patching numpy or builtins
 changes every statement's meaning), imports of modules that cannot be found before the
-notebook runs (the notebook may write them), and statements that do not parse (they
-cost nothing and their syntax error is reported).
+notebook runs (the notebook may write them), statements that do not parse (they cost
+nothing and their syntax error is reported), and statements that call code reaching
+objects no name follows or changing module state (plan_effects.py lists them). When
+graded code reads files or imports the notebook's own modules, every statement that calls
+anything runs: any of them may write that file.
 
 Imports of installed modules are ordinary bindings: the grader's environment is the same
 for every submission, so an installed module's import-time effects do not depend on the
@@ -37,9 +42,11 @@ import ast
 import gc
 import importlib.util
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
+from plan_effects import TOUCH_LIMIT, Program
+from plan_walk import Body, scan_statement
+from plan_marker import EVERYTHING, NOT_NEEDED, Marker, Unit, kinds_of, world_of
 from plan_scopes import FastVisitor, free_names, imported_names, quiet
 from protocol import MAX_STATEMENTS
 
@@ -48,27 +55,6 @@ __all__ = ["OPS", "plan_cells", "Unit"]
 DYNAMIC_CALLS = frozenset({"exec", "eval", "compile", "__import__", "globals", "locals", "vars"})
 ATTRIBUTE_CALLS = frozenset({"setattr", "delattr"})
 SUSPECT_CALLS = DYNAMIC_CALLS | ATTRIBUTE_CALLS
-EVERYTHING = "*"
-"""Sentinel in the needed set: some needed statement may read any name."""
-NOT_NEEDED = "not needed for grading"
-
-
-@dataclass
-class Unit:
-    """One top-level statement (or unparsable chunk) of one cell."""
-
-    cell: int
-    index: int
-    line: int
-    binds: set[str] = field(default_factory=set)
-    reads: set[str] = field(default_factory=set)
-    fallback: str = ""
-    """Why the statement must run whatever the graded names need (empty: it need not)."""
-    reads_everything: bool = False
-    trivial: bool = False
-    """Nothing to see (`pass` left by a magic, a bare docstring): not worth listing when left out."""
-    run: bool = False
-    why: str = ""
 
 
 class _Scanner(FastVisitor):
@@ -227,14 +213,6 @@ class _Scanner(FastVisitor):
                 self.binds.add(base)
             if len(node.args) > 1 and not isinstance(node.args[1], ast.Constant):
                 self.fallbacks.append(f"{func.id} with a computed attribute name")
-        if self.depth == 0:
-            if isinstance(func, ast.Attribute):
-                base = self._base(func)
-                if base is not None and base not in self.modules:
-                    self.binds.add(base)  # layers.append(...), Dense.patch(...)
-            for arg in [*node.args, *(k.value for k in node.keywords)]:
-                if isinstance(arg, ast.Name) and arg.id not in self.modules:
-                    self.binds.add(arg.id)  # patch(Dense) may change Dense
         self.generic_visit(node)
 
 
@@ -282,42 +260,57 @@ def plan_cells(sources: list[str], roots: list[str], chunks: Any, keep: Any = No
     modules = imported_names([tree for cell in parsed for _, tree in cell if tree is not None])
     found = _finder()
     units: list[Unit] = []
+    bodies: list[Body | None] = []
+    readers: list[bool] = []
+    """Per unit: whether a function it defines reads files (when it is graded code, that matters)."""
+    functions: list[Body] = []
+    trees: list[Any] = []
     for cell, statements in enumerate(parsed):
         for index, (line, tree) in enumerate(statements):
             unit = Unit(cell, index, line)
+            body, defines_reader = None, False
             if tree is None:
                 unit.fallback = "does not parse (its syntax error is reported)"
             else:
                 scanner = _Scanner(modules, found)
                 try:
                     scanner.visit(tree)
+                    body, inner = scan_statement(tree, found, scanner.binds)
+                    functions += inner
+                    defines_reader = any(f.reads_files for f in inner)
                 except RecursionError:
                     scanner.fallbacks.append("too deeply nested to analyse")
                     scanner.dynamic = True
                 unit.binds, unit.reads, unit.reads_everything = scanner.binds, scanner.reads, scanner.dynamic
                 unit.fallback = "; ".join(dict.fromkeys(scanner.fallbacks))
                 unit.trivial = all(isinstance(n, ast.Pass) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in tree.body)
+                unit.kinds = kinds_of(tree)
+                trees.append(tree)
             units.append(unit)
-    needed = set(roots)
-    changed = True
-    while changed:
-        changed = False
-        for unit in units:
-            if unit.run:
-                continue
-            hit = sorted(unit.binds & needed) if EVERYTHING not in needed else sorted(unit.binds)
-            if not (unit.fallback or hit):
-                continue
-            unit.run, changed = True, True
-            unit.why = f"fallback: {unit.fallback}" if unit.fallback else "defines " + ", ".join(hit[:5])
-            needed |= unit.reads
-            if unit.reads_everything:
-                needed.add(EVERYTHING)
-    for unit in units:
-        if not unit.run and EVERYTHING in needed and unit.binds:
-            unit.run, unit.why = True, "a needed statement reads names dynamically"
-        elif not unit.run:
-            unit.why = NOT_NEEDED
+            bodies.append(body)
+            readers.append(defines_reader)
+    declared = set().union(*(f.declared for f in functions)) if functions else set()
+    program = Program(functions, world_of(units, trees, declared, found))
+    tops = [b for b in bodies if b is not None]
+    program.close(
+        set().union(*((b.values | b.attr_loads) for b in tops + functions)),
+        set().union(*(b.classes for b in tops + functions)),
+        any(b.metaclass for b in tops + functions),
+    )
+    for unit, body, reader in zip(units, bodies, readers):
+        if body is None:
+            continue
+        effects = program.effects(body)
+        unit.touches = unit.binds | effects.touches
+        unit.module_roots, unit.reads_files = effects.module_roots, effects.reads_files or reader
+        unit.calls = bool(body.callees or body.methods or body.unknown_call)
+        reasons = [f"reaches objects the plan cannot follow ({e})" for e in effects.escapes[:2]] + effects.stateful[:2]
+        if effects.overflow:
+            reasons.append(f"may touch more than {TOUCH_LIMIT} names")
+            unit.touches, unit.reads_everything = set(unit.binds), True
+        if reasons:
+            unit.fallback = "; ".join(r for r in [unit.fallback, *reasons] if r)
+    Marker(units).mark(set(roots))
     return units
 
 

@@ -189,6 +189,18 @@ class StudentSession:
         """
         with self.profile.phase("statements"):
             self._replay()
+        self._reseed()
+
+    def _reseed(self) -> None:
+        """numpy's global generator back to the run's seed once the notebook is loaded: what
+        the checks draw from it must not depend on which statements loading ran (a training
+        loop the slicing plan leaves out draws from it too)."""
+        if self.worker is None or not self.worker.alive:
+            return
+        try:
+            self.worker.request({"op": "seed", "seed": self.seed})
+        except WorkerFailure:
+            pass  # the next request's ensure_alive() restarts and reloads it
 
     def _replay(self) -> None:
         while True:
