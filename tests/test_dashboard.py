@@ -146,3 +146,17 @@ def test_dashboard_renders_in_headless_chromium(batch: tuple[Path, str]) -> None
     from grader.assignment import load_assignment
 
     assert dom.count('class="rate') == len(load_assignment("dense_layer").checks) and "<script" not in dom.lower()
+
+
+def test_full_marks_count_each_students_own_maximum() -> None:
+    """A check that does not apply to a student (CS231n's TwoLayerNet when fc_net.py is not
+    handed in) counts no points, so 18 of 18 is full marks beside 20 of 20."""
+    from grader.report.class_stats import class_stats
+
+    def record(score: float, most: float) -> dict:
+        return {"score": score, "max_score": most, "tests": [{"name": "a", "score": score, "max_score": most, "status": "passed" if score == most else "failed"}]}
+
+    stats = class_stats([("ann", record(18, 18)), ("bob", record(20, 20)), ("cid", record(9, 18))], ["a"], 20)
+    assert stats.describe().endswith("2 of 3 with full marks") and "of 18 to 20 (checks that do not apply count none) points" in stats.describe()
+    assert stats.histogram()[-1] == 2 and stats.histogram()[5] == 1
+    assert [(row.student, row.max_score, row.status) for row in stats.roster] == [("ann", 18, "full marks"), ("bob", 20, "full marks"), ("cid", 18, "1 of 1 checks failed")]

@@ -44,6 +44,9 @@ class RosterRow:
     """The id, as in the gradebook."""
     score: float | None
     """Total points; None when the submission could not be graded."""
+    max_score: float
+    """Points available to this student (a check that does not apply, such as an optional file
+    not handed in, counts none)."""
     status: str
     """"full marks", "N of M checks failed", or "not graded (KIND)"."""
 
@@ -55,6 +58,9 @@ class ClassStats:
     max_score: float
     scores: tuple[float, ...]
     """Total score of every graded student."""
+    maxima: tuple[float, ...]
+    """Each graded student's own maximum, in the order of `scores` (a check that does not apply
+    to a student, such as an optional file not handed in, counts none)."""
     checks: tuple[CheckStats, ...]
     """In rubric order."""
     mistakes: tuple[tuple[str, tuple[str, ...]], ...]
@@ -73,8 +79,8 @@ class ClassStats:
     def histogram(self, bins: int = 10) -> list[int]:
         """Students per tenth of the maximum score (the last bin includes full marks)."""
         counts = [0] * bins
-        for score in self.scores:
-            fraction = score / self.max_score if self.max_score else 0.0
+        for score, most in zip(self.scores, self.maxima):
+            fraction = score / most if most else 0.0
             counts[min(bins - 1, max(0, int(fraction * bins)))] += 1
         return counts
 
@@ -82,14 +88,17 @@ class ClassStats:
         """Mean, median and full marks, in one line."""
         if not self.scores:
             return "no submission graded"
-        full = sum(1 for s in self.scores if s >= self.max_score)
-        return (f"mean {statistics.fmean(self.scores):.2f}, median {statistics.median(self.scores):.2f} of {self.max_score:g} points; "
+        full = sum(1 for score, most in zip(self.scores, self.maxima) if score >= most)
+        low, high = min(self.maxima), max(self.maxima)
+        of = f"{high:g}" if low == high else f"{low:g} to {high:g} (checks that do not apply count none)"
+        return (f"mean {statistics.fmean(self.scores):.2f}, median {statistics.median(self.scores):.2f} of {of} points; "
                 f"{full} of {self.graded} with full marks")
 
 
 def class_stats(rows: Iterable[Row], rubric: Sequence[str], max_score: float, slowest: int = 10) -> ClassStats:
     """Statistics of (student, record) rows; a None or error record counts as not graded."""
     scores: list[float] = []
+    maxima: list[float] = []
     per_check: dict[str, list[tuple[float, float, bool]]] = {name: [] for name in rubric}
     makers: dict[str, list[str]] = {}
     times: list[tuple[str, float]] = []
@@ -99,16 +108,17 @@ def class_stats(rows: Iterable[Row], rubric: Sequence[str], max_score: float, sl
         if not record or record.get("status") == "error":
             reason = str((record or {}).get("error") or "no result: run the batch again").splitlines()[0]
             failed.append((student, str((record or {}).get("error_kind") or "missing"), reason))
-            roster.append(RosterRow(student, None, f"not graded ({failed[-1][1]})"))
+            roster.append(RosterRow(student, None, max_score, f"not graded ({failed[-1][1]})"))
             continue
         scores.append(float(record.get("score", 0.0)))
+        maxima.append(float(record.get("max_score", max_score)))
         times.append((student, float(record.get("execution_time") or 0.0)))
         tests = record.get("tests") or []
         for test in tests:
             per_check.setdefault(str(test.get("name")), []).append(
                 (float(test.get("score", 0.0)), float(test.get("max_score", 0.0)), test.get("status") == "passed"))
         lost = sum(1 for test in tests if test.get("status") != "passed")
-        roster.append(RosterRow(student, scores[-1], f"{lost} of {len(tests)} checks failed" if lost or not tests else "full marks"))
+        roster.append(RosterRow(student, scores[-1], maxima[-1], f"{lost} of {len(tests)} checks failed" if lost or not tests else "full marks"))
         for code in dict.fromkeys(record.get("diagnoses") or []):
             makers.setdefault(str(code), []).append(student)
     checks = tuple(
@@ -117,5 +127,5 @@ def class_stats(rows: Iterable[Row], rubric: Sequence[str], max_score: float, sl
         for name, results in per_check.items()
     )
     mistakes = tuple((code, tuple(students)) for code, students in sorted(makers.items(), key=lambda item: (-len(item[1]), item[0])))
-    return ClassStats(max_score, tuple(scores), checks, mistakes, tuple(sorted(times, key=lambda t: -t[1])[:slowest]), tuple(failed),
+    return ClassStats(max_score, tuple(scores), tuple(maxima), checks, mistakes, tuple(sorted(times, key=lambda t: -t[1])[:slowest]), tuple(failed),
                       tuple(sorted(roster, key=lambda row: row.student)))

@@ -108,7 +108,7 @@ def render_dashboard(stats: ClassStats, title: str, pages: Mapping[str, str] | N
         "table",
         _el("tr", _el("th", "student"), _el("th", "score", class_="num"), _el("th", "status"), _el("th", "feedback")),
         [
-            _el("tr", _el("td", row.student), _el("td", "—" if row.score is None else f"{points(row.score)} / {points(stats.max_score)}", class_="num"),
+            _el("tr", _el("td", row.student), _el("td", "—" if row.score is None else f"{points(row.score)} / {points(row.max_score)}", class_="num"),
                 _el("td", row.status, class_="passed" if row.status == "full marks" else "failed" if row.score is None else "partial"),
                 _el("td", _el("a", "page", href=linked[row.student]) if row.student in linked else "none"))
             for row in stats.roster
