@@ -14,7 +14,9 @@ and every Dask worker process on the same host.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import tempfile
@@ -216,12 +218,17 @@ def _init_worker(parent_pid: int, lock_file: str) -> None:
     os.environ[LOCK_ENV] = lock_file
     keep_freed_memory()
     name_process("grade-job")
+    # A pool process leaves through multiprocessing, which runs finalizers but no atexit hook:
+    # run those hooks as its last finalizer, so what grading keeps per process (the timing
+    # check's reference twin, its home folder) is closed as when `grade` exits.
+    multiprocessing.util.Finalize(None, atexit._run_exitfuncs, exitpriority=0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def on_term(signum: int, frame: Any) -> None:
         _worker_state["stopping"] = True
         if _worker_state["in_task"]:
             raise _Stop()  # unwinds grade_file, whose finally kills the sandbox
+        atexit._run_exitfuncs()  # idle: close what the process keeps before leaving
         os._exit(1)
 
     def on_alarm(signum: int, frame: Any) -> None:
