@@ -18,6 +18,8 @@ from pathlib import Path
 __all__ = ["unprivileged_python", "readable_by_others"]
 
 ROOT = Path(__file__).resolve().parent.parent
+STUDENT_PACKAGES = ("numpy", "numpy.libs", "rich", "pygments", "markdown_it", "mdurl")
+"""What a student install imports (numpy and rich with its dependencies): copied where others cannot read them."""
 _SKIP_COPY = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "*.egg-info", ".pytest_cache", "results")
 
 
@@ -53,10 +55,10 @@ def unprivileged_python(folder: Path) -> tuple[str, Path] | str:
 
     site = Path(numpy.__file__).resolve().parent.parent
     if not readable_by_others(site / "numpy"):
-        site = folder / "site"
-        for name in ("numpy", "numpy.libs"):
-            if (Path(numpy.__file__).resolve().parent.parent / name).is_dir():
-                shutil.copytree(Path(numpy.__file__).resolve().parent.parent / name, site / name, ignore=_SKIP_COPY)
+        installed, site = site, folder / "site"
+        for name in STUDENT_PACKAGES:
+            if (installed / name).is_dir():
+                shutil.copytree(installed / name, site / name, ignore=_SKIP_COPY)
     subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
     [purelib] = list((folder / "venv" / "lib").glob("python*/site-packages"))
     (purelib / "checkout.pth").write_text(f"{source}\n{site}\n")

@@ -152,9 +152,9 @@ def _env(temp: Path, marker: str, lock: Path | None = None) -> dict[str, str]:
     return env
 
 
-def _ours(marker: str, temp: Path) -> list[str]:
-    """Live processes named grade-* (batch jobs, fork servers, sandbox workers) started by this test."""
-    found = []
+def _grader_processes() -> dict[tuple[str, str], tuple[str, bytes, bytes]]:
+    """Live processes named grade-*: (pid, start time) -> (name, cmdline, environ)."""
+    found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -162,13 +162,25 @@ def _ours(marker: str, temp: Path) -> list[str]:
             name = (proc / "comm").read_text().strip()
             if not name.startswith("grade-"):
                 continue
-            cmdline = (proc / "cmdline").read_bytes()
-            environ = (proc / "environ").read_bytes()
-        except OSError:
+            started = (proc / "stat").read_text().rsplit(")", 1)[1].split()[19]
+            found[(proc.name, started)] = (name, (proc / "cmdline").read_bytes(), (proc / "environ").read_bytes())
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def _ours(marker: str, temp: Path, before: set[tuple[str, str]]) -> list[str]:
+    """Live grade-* processes (batch jobs, fork servers, sandbox workers) started by this test:
+    not alive before it (earlier tests' in-process gradings keep their own fork servers and
+    reference twins for the life of the pytest process), and carrying its marker, its TMPDIR or
+    the checkout's path."""
+    found = []
+    for key, (name, cmdline, environ) in _grader_processes().items():
+        if key in before:
             continue
         if marker.encode() in environ or str(temp).encode() in environ or str(ROOT).encode() in cmdline:
             shown = cmdline.replace(b"\0", b" ").decode(errors="replace")[:120]
-            found.append(f"{proc.name} {name} {shown}")
+            found.append(f"{key[0]} {name} {shown}")
     return found
 
 
@@ -207,6 +219,7 @@ def _strays(token: str) -> list[str]:
 
 def test_honest_students_get_their_solo_grade_and_own_work_in_a_hostile_batch(tmp_path: Path) -> None:
     token, marker = uuid.uuid4().hex[:12], f"mixed-batch-{uuid.uuid4().hex}"
+    before = set(_grader_processes())
     assignment = _assignment(tmp_path)
     folder, honest = _class_folder(tmp_path, token)
     submitted = {p: _sha256(p) for p in folder.rglob("*") if p.is_file()}
@@ -278,10 +291,10 @@ def test_honest_students_get_their_solo_grade_and_own_work_in_a_hostile_batch(tm
     if _strays(token):
         problems.append(f"attack files outside the sandbox: {_strays(token)}")
     deadline = time.monotonic() + 10.0  # orphans notice their parent's death within a second
-    while _ours(marker, tmp_path) and time.monotonic() < deadline:
+    while _ours(marker, tmp_path, before) and time.monotonic() < deadline:
         time.sleep(0.5)
-    if _ours(marker, tmp_path):
-        problems.append(f"processes of the batch outlived it: {_ours(marker, tmp_path)}")
+    if _ours(marker, tmp_path, before):
+        problems.append(f"processes of the batch outlived it: {_ours(marker, tmp_path, before)}")
     assert problems == [], "\n".join(problems)
 
 
