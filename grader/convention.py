@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import StudentFailure
 
-__all__ = ["ConventionWords", "convention_words", "describe", "LOSS_GRADIENT", "detect_notebook_convention", "version_note"]
+__all__ = ["ConventionWords", "convention_words", "describe", "LOSS_GRADIENT", "detect_notebook_convention", "notebook_convention", "version_note"]
 
 LOSS_GRADIENT = "grad_softmax_crossentropy_with_logits"
 
@@ -101,6 +101,17 @@ def detect_notebook_convention(session: Any, seed: int) -> str | None:
     if np.linalg.norm(grad - full) <= 1e-4 * scale:
         return "mean"
     return None
+
+
+def notebook_convention(session: Any, seed: int, cache: dict[str, Any]) -> str | None:
+    """`detect_notebook_convention` once per grading (kept in the checks' shared `cache`); None
+    where the notebook's gradient is absent or raises."""
+    if "notebook_convention" not in cache:
+        try:
+            cache["notebook_convention"] = detect_notebook_convention(session, seed)
+        except StudentFailure:
+            cache["notebook_convention"] = None
+    return cache["notebook_convention"]
 
 
 def version_note(notebook: str | None, rubric: str) -> str:

@@ -16,7 +16,7 @@ from . import __version__
 from .assignment import Assignment, CheckSpec, load_assignment
 from .checks import CheckContext, Outcome, get_check
 from .checks.base import graded_names
-from .convention import describe, detect_notebook_convention, version_note
+from .convention import describe, notebook_convention, version_note
 from .deadline import DEFAULT_TIMEOUT, Deadline
 from .diagnose import ADVICE_PREFIX, advice, resolve_codes
 from .errors import StudentFailure
@@ -86,9 +86,11 @@ def _findings(outcome: Outcome) -> tuple[Finding, ...]:
     return tuple(Finding(message.count("\n") + 1, tuple(outcome.case_codes.get(i, ()))) for i, message in enumerate(outcome.messages))
 
 
-def run_checks(session: Any, assignment: Assignment, checks: list[tuple[int, CheckSpec]], seed: int, device: str, deadline: Deadline, oracle: Any = None) -> list[CheckResult]:
-    """Run (index, check) pairs; the index seeds the check's data, so a rerun sees the same data."""
-    cache: dict = {}
+def run_checks(session: Any, assignment: Assignment, checks: list[tuple[int, CheckSpec]], seed: int, device: str, deadline: Deadline, oracle: Any = None,
+               cache: dict[str, Any] | None = None) -> list[CheckResult]:
+    """Run (index, check) pairs; the index seeds the check's data, so a rerun sees the same data.
+    `cache` is shared by the checks (and kept by the caller when it passes one)."""
+    cache = {} if cache is None else cache
     results = []
     for index, spec in checks:
         if deadline.expired:
@@ -150,8 +152,9 @@ def grade_session(session: Any, assignment: Assignment, label: str, seed: int, v
     try:
         with deadline.not_counting_wait(grading_phase()):
             session.start()
-            results = run_checks(session, assignment, checks, seed, device, deadline, oracle)
-            notebook_convention = None if deadline.expired else _notebook_convention(session, seed)
+            shared: dict[str, Any] = {}
+            results = run_checks(session, assignment, checks, seed, device, deadline, oracle, shared)
+            version = None if deadline.expired and "notebook_convention" not in shared else notebook_convention(session, seed, shared)
             session.close()
 
             redefinitions: tuple[str, ...] = ()
@@ -200,7 +203,7 @@ def grade_session(session: Any, assignment: Assignment, label: str, seed: int, v
         sha256=session.submission.sha256,
         notes=sandbox_notes() + ((deadline.describe() + ": the checks it left no time for scored 0.",) if deadline.expired else ()),
         batch_convention=assignment.batch_convention,
-        version_note=version_note(notebook_convention, assignment.batch_convention),
+        version_note=version_note(version, assignment.batch_convention),
         redefinitions=redefinitions,
         profile=profile.to_dict(),
         fixes=_form_fixes(assignment, [*diagnoses, *(c for r in results for c in r.diagnoses)]),
@@ -211,11 +214,3 @@ def _form_fixes(assignment: Assignment, codes: list[str]) -> dict[str, str]:
     """The fixes of the codes found, worded in the assignment's form (none for the classic one)."""
     worded = assignment_fixes(assignment)
     return {code: worded[code] for code in dict.fromkeys(codes) if code in worded}
-
-
-def _notebook_convention(session: StudentSession, seed: int) -> str | None:
-    """Which version of the assignment the notebook is (its own loss gradient, run in the sandbox)."""
-    try:
-        return detect_notebook_convention(session, seed)
-    except StudentFailure:
-        return None

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..compare import relative_error
-from ..convention import detect_notebook_convention
+from ..convention import notebook_convention
 from ..errors import StudentFailure
 from ..oracle import ref
 from ..sandbox.batching import BatchRef, CallBatch
@@ -151,12 +151,7 @@ def given_version(ctx: CheckContext) -> str:
     """The version whose given loss gradient `train` is judged with: the notebook's own, as its
     gradient (run in the sandbox) shows, divided by the batch size ("sum") or not ("mean"); the
     rubric's where that gradient is absent, raises or is neither (edited given code)."""
-    if "notebook_convention" not in ctx.cache:
-        try:
-            ctx.cache["notebook_convention"] = detect_notebook_convention(ctx.session, ctx.seed)
-        except StudentFailure:
-            ctx.cache["notebook_convention"] = None
-    return ctx.cache["notebook_convention"] or ctx.convention
+    return notebook_convention(ctx.session, ctx.seed, ctx.cache) or ctx.convention
 
 
 def _loss_grad(version: str, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
